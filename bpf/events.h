@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The only contract between the BPF programs and TypeScript.
+ *
+ * Plain fixed-width structs, largest fields first, explicit padding, no
+ * bool/long/enum/bitfields. Every ring-buffer record starts with struct
+ * iw_hdr. TypeScript does not hand-copy these layouts: it reads them from
+ * the compiled object's BTF (each struct is anchored below) and a test
+ * checks the decoder against them.
+ */
+#ifndef __IW_EVENTS_H
+#define __IW_EVENTS_H
+
+/* Bumped whenever a struct below changes shape. Recordings carry it. */
+#define IW_ABI_VERSION 1
+
+#define IW_COMM_LEN 16
+#define IW_NAME_LEN 24
+#define IW_CHAIN_MAX 6
+#define IW_MAX_CPUS 1024
+
+/* Record types (iw_hdr.type). */
+#define IW_REC_INTERRUPTION 1
+#define IW_REC_ISOL 2 /* a PR_ISOL-numbered prctl (63..67) returned */
+
+/* Interruption classes (stable; names live in TypeScript). */
+#define IW_CLASS_SYSCALL 0
+#define IW_CLASS_PAGE_FAULT 1
+#define IW_CLASS_EXCEPTION 2
+#define IW_CLASS_IRQ 3
+#define IW_CLASS_TIMER 4
+#define IW_CLASS_IPI 5
+#define IW_CLASS_SOFTIRQ 6
+#define IW_CLASS_WORKQUEUE 7
+#define IW_CLASS_PREEMPT 8
+#define IW_CLASS_NMI 9
+#define IW_CLASS_KERNEL 10
+#define IW_CLASS_MAX 11
+
+/*
+ * Kinds for the x86 irq_vectors class entries (iw_entry.kind when class is
+ * IPI or TIMER and the entry came from irq_vectors). Other classes put their
+ * own number in kind: IRQ number, softirq vector, syscall number.
+ */
+#define IW_VEC_LOCAL_TIMER 1
+#define IW_VEC_RESCHEDULE 2
+#define IW_VEC_CALL_FUNCTION 3
+#define IW_VEC_CALL_FUNCTION_SINGLE 4
+#define IW_VEC_IRQ_WORK 5
+#define IW_VEC_X86_PLATFORM_IPI 6
+#define IW_VEC_THERMAL_APIC 7
+#define IW_VEC_THRESHOLD_APIC 8
+#define IW_VEC_DEFERRED_ERROR_APIC 9
+#define IW_VEC_ERROR_APIC 10
+#define IW_VEC_SPURIOUS_APIC 11
+#define IW_VEC_HRTIMER 12   /* hrtimer_expire_entry: func = hrtimer->function */
+#define IW_VEC_TIMER_LIST 13 /* timer_expire_entry: func = timer->function */
+#define IW_VEC_CSD 14        /* csd_function_entry: func = the cross-CPU call */
+
+/* Where the cause was recorded from (iw_interruption.cause_ctx). */
+#define IW_CTX_NONE 0     /* no sender facts found */
+#define IW_CTX_TASK 1     /* process context: cause_* name the task */
+#define IW_CTX_HARDIRQ 2  /* queued from hard interrupt context */
+#define IW_CTX_SOFTIRQ 3  /* queued from softirq (incl. timer callbacks) */
+#define IW_CTX_NMI 4
+#define IW_CTX_SELF 5     /* the victim itself (syscall, fault) */
+
+/* iw_interruption.flags */
+#define IW_F_IN_SYSCALL (1 << 0)   /* hit while the victim was inside a syscall */
+#define IW_F_NO_EXIT (1 << 1)      /* no exit event exists: duration_ns is 0 */
+#define IW_F_CHAIN_TRUNC (1 << 2)  /* more nested entries than IW_CHAIN_MAX */
+#define IW_F_ISOL_KERNEL (1 << 3)  /* isol_* masks read from the kernel's task state */
+#define IW_F_OPEN_END (1 << 4)     /* ended without a matching exit (migration, lost pairing) */
+#define IW_F_FROM_USER (1 << 5)    /* context tracking saw the user->kernel entry */
+#define IW_F_SELF_CAUSED (1 << 6)  /* caused by isolwatch's own process */
+
+/* One nested entry of an interruption (the root is chain[0]). */
+struct iw_entry {
+	__u64 func;        /* kernel address: handler / callback / work function; 0 if none */
+	__u64 start_ns;
+	__u32 duration_ns; /* saturates at 2^32-1 */
+	__u32 kind;
+	__u16 class;
+	__u16 depth;       /* nesting depth, 0 = root */
+	__u32 _pad;
+	char name[IW_NAME_LEN]; /* IRQ action name, workqueue name, preempting comm */
+};
+
+struct iw_hdr {
+	__u64 ts_ns;  /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u32 type;   /* IW_REC_* */
+	__u32 cpu;
+};
+
+struct iw_interruption {
+	struct iw_hdr hdr;     /* hdr.ts_ns = start of the root entry */
+	__u64 duration_ns;     /* stolen time: root entry to last exit */
+	__u64 cause_callsite;  /* kernel address that queued the IPI / work; 0 if none */
+	__u64 cause_func;      /* function queued (csd func, work func) */
+	__u64 cause_ts_ns;     /* when the cause was queued */
+	__u64 isol_conf_mask;
+	__u64 isol_active_mask;
+	__u64 isol_quiesce_mask;
+	__u64 isol_oneshot_mask;
+	__u32 victim_pid;      /* tgid; 0 = idle */
+	__u32 victim_tid;
+	__u32 cause_pid;
+	__u32 cause_tid;
+	__u32 cause_cpu;
+	__u32 flags;           /* IW_F_* */
+	__u16 cause_ctx;       /* IW_CTX_* */
+	__u16 chain_len;
+	__u8 isol_inherit_mask;
+	__u8 _pad[3];
+	char victim_comm[IW_COMM_LEN];
+	char cause_comm[IW_COMM_LEN];
+	struct iw_entry chain[IW_CHAIN_MAX];
+};
+
+/* A prctl with option 63..67 returned (see knowledge/task-isolation-abi.md). */
+struct iw_isol_call {
+	struct iw_hdr hdr;
+	__u64 arg2;
+	__u64 arg3;
+	__u64 arg4;
+	__u64 arg5;
+	__s64 result;
+	__u64 in_mask;      /* *(u64*)arg2/arg4 read at entry where the option takes one */
+	__u64 out_mask;     /* the same word read at exit */
+	__u64 ctl[2];       /* first two u64 of the struct argument (flags, mask), exit view */
+	__u32 pid;
+	__u32 tid;
+	__u32 option;
+	__u32 read_ok;      /* bit 0 in_mask, bit 1 out_mask, bit 2 ctl */
+	char comm[IW_COMM_LEN];
+};
+
+/* Settings written into .rodata before load (libbpf-tools style). */
+struct iw_config {
+	__u32 self_tgid;     /* isolwatch's own pid: its work is tagged, not hidden */
+	__u32 flags;
+};
+
+_Static_assert(sizeof(struct iw_entry) == 56, "iw_entry layout");
+_Static_assert(sizeof(struct iw_hdr) == 16, "iw_hdr layout");
+_Static_assert(sizeof(struct iw_interruption) == 16 + 8 * 8 + 4 * 6 + 2 * 2 + 4 + 32 + 56 * IW_CHAIN_MAX,
+	       "iw_interruption layout");
+_Static_assert(sizeof(struct iw_isol_call) == 16 + 8 * 10 + 4 * 4 + 16, "iw_isol_call layout");
+
+#endif /* __IW_EVENTS_H */

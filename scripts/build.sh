@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds what isolwatch runs from: build/isolwatch.bpf.o (CO-RE), the C test
+# workloads, and dist/ (TypeScript). Incremental: make decides what is stale.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+q=""
+[ "${1:-}" = "--quiet" ] && q="-s"
+make $q -f scripts/Makefile all

@@ -1,0 +1,158 @@
+// The output contract (DESIGN.md "NDJSON records") as TypeScript types.
+// Every consumer — text/JSON/JUnit/markdown reporters, the TUI, policies,
+// enforcement — works on these objects, never on raw BPF records.
+
+export const CLASSES = [
+  'syscall',
+  'page_fault',
+  'exception',
+  'irq',
+  'timer',
+  'ipi',
+  'softirq',
+  'workqueue',
+  'preempt',
+  'nmi',
+  'kernel',
+] as const;
+export type InterruptionClass = (typeof CLASSES)[number];
+
+export type IsolStateName = 'active' | 'inactive' | 'declared' | 'none';
+
+/** Where a task's isolation state came from. */
+export type IsolSource = 'kernel' | 'prctl' | 'declared' | 'none';
+
+export interface TaskRef {
+  pid: number;
+  tid: number;
+  comm: string;
+}
+
+export interface Cause {
+  /** true when the victim caused it itself (syscall, page fault). */
+  self: boolean;
+  cpu?: number;
+  pid?: number;
+  tid?: number;
+  comm?: string;
+  /** symbolized kernel function that queued the IPI / work, e.g. "membarrier_private_expedited+0x8d" */
+  callsite?: string;
+  /**
+   * The context the sender was in when it queued the cause:
+   * "task" (pid/tid/comm are the sender), "hardirq", "softirq" (e.g. a delayed-work timer),
+   * "nmi", "self". When not "task", pid/tid/comm are omitted: the interrupted task did not cause it.
+   */
+  context?: 'task' | 'hardirq' | 'softirq' | 'nmi' | 'self' | 'unknown';
+  /** 'isolwatch' when the interruption was caused by isolwatch itself. */
+  origin?: 'isolwatch';
+}
+
+export interface IsolInfo {
+  state: IsolStateName;
+  source?: IsolSource;
+  active_mask?: string; // hex, e.g. "0x1"
+  quiesce_mask?: string;
+  conf_mask?: string;
+}
+
+export interface ChainEntry {
+  class: InterruptionClass;
+  kind: string;
+  func?: string;
+  name?: string;
+  duration_ns: number;
+  depth: number;
+}
+
+export interface StartRecord {
+  type: 'start';
+  version: string;
+  kernel: string;
+  arch: string;
+  watched_cpus: number[];
+  isolated: number[];
+  nohz_full: number[];
+  /** Why these CPUs: "isolated", "nohz_full", "user", "fallback-highest" */
+  watched_reason?: string;
+  pr_isol: 'kernel' | 'absent';
+  probes: { attached: string[]; missing: string[] };
+  ts_ns?: number;
+  command?: string;
+}
+
+export interface InterruptionRecord {
+  type: 'interruption';
+  ts_ns: number;
+  cpu: number;
+  duration_ns: number;
+  class: InterruptionClass;
+  kind: string;
+  func?: string;
+  victim: TaskRef;
+  cause: Cause;
+  isol: IsolInfo;
+  violation: boolean;
+  /** e.g. "in_syscall", "no_exit", "open_end", "chain_truncated" */
+  flags?: string[];
+  action?: ActionRecord;
+  chain: ChainEntry[];
+}
+
+export interface ActionRecord {
+  kind: 'log' | 'signal' | 'fail';
+  signal?: string;
+  target?: 'victim' | 'cause';
+  pid?: number;
+  mode?: 'in-kernel' | 'user';
+  /** delivered | dry-run | EPERM | ESRCH | rate-limited | refused:<why> */
+  result: string;
+  rule?: string;
+}
+
+export interface IsolRecord {
+  type: 'isol';
+  ts_ns: number;
+  pid: number;
+  tid: number;
+  comm: string;
+  op: string; // e.g. PR_ISOL_ACTIVATE_SET
+  args: Record<string, string | number>;
+  result: number;
+  /** What the call meant on this kernel, e.g. "PR_SET_MDWE (stock kernel): ..." */
+  meaning: string;
+  warning?: boolean;
+}
+
+export interface CpuSummary {
+  by_class: Partial<Record<InterruptionClass, number>>;
+  stolen_ns: number;
+  max_ns: number;
+}
+
+export interface TaskSummary {
+  pid: number;
+  tid: number;
+  comm: string;
+  isol: IsolStateName;
+  source?: IsolSource;
+  interruptions: number;
+  violations: number;
+  stolen_ns: number;
+}
+
+export interface SummaryRecord {
+  type: 'summary';
+  duration_s: number;
+  cpus: Record<string, CpuSummary>;
+  tasks: TaskSummary[];
+  violations: number;
+  lost_events: number;
+  /** interruptions on watched CPUs caused by isolwatch itself */
+  self_caused: number;
+  /** authoritative per-CPU per-class kernel counters (survive ring-buffer loss) */
+  kernel_counts?: Record<string, Partial<Record<InterruptionClass, number>>>;
+  /** set by `run` */
+  verdict?: { pass: boolean; reasons: string[]; exit_status?: number | null; signal?: string | null };
+}
+
+export type OutputRecord = StartRecord | InterruptionRecord | IsolRecord | SummaryRecord;
