@@ -264,19 +264,13 @@ static inline void wl_pin_self(long cpu)
 }
 
 /*
- * Pin the main (control) thread: --main-cpu if given, else the first allowed CPU
- * not in busy[] (n entries); if every CPU is busy it stays unpinned.
- * Call after the worker CPUs were checked and before the workers are started.
+ * First allowed CPU that is not in avoid[] (n entries), or -1 if there is none.
+ * Used to keep the main (control) thread off the CPUs that must stay quiet.
  */
-static inline void wl_pin_main(const struct wl_common *c, const long *busy, int n)
+static inline long wl_first_cpu_except(const long *avoid, int n)
 {
 	cpu_set_t set;
 
-	if (c->main_cpu >= 0) {
-		wl_check_cpu("main-cpu", c->main_cpu);
-		wl_pin_self(c->main_cpu);
-		return;
-	}
 	if (sched_getaffinity(0, sizeof(set), &set) != 0)
 		wl_die("sched_getaffinity: %s", strerror(errno));
 	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
@@ -284,12 +278,26 @@ static inline void wl_pin_main(const struct wl_common *c, const long *busy, int 
 		if (!CPU_ISSET(cpu, &set))
 			continue;
 		for (int i = 0; i < n; i++)
-			if (busy[i] == cpu)
+			if (avoid[i] == cpu)
 				used = 1;
-		if (!used) {
-			wl_pin_self(cpu);
-			return;
-		}
+		if (!used)
+			return cpu;
+	}
+	return -1;
+}
+
+/*
+ * Pin the main (control) thread, which reads stdin, prints, and polls the workers'
+ * flags with short sleeps: to --main-cpu if given, else to dflt (if >= 0).
+ * Call before the workers are started (they inherit nothing from it: each pins itself).
+ */
+static inline void wl_pin_main(const struct wl_common *c, long dflt)
+{
+	if (c->main_cpu >= 0) {
+		wl_check_cpu("main-cpu", c->main_cpu);
+		wl_pin_self(c->main_cpu);
+	} else if (dflt >= 0) {
+		wl_pin_self(dflt);
 	}
 }
 

@@ -85,7 +85,7 @@ int main(int argc, char **argv)
 	wl_init("faults", usage);
 	wl_parse_args(argc, argv, opts, &c);
 	wl_check_cpu("cpu", cpu);
-	wl_pin_main(&c, &cpu, 1);
+	wl_pin_main(&c, wl_first_cpu_except(&cpu, 1));
 
 	page_size = sysconf(_SC_PAGESIZE);
 	p = mmap(NULL, (size_t)(pages * page_size), PROT_READ | PROT_WRITE,

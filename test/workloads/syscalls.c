@@ -51,7 +51,7 @@ int main(int argc, char **argv)
 	if (strcmp(name, "getppid") != 0)
 		wl_usage_error("--syscall: only 'getppid' is supported, not '%s'", name);
 	wl_check_cpu("cpu", cpu);
-	wl_pin_main(&c, &cpu, 1);
+	wl_pin_main(&c, wl_first_cpu_except(&cpu, 1));
 
 	wl_start_thread(&t, worker, NULL);
 	wl_wait_flag(&worker_ready);
