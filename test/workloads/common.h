@@ -324,6 +324,53 @@ static inline void wl_spin_until(atomic_int *flag)
 		wl_cpu_relax();
 }
 
+/*
+ * Worker side, after its work: make no system call until the main thread has printed
+ * "done" (*printed), then wait for *release (set when the process is about to exit).
+ * keep_spinning=1 keeps the CPU busy in user space (victim CPUs: no idle entry);
+ * 0 sleeps in 1 ms steps (housekeeping CPUs, where a spinner would compete with the
+ * tracer's own user-space side).
+ */
+static inline void wl_park(atomic_int *printed, atomic_int *release, int keep_spinning)
+{
+	wl_spin_until(printed);
+	if (keep_spinning)
+		wl_spin_until(release);
+	else
+		while (!atomic_load_explicit(release, memory_order_acquire))
+			wl_sleep_ns(1000000);
+}
+
+/*
+ * Context switches (voluntary + involuntary) of one thread of this process, read from
+ * /proc by the main thread. A delta of 0 over the window proves the thread ran on its
+ * CPU without being switched out, which is what makes IPI counts exact: an IPI aimed at
+ * "CPUs running this mm" is not sent while another task runs there.
+ */
+static inline long wl_thread_switches(pid_t tid)
+{
+	char path[64], buf[4096];
+	long total = 0;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = (int)read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		long v;
+		if (sscanf(l, "voluntary_ctxt_switches: %ld", &v) == 1 ||
+		    sscanf(l, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
+			total += v;
+	}
+	return total;
+}
+
 /* ----------------------------------------------------------- handshake */
 
 /* Read one line from fd 0 (unbuffered, so nothing is read ahead). 0 on EOF. */

@@ -5,7 +5,7 @@
  * page: exactly N first-touch (minor, write) user page faults.
  *
  *   ready pid=<tgid> tid=<worker tid> cpu=<C> pages=<N> page_size=<bytes> addr=0x<start>
- *   done faults=<N> minflt_delta=<D> minflt_delta_process=<P> cpu=<C>
+ *   done faults=<N> minflt_delta=<D> minflt_delta_process=<P> cpu=<C> switches=<K>
  *
  * minflt_delta is the worker thread's own minor-fault counter (task->min_flt, the value
  * getrusage(RUSAGE_THREAD) reports) read from /proc/self/task/<tid>/stat by the main
@@ -105,11 +105,13 @@ int main(int argc, char **argv)
 	       pages, page_size, p);
 	wl_wait_go(&c);
 	long before = thread_minflt(tid), pbefore = process_minflt();
+	long sw0 = wl_thread_switches(tid);
 	atomic_store_explicit(&go, 1, memory_order_release);
 	wl_wait_flag(&finished);
+	long sw1 = wl_thread_switches(tid);
 	long after = thread_minflt(tid), pafter = process_minflt();
-	printf("done faults=%ld minflt_delta=%ld minflt_delta_process=%ld cpu=%ld\n", touched,
-	       after - before, pafter - pbefore, cpu);
+	printf("done faults=%ld minflt_delta=%ld minflt_delta_process=%ld cpu=%ld switches=%ld\n",
+	       touched, after - before, pafter - pbefore, cpu, sw1 - sw0);
 	wl_linger(&c);
 	atomic_store_explicit(&release, 1, memory_order_release);
 	pthread_join(t, NULL);

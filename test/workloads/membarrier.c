@@ -9,7 +9,10 @@
  * cross-CPU call (call_function_single on x86) per membarrier.
  *
  *   ready pid=<tgid> tid=<sender tid> sender_tid=<tid> spinner_tid=<tid> spin_cpu=<S> sender_cpu=<C> count=<N>
- *   done sent=<N> errors=0 spin_cpu=<S>
+ *   done sent=<N> errors=0 spin_cpu=<S> spinner_switches=<K>
+ *
+ * spinner_switches=0 means the spinner never left its CPU in the window, so exactly N
+ * ipi_mb calls reached it; otherwise calls made while it was switched out sent none.
  */
 #include "common.h"
 #include <linux/membarrier.h>
@@ -19,7 +22,7 @@ static const char usage[] =
 	"[--main-cpu M]";
 
 static long spin_cpu = -1, sender_cpu = -1, count = -1, interval_us = 0;
-static atomic_int spinner_ready, sender_ready, go, finished, release;
+static atomic_int spinner_ready, sender_ready, go, finished, printed, release;
 static atomic_int spinner_tid, sender_tid;
 static long sent, errors;
 static int first_errno;
@@ -61,7 +64,7 @@ static void *sender(void *arg)
 		}
 	}
 	atomic_store_explicit(&finished, 1, memory_order_release);
-	wl_spin_until(&release); /* no thread-exit syscalls before the process ends */
+	wl_park(&printed, &release, 0);
 	return NULL;
 }
 
@@ -100,9 +103,13 @@ int main(int argc, char **argv)
 	       getpid(), atomic_load(&sender_tid), atomic_load(&sender_tid),
 	       atomic_load(&spinner_tid), spin_cpu, sender_cpu, count);
 	wl_wait_go(&c);
+	long sw0 = wl_thread_switches(atomic_load(&spinner_tid));
 	atomic_store_explicit(&go, 1, memory_order_release);
 	wl_wait_flag(&finished);
-	printf("done sent=%ld errors=%ld spin_cpu=%ld\n", sent, errors, spin_cpu);
+	long sw1 = wl_thread_switches(atomic_load(&spinner_tid));
+	printf("done sent=%ld errors=%ld spin_cpu=%ld spinner_switches=%ld\n", sent, errors,
+	       spin_cpu, sw1 - sw0);
+	atomic_store_explicit(&printed, 1, memory_order_release);
 	if (errors)
 		fprintf(stderr, "membarrier: %ld calls failed, first: %s\n", errors, strerror(first_errno));
 	wl_linger(&c);

@@ -4,7 +4,9 @@
  * (raw syscall(SYS_getppid), so libc cannot cache the result) in the window.
  *
  *   ready pid=<tgid> tid=<worker tid> cpu=<C> count=<N> syscall=getppid nr=<syscall nr>
- *   done calls=<N> syscall=getppid cpu=<C>
+ *   done calls=<N> syscall=getppid cpu=<C> switches=<K>
+ *
+ * switches: the worker's context switches in the window (0 = never left its CPU).
  */
 #include "common.h"
 
@@ -58,9 +60,11 @@ int main(int argc, char **argv)
 	printf("ready pid=%d tid=%d cpu=%ld count=%ld syscall=getppid nr=%d\n", getpid(),
 	       atomic_load(&worker_tid), cpu, count, (int)SYS_getppid);
 	wl_wait_go(&c);
+	long sw0 = wl_thread_switches(atomic_load(&worker_tid));
 	atomic_store_explicit(&go, 1, memory_order_release);
 	wl_wait_flag(&finished);
-	printf("done calls=%ld syscall=getppid cpu=%ld\n", calls_made, cpu);
+	long sw1 = wl_thread_switches(atomic_load(&worker_tid));
+	printf("done calls=%ld syscall=getppid cpu=%ld switches=%ld\n", calls_made, cpu, sw1 - sw0);
 	wl_linger(&c);
 	atomic_store_explicit(&release, 1, memory_order_release);
 	pthread_join(t, NULL);
