@@ -1,0 +1,57 @@
+// Reporter registry (knip style): a name -> function map the commands pick
+// from (`--json`, `--junit FILE`, `--summary FILE`, text by default). Every
+// reporter takes the same ReportInput and returns the whole document as a
+// string; writing it anywhere is the caller's business.
+import type { InterruptionRecord, IsolRecord, OutputRecord, StartRecord, SummaryRecord } from '../types.js';
+import type { Judgement } from '../budget.js';
+import { toNdjson } from './ndjson.js';
+import { formatText, type TextOptions } from './text.js';
+import { toJunit } from './junit.js';
+import { toMarkdown, type RemedyLookup } from './markdown.js';
+
+export interface ReportInput {
+  start: StartRecord;
+  summary: SummaryRecord;
+  interruptions: readonly InterruptionRecord[];
+  isol?: readonly IsolRecord[];
+  judgement?: Judgement;
+  remedyFor?: RemedyLookup;
+  text?: TextOptions;
+}
+
+export type ReporterName = 'ndjson' | 'text' | 'junit' | 'markdown';
+export type Reporter = (input: ReportInput) => string;
+
+/** Records in time order: start, interruptions and isol records by ts_ns, summary. */
+export function recordsOf(input: ReportInput): OutputRecord[] {
+  const middle: Array<InterruptionRecord | IsolRecord> = [...input.interruptions, ...(input.isol ?? [])];
+  middle.sort((a, b) => a.ts_ns - b.ts_ns);
+  return [input.start, ...middle, input.summary];
+}
+
+export const reporters: Record<ReporterName, Reporter> = {
+  ndjson: (input) => toNdjson(recordsOf(input)),
+  text: (input) =>
+    formatText({
+      start: input.start,
+      interruptions: input.interruptions,
+      summary: input.summary,
+      judgement: input.judgement,
+      options: input.text,
+    }),
+  junit: (input) => toJunit(input),
+  markdown: (input) => toMarkdown(input),
+};
+
+export function isReporterName(name: string): name is ReporterName {
+  return Object.prototype.hasOwnProperty.call(reporters, name);
+}
+
+export { toNdjsonLine, toNdjson, parseNdjson, splitRecords, NdjsonError } from './ndjson.js';
+export { formatStart, formatInterruption, formatSummary, formatText, interruptionHeader } from './text.js';
+export type { TextOptions } from './text.js';
+export { toJunit } from './junit.js';
+export type { ReportData } from './junit.js';
+export { toMarkdown } from './markdown.js';
+export type { RemedyLookup, Remedy, MarkdownData } from './markdown.js';
+export { formatDuration } from './format.js';

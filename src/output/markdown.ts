@@ -1,0 +1,176 @@
+// Markdown for CI step summaries (GITHUB_STEP_SUMMARY, `run --summary FILE`):
+// the verdict first, warnings when the run could not be quiet, the per-CPU x
+// class table, budgets, top offenders with the remedy where one is known, and
+// what happened before warm-up (not judged). Pure; the remedy catalogue is
+// injected so this file does not depend on it.
+import { CLASSES } from '../types.js';
+import type { InterruptionClass } from '../types.js';
+import { formatCpuList } from '../system/cpus.js';
+import { budgetLabel, judgeRun, type TopCause } from '../budget.js';
+import { cpuWarnings, formatDuration, plural, watchedReasonText } from './format.js';
+import type { ReportData } from './junit.js';
+
+export interface Remedy {
+  remedy: string[];
+  causes: string;
+}
+export type RemedyLookup = (q: { class: InterruptionClass; kind: string; func?: string }) => Remedy | undefined;
+
+export interface MarkdownData extends ReportData {
+  remedyFor?: RemedyLookup;
+  /** top offenders to list (default 10) */
+  topN?: number;
+}
+
+/** Text safe inside a table cell: no pipes, newlines or HTML. */
+export function mdCell(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+}
+
+/** Inline code that survives backticks inside (function names do not have any, comms might). */
+function code(s: string): string {
+  const safe = mdCell(s);
+  return safe.includes('`') ? `\`\` ${safe} \`\`` : `\`${safe}\``;
+}
+
+function row(cells: string[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+function whoCell(t: TopCause): string {
+  if (t.sender === 'self') return 'the task itself';
+  const cpu = t.sender_cpu !== undefined ? ` on cpu${t.sender_cpu}` : '';
+  if (t.sender_comm !== undefined || t.sender_tid !== undefined) return `${code(t.sender)}${cpu}`;
+  return `${mdCell(t.sender)} context${cpu}`;
+}
+
+function remedyCell(t: TopCause, lookup?: RemedyLookup): string {
+  const r = lookup?.({ class: t.class, kind: t.kind, func: t.func });
+  if (!r || r.remedy.length === 0) return '';
+  return r.remedy.map(mdCell).join('; ');
+}
+
+/** The step summary as markdown (trailing newline). */
+export function toMarkdown(data: MarkdownData): string {
+  const { start, summary } = data;
+  const j = data.judgement ?? judgeRun({ interruptions: data.interruptions, watchedCpus: start.watched_cpus });
+  const topN = data.topN ?? 10;
+  const out: string[] = [];
+  const cpus = formatCpuList(start.watched_cpus);
+
+  // Verdict line: what a reviewer reads first.
+  const verdict = summary.verdict ?? { pass: j.pass, reasons: j.reasons };
+  const counted = j.counted.count;
+  const what =
+    counted === 0
+      ? `no interruptions while isolated on CPU ${cpus}`
+      : `${plural(counted, 'interruption')} while isolated on CPU ${cpus}, ${formatDuration(j.counted.stolen_ns)} stolen`;
+  out.push(`## isolwatch: ${verdict.pass ? '✅ PASS' : '❌ FAIL'} — ${what}`);
+  out.push('');
+  if (!verdict.pass && verdict.reasons.length) {
+    for (const r of verdict.reasons) out.push(`- ${mdCell(r)}`);
+    out.push('');
+  }
+
+  const warnings = cpuWarnings(start);
+  if (summary.lost_events > 0) {
+    warnings.push(`${plural(summary.lost_events, 'event')} lost (ring buffer full): the per-interruption details are incomplete`);
+  }
+  if (start.probes.missing.length) {
+    warnings.push(`probes missing on this kernel (skipped): ${start.probes.missing.join(', ')}`);
+  }
+  for (const w of warnings) {
+    out.push('> [!WARNING]');
+    out.push(`> ${mdCell(w)}`);
+    out.push('');
+  }
+
+  // Per-CPU x class (counted interruptions only, so the table matches the verdict).
+  const cpuKeys = Object.keys(j.perCpu).sort((a, b) => Number(a) - Number(b));
+  const seen = CLASSES.filter((c) => cpuKeys.some((k) => (j.perCpu[k].by_class[c] ?? 0) > 0));
+  out.push('### While isolated, per CPU');
+  out.push('');
+  out.push(row(['CPU', ...seen, 'total', 'stolen', 'max', 'result']));
+  out.push(row(['---:', ...seen.map(() => '---:'), '---:', '---:', '---:', ':---']));
+  for (const k of cpuKeys) {
+    const c = j.perCpu[k];
+    out.push(
+      row([
+        k,
+        ...seen.map((cl) => String(c.by_class[cl] ?? 0)),
+        String(c.count),
+        formatDuration(c.stolen_ns),
+        c.count ? formatDuration(c.max_ns) : '-',
+        c.pass ? (c.count ? 'within budget' : 'quiet') : '**over budget**',
+      ]),
+    );
+  }
+  out.push('');
+
+  const shown = j.perBudget.filter((b) => b.explicit || !b.pass);
+  out.push('### Budgets');
+  out.push('');
+  if (shown.length === 0) {
+    out.push('None given: every class <=0 while isolated — all met.');
+  } else {
+    out.push(row(['budget', 'observed', 'result']));
+    out.push(row([':---', '---:', ':---']));
+    for (const b of shown) {
+      out.push(row([code(budgetLabel(b)), b.unit === 'ns' ? formatDuration(b.observed) : String(b.observed), b.pass ? 'met' : '**exceeded**']));
+    }
+    const others = j.perBudget.filter((b) => !b.explicit && b.pass && b.unit === 'count');
+    if (others.length) out.push('', `Every other class: <=0, met.`);
+  }
+  out.push('');
+
+  // Top offenders over everything counted.
+  const offenders = j.topCauses.slice(0, topN);
+  if (offenders.length) {
+    out.push('### Top offenders');
+    out.push('');
+    out.push(row(['what', 'who', 'hit CPU', 'count', 'stolen', 'max', 'remedy']));
+    out.push(row([':---', ':---', '---:', '---:', '---:', '---:', ':---']));
+    for (const t of offenders) {
+      const whatCell = `${t.class} ${code(t.what)}${t.func && t.func !== t.kind ? ` (${mdCell(t.kind)})` : ''}`;
+      out.push(
+        row([
+          whatCell,
+          whoCell(t),
+          t.cpus.join(','),
+          String(t.count),
+          formatDuration(t.stolen_ns),
+          formatDuration(t.max_ns),
+          remedyCell(t, data.remedyFor),
+        ]),
+      );
+    }
+    out.push('');
+  }
+
+  if (j.warmup.count > 0 || j.allowedSelf > 0 || j.toolCaused > 0) {
+    out.push('### Not judged');
+    out.push('');
+    if (j.warmup.count > 0) {
+      const by = CLASSES.filter((c) => j.warmup.by_class[c]).map((c) => `${c} ${j.warmup.by_class[c]}`).join(', ');
+      out.push(`- before warm-up end: ${plural(j.warmup.count, 'interruption')} (${by}), ${formatDuration(j.warmup.stolen_ns)} stolen`);
+    }
+    if (j.allowedSelf > 0) out.push(`- the task's own syscalls/faults (allowed): ${j.allowedSelf}`);
+    if (j.toolCaused > 0) out.push(`- caused by isolwatch itself: ${j.toolCaused}`);
+    out.push('');
+  }
+
+  out.push('<details><summary>Run details</summary>');
+  out.push('');
+  out.push(`- kernel: ${mdCell(`${start.kernel} ${start.arch}`)}, PR_ISOL: ${start.pr_isol}, isolwatch ${mdCell(start.version)}`);
+  if (start.command) out.push(`- command: ${code(start.command)}`);
+  const why = watchedReasonText(start);
+  out.push(`- watched CPU ${cpus}${why ? ` (${mdCell(why)})` : ''}; isolated: ${formatCpuList(start.isolated) || 'none'}; nohz_full: ${formatCpuList(start.nohz_full) || 'none'}`);
+  out.push(`- duration: ${summary.duration_s}s; lost events: ${summary.lost_events}; caused by isolwatch: ${summary.self_caused}`);
+  if (j.command) {
+    out.push(`- command status: ${j.command.signal ? `killed by ${j.command.signal}` : `exit ${j.command.exit_status}`}${j.command.failed && !j.command.judged ? ' (not judged)' : ''}`);
+  }
+  out.push(`- probes: ${start.probes.attached.length} attached, ${start.probes.missing.length} missing`);
+  out.push('');
+  out.push('</details>');
+  return out.join('\n') + '\n';
+}

@@ -1,0 +1,206 @@
+// NDJSON records (`--json`, `--report`, `record -o`): one JSON object per line
+// with the key order of DESIGN.md, so diffs and `grep`/`jq` pipelines see the
+// same shape every time. Keys the contract does not name yet are kept, after
+// the known ones, in the order the producer set them; undefined keys are
+// dropped; bigint values (u64 from the decoder) are written as JSON numbers.
+import { CLASSES } from '../types.js';
+import type {
+  InterruptionRecord,
+  IsolRecord,
+  OutputRecord,
+  StartRecord,
+  SummaryRecord,
+} from '../types.js';
+
+type Shape = { keys: readonly string[]; nested?: Record<string, Shape>; items?: Record<string, Shape>; mapValues?: Record<string, Shape> };
+
+const TASK: Shape = { keys: ['pid', 'tid', 'comm'] };
+const CLASS_COUNTS: Shape = { keys: CLASSES };
+const CHAIN_ENTRY: Shape = { keys: ['class', 'kind', 'func', 'name', 'duration_ns', 'depth'] };
+
+const SHAPES: Record<OutputRecord['type'], Shape> = {
+  start: {
+    keys: ['type', 'version', 'kernel', 'arch', 'watched_cpus', 'isolated', 'nohz_full', 'watched_reason', 'pr_isol', 'probes', 'ts_ns', 'command'],
+    nested: { probes: { keys: ['attached', 'missing'] } },
+  },
+  interruption: {
+    keys: ['type', 'ts_ns', 'cpu', 'duration_ns', 'class', 'kind', 'func', 'victim', 'cause', 'isol', 'violation', 'flags', 'action', 'chain'],
+    nested: {
+      victim: TASK,
+      cause: { keys: ['self', 'context', 'cpu', 'pid', 'tid', 'comm', 'callsite', 'origin'] },
+      isol: { keys: ['state', 'source', 'active_mask', 'quiesce_mask', 'conf_mask'] },
+      action: { keys: ['kind', 'signal', 'target', 'pid', 'mode', 'result', 'rule'] },
+    },
+    items: { chain: CHAIN_ENTRY },
+  },
+  isol: {
+    keys: ['type', 'ts_ns', 'pid', 'tid', 'comm', 'op', 'args', 'result', 'meaning', 'warning'],
+  },
+  summary: {
+    keys: ['type', 'duration_s', 'cpus', 'tasks', 'violations', 'lost_events', 'self_caused', 'kernel_counts', 'verdict'],
+    nested: { verdict: { keys: ['pass', 'reasons', 'exit_status', 'signal'] } },
+    items: { tasks: { keys: ['pid', 'tid', 'comm', 'isol', 'source', 'interruptions', 'violations', 'stolen_ns'] } },
+    mapValues: {
+      cpus: { keys: ['by_class', 'stolen_ns', 'max_ns'], nested: { by_class: CLASS_COUNTS } },
+      kernel_counts: CLASS_COUNTS,
+    },
+  },
+};
+
+function numberText(v: number | bigint, path: string): string {
+  if (typeof v === 'bigint') return v.toString();
+  if (!Number.isFinite(v)) throw new TypeError(`cannot write ${path} = ${v} as JSON (not a finite number)`);
+  return JSON.stringify(v);
+}
+
+/** Numeric map keys ("10" after "9"), as CPUs are listed everywhere else. */
+function sortedMapKeys(obj: Record<string, unknown>): string[] {
+  return Object.keys(obj).sort((a, b) => {
+    const na = Number(a);
+    const nb = Number(b);
+    if (Number.isInteger(na) && Number.isInteger(nb)) return na - nb;
+    return a < b ? -1 : a > b ? 1 : 0;
+  });
+}
+
+function write(value: unknown, shape: Shape | undefined, path: string): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'number':
+    case 'bigint':
+      return numberText(value, path);
+    case 'string':
+    case 'boolean':
+      return JSON.stringify(value);
+    case 'object':
+      break;
+    default:
+      throw new TypeError(`cannot write ${path} (${typeof value}) as JSON`);
+  }
+  if (Array.isArray(value)) {
+    return `[${value.map((v, i) => (v === undefined ? 'null' : write(v, shape, `${path}[${i}]`))).join(',')}]`;
+  }
+  const obj = value as Record<string, unknown>;
+  const known = shape?.keys ?? [];
+  const keys = [...known.filter((k) => k in obj), ...Object.keys(obj).filter((k) => !known.includes(k))];
+  const parts: string[] = [];
+  for (const k of keys) {
+    const v = obj[k];
+    if (v === undefined) continue;
+    const p = `${path}.${k}`;
+    let text: string;
+    const mapShape = shape?.mapValues?.[k];
+    if (mapShape && v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      const m = v as Record<string, unknown>;
+      const inner = sortedMapKeys(m)
+        .filter((mk) => m[mk] !== undefined)
+        .map((mk) => `${JSON.stringify(mk)}:${write(m[mk], mapShape, `${p}.${mk}`)}`);
+      text = `{${inner.join(',')}}`;
+    } else {
+      text = write(v, shape?.nested?.[k] ?? shape?.items?.[k], p);
+    }
+    parts.push(`${JSON.stringify(k)}:${text}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+/** One record as one line of JSON (no trailing newline), keys in contract order. */
+export function toNdjsonLine(record: OutputRecord): string {
+  return write(record, SHAPES[record.type], record.type);
+}
+
+/** Records as NDJSON text, one per line, with a trailing newline. */
+export function toNdjson(records: readonly OutputRecord[]): string {
+  return records.map((r) => toNdjsonLine(r) + '\n').join('');
+}
+
+export class NdjsonError extends Error {
+  constructor(
+    message: string,
+    readonly source: string,
+    readonly line: number,
+  ) {
+    super(message);
+    this.name = 'NdjsonError';
+  }
+}
+
+const TYPES = new Set<string>(['start', 'interruption', 'isol', 'summary']);
+
+function check(rec: Record<string, unknown>, where: string, source: string, line: number): void {
+  const fail = (what: string) => {
+    throw new NdjsonError(`${where}: ${what}; is this an isolwatch report (isolwatch record -o FILE / --json)?`, source, line);
+  };
+  const num = (k: string) => {
+    if (typeof rec[k] !== 'number') fail(`${rec.type} record needs a number '${k}'`);
+  };
+  switch (rec.type) {
+    case 'start':
+      if (!Array.isArray(rec.watched_cpus)) fail(`start record needs 'watched_cpus' (a list of CPUs)`);
+      break;
+    case 'interruption':
+      for (const k of ['ts_ns', 'cpu', 'duration_ns']) num(k);
+      if (!(CLASSES as readonly unknown[]).includes(rec.class)) {
+        fail(`unknown interruption class ${JSON.stringify(rec.class)} (expected ${CLASSES.join(', ')})`);
+      }
+      if (typeof rec.cause !== 'object' || rec.cause === null) fail(`interruption record needs a 'cause' object`);
+      break;
+    case 'summary':
+      if (typeof rec.cpus !== 'object' || rec.cpus === null) fail(`summary record needs a 'cpus' object`);
+      break;
+    default:
+      break;
+  }
+}
+
+/**
+ * Parses NDJSON text into records. Blank lines are skipped; records of a type
+ * this version does not know are skipped too (newer producers may add types).
+ * Errors name the line: "run.ndjson:12: not valid JSON (...)".
+ */
+export function parseNdjson(text: string, source = '<ndjson>'): OutputRecord[] {
+  const out: OutputRecord[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i].replace(/\r$/, '');
+    if (raw.trim() === '') continue;
+    const where = `${source}:${i + 1}`;
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      throw new NdjsonError(`${where}: not valid JSON (${why}); each line must hold one complete JSON record`, source, i + 1);
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new NdjsonError(`${where}: expected a JSON object per line, got ${Array.isArray(value) ? 'an array' : typeof value}`, source, i + 1);
+    }
+    const rec = value as Record<string, unknown>;
+    if (typeof rec.type !== 'string') {
+      throw new NdjsonError(`${where}: record has no "type" (expected one of ${[...TYPES].join(', ')})`, source, i + 1);
+    }
+    if (!TYPES.has(rec.type)) continue;
+    check(rec, where, source, i + 1);
+    out.push(rec as unknown as OutputRecord);
+  }
+  return out;
+}
+
+export interface SplitRecords {
+  start?: StartRecord;
+  interruptions: InterruptionRecord[];
+  isol: IsolRecord[];
+  summary?: SummaryRecord;
+}
+
+/** Sorts parsed records by type; the first start and the last summary win. */
+export function splitRecords(records: readonly OutputRecord[]): SplitRecords {
+  const out: SplitRecords = { interruptions: [], isol: [] };
+  for (const r of records) {
+    if (r.type === 'start') out.start ??= r;
+    else if (r.type === 'interruption') out.interruptions.push(r);
+    else if (r.type === 'isol') out.isol.push(r);
+    else if (r.type === 'summary') out.summary = r;
+  }
+  return out;
+}

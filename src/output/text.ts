@@ -1,0 +1,233 @@
+// The human log of `isolwatch watch` without --json (and `report FILE`): a
+// header saying what is watched and whether it can be quiet, one line per
+// interruption in fixed columns, and a per-CPU x class summary with the
+// verdict. Pure: records in, strings out (no trailing newline).
+import { CLASSES } from '../types.js';
+import type { InterruptionClass, InterruptionRecord, StartRecord, SummaryRecord } from '../types.js';
+import { formatCpuList } from '../system/cpus.js';
+import { budgetLabel, type Judgement } from '../budget.js';
+import {
+  causeText,
+  chainText,
+  col,
+  cpuWarnings,
+  formatDuration,
+  plural,
+  taskLabel,
+  watchedReasonText,
+} from './format.js';
+
+export interface TextOptions {
+  /** CLOCK_REALTIME - CLOCK_MONOTONIC in ns: when given, times print as UTC wall clock HH:MM:SS.uuuuuu */
+  realtimeOffsetNs?: number;
+  /** when no realtime offset: times print as seconds since this ts_ns (default: raw ts_ns) */
+  timeZeroNs?: number;
+}
+
+const W = { time: 15, cpu: 3, class: 10, kind: 20, func: 16, dur: 7 };
+
+/** The column header printed above interruption lines. */
+export function interruptionHeader(): string {
+  return [
+    col('TIME', W.time),
+    col('CPU', W.cpu, 'right') + ' ',
+    col('CLASS', W.class),
+    col('KIND', W.kind),
+    col('FUNC', W.func),
+    col('STOLEN', W.dur, 'right'),
+    ' TASK <- CAUSE',
+  ].join(' ');
+}
+
+function timeText(ts: number, opts: TextOptions): string {
+  if (opts.realtimeOffsetNs !== undefined) {
+    const wall = ts + opts.realtimeOffsetNs;
+    const secs = Math.floor(wall / 1e9);
+    const us = Math.floor((wall - secs * 1e9) / 1e3);
+    const d = new Date(secs * 1000);
+    const p2 = (n: number) => String(n).padStart(2, '0');
+    return `${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}.${String(us).padStart(6, '0')}`;
+  }
+  const rel = (ts - (opts.timeZeroNs ?? 0)) / 1e9;
+  return rel.toFixed(6).padStart(W.time);
+}
+
+/**
+ * The log header: kernel, what is watched and why, plain warnings when a
+ * watched CPU cannot be quiet, probes attached/missing, then the column header.
+ */
+export function formatStart(start: StartRecord): string {
+  const lines: string[] = [];
+  const isol = start.pr_isol === 'kernel' ? 'PR_ISOL: kernel' : 'PR_ISOL: absent (isolation state from declarations only)';
+  lines.push(`isolwatch ${start.version} on Linux ${start.kernel} ${start.arch}, ${isol}`);
+  if (start.command) lines.push(`command: ${start.command}`);
+  const cpus = formatCpuList(start.watched_cpus);
+  const why = watchedReasonText(start);
+  lines.push(`watching CPU ${cpus || '(none)'}${why ? `: ${why}` : ''}`);
+  lines.push(
+    `  isolated: ${formatCpuList(start.isolated) || '(none)'}   nohz_full: ${formatCpuList(start.nohz_full) || '(none)'}`,
+  );
+  for (const w of cpuWarnings(start)) lines.push(`warning: ${w}`);
+  const { attached, missing } = start.probes;
+  lines.push(`probes: ${attached.length} attached${missing.length ? `, ${missing.length} missing (skipped):` : ', none missing'}`);
+  if (missing.length) lines.push(...wrapList(missing, '  ', 80));
+  lines.push('* = violation (the task was isolated)');
+  lines.push(interruptionHeader());
+  return lines.join('\n');
+}
+
+function wrapList(items: readonly string[], indent: string, width: number): string[] {
+  const out: string[] = [];
+  let cur = indent;
+  for (const [i, item] of items.entries()) {
+    const piece = item + (i < items.length - 1 ? ',' : '');
+    if (cur.length > indent.length && cur.length + 1 + piece.length > width) {
+      out.push(cur);
+      cur = indent;
+    }
+    cur += (cur.length > indent.length ? ' ' : '') + piece;
+  }
+  if (cur.length > indent.length) out.push(cur);
+  return out;
+}
+
+/**
+ * One interruption, one line:
+ * `18:20:01.123456   1* ipi        call_function_single ipi_mb             3.1us  noise/4242 <- membarrier/4243@cpu0 membarrier_private_expedited+0x8d`
+ */
+export function formatInterruption(rec: InterruptionRecord, opts: TextOptions = {}): string {
+  const fixed = [
+    timeText(rec.ts_ns, opts),
+    col(String(rec.cpu), W.cpu, 'right') + (rec.violation ? '*' : ' '),
+    col(rec.class, W.class),
+    col(rec.kind, W.kind),
+    col(rec.func || '-', W.func),
+    col(formatDuration(rec.duration_ns), W.dur, 'right'),
+  ].join(' ');
+  let tail = taskLabel(rec.victim);
+  const cause = causeText(rec.cause);
+  if (cause) tail += ` <- ${cause}`;
+  const chain = chainText(rec);
+  if (chain) tail += ` [${chain}]`;
+  if (rec.flags?.length) tail += ` (${rec.flags.join(',')})`;
+  if (rec.action) {
+    const a = rec.action;
+    const what = a.kind === 'signal' ? `${a.signal ?? 'signal'} to ${a.target ?? 'victim'}${a.pid !== undefined ? ` ${a.pid}` : ''}` : a.kind;
+    tail += ` => ${what}: ${a.result}`;
+  }
+  return `${fixed}  ${tail}`;
+}
+
+function classTotals(by: Partial<Record<InterruptionClass, number>>): number {
+  return CLASSES.reduce((n, c) => n + (by[c] ?? 0), 0);
+}
+
+/** Right-aligned table with a left-aligned first column; widths fit the content. */
+export function table(header: string[], rows: string[][]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+/** Per-CPU x class table (only classes seen), total, stolen, max. */
+export function summaryTable(summary: SummaryRecord): string[] {
+  const cpuKeys = Object.keys(summary.cpus).sort((a, b) => Number(a) - Number(b));
+  const seen = CLASSES.filter((c) => cpuKeys.some((k) => (summary.cpus[k].by_class[c] ?? 0) > 0));
+  const header = ['CPU', ...seen, 'total', 'stolen', 'max'];
+  const rows = cpuKeys.map((k) => {
+    const s = summary.cpus[k];
+    return [
+      k,
+      ...seen.map((c) => String(s.by_class[c] ?? 0)),
+      String(classTotals(s.by_class)),
+      formatDuration(s.stolen_ns),
+      formatDuration(s.max_ns),
+    ];
+  });
+  return table(header, rows);
+}
+
+/** The verdict as lines: "verdict: FAIL" then one reason per line. */
+export function verdictLines(summary: SummaryRecord, judgement?: Judgement): string[] {
+  const v = summary.verdict ?? (judgement ? { pass: judgement.pass, reasons: judgement.reasons } : undefined);
+  if (!v) return [];
+  const out = [`verdict: ${v.pass ? 'PASS' : 'FAIL'}`];
+  for (const r of v.reasons) out.push(`  - ${r}`);
+  return out;
+}
+
+/**
+ * The end-of-run summary: per-CPU x class table, stolen/max, tasks, lost
+ * events, interruptions isolwatch caused itself, pre-warm-up counts and the verdict.
+ */
+export function formatSummary(summary: SummaryRecord, judgement?: Judgement): string {
+  const lines: string[] = [];
+  const cpuKeys = Object.keys(summary.cpus).sort((a, b) => Number(a) - Number(b));
+  const total = cpuKeys.reduce((n, k) => n + classTotals(summary.cpus[k].by_class), 0);
+  const stolen = cpuKeys.reduce((n, k) => n + summary.cpus[k].stolen_ns, 0);
+  const cpuList = formatCpuList(cpuKeys.map(Number));
+  lines.push(
+    total === 0
+      ? `summary: ${summary.duration_s}s on CPU ${cpuList || '(none)'}: no interruptions`
+      : `summary: ${summary.duration_s}s on CPU ${cpuList}: ${plural(total, 'interruption')}, ${formatDuration(stolen)} stolen`,
+  );
+  lines.push(...summaryTable(summary));
+  if (summary.kernel_counts) {
+    for (const k of cpuKeys) {
+      const kc = summary.kernel_counts[k];
+      if (!kc) continue;
+      const missed = classTotals(kc) - classTotals(summary.cpus[k].by_class);
+      if (missed > 0) lines.push(`note: kernel counters saw ${plural(missed, 'more interruption')} on CPU ${k} than were recorded (lost events)`);
+    }
+  }
+  if (summary.tasks.length > 0) {
+    lines.push('tasks:');
+    const rows = summary.tasks.map((t) => [
+      `  ${taskLabel(t)}`,
+      t.isol + (t.source && t.source !== t.isol ? ` (${t.source})` : ''),
+      plural(t.interruptions, 'interruption'),
+      plural(t.violations, 'violation'),
+      `${formatDuration(t.stolen_ns)} stolen`,
+    ]);
+    lines.push(...table(['  TASK', 'ISOL', 'INTERRUPTIONS', 'VIOLATIONS', 'STOLEN'], rows).slice(1));
+  }
+  lines.push(
+    `violations: ${summary.violations}   lost events: ${summary.lost_events}   caused by isolwatch: ${summary.self_caused}`,
+  );
+  if (summary.lost_events > 0) {
+    lines.push('note: events were lost (ring buffer full); the per-CPU counts above come from the kernel counters when present');
+  }
+  if (judgement) {
+    const w = judgement.warmup;
+    if (w.count > 0) {
+      const by = CLASSES.filter((c) => w.by_class[c]).map((c) => `${c} ${w.by_class[c]}`).join(', ');
+      lines.push(`before warm-up (not judged): ${plural(w.count, 'interruption')} (${by}), ${formatDuration(w.stolen_ns)} stolen`);
+    }
+    if (judgement.allowedSelf > 0) lines.push(`allowed (--allow-self): ${judgement.allowedSelf} of the task's own syscalls/faults`);
+    const set = judgement.perBudget.filter((b) => b.explicit).map(budgetLabel);
+    lines.push(`budgets: ${set.length ? `${set.join(', ')}; every other class <=0` : 'none given: every class <=0 while isolated'}`);
+  }
+  lines.push(...verdictLines(summary, judgement));
+  return lines.join('\n');
+}
+
+/** The whole log for a recording: header, one line per interruption, summary. */
+export function formatText(input: {
+  start?: StartRecord;
+  interruptions: readonly InterruptionRecord[];
+  summary?: SummaryRecord;
+  judgement?: Judgement;
+  options?: TextOptions;
+}): string {
+  const opts: TextOptions = { timeZeroNs: input.start?.ts_ns, ...input.options };
+  const parts: string[] = [];
+  if (input.start) parts.push(formatStart(input.start));
+  else parts.push(interruptionHeader());
+  for (const r of input.interruptions) parts.push(formatInterruption(r, opts));
+  if (input.summary) parts.push(formatSummary(input.summary, input.judgement));
+  return parts.join('\n') + '\n';
+}
