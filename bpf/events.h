@@ -73,6 +73,33 @@
 #define IW_F_OPEN_END (1 << 4)     /* ended without a matching exit (migration, lost pairing) */
 #define IW_F_FROM_USER (1 << 5)    /* context tracking saw the user->kernel entry */
 #define IW_F_SELF_CAUSED (1 << 6)  /* caused by isolwatch's own process */
+#define IW_F_SIGNAL_SENT (1 << 7)  /* in-kernel signal sent to the victim at this entry */
+#define IW_F_SIGNAL_FAILED (1 << 8) /* bpf_send_signal refused (EPERM, EBUSY, ...) */
+#define IW_F_KERNEL_MODE (1 << 9)  /* page fault taken in kernel mode */
+
+/* Authoritative per-CPU totals (map iw_counts): index = class, plus LOST. */
+#define IW_COUNTER_LOST IW_CLASS_MAX
+#define IW_COUNTERS (IW_CLASS_MAX + 1)
+
+/* Raw tracepoint hit counters (map iw_probe_hits), for cross-checks with perf/bpftrace. */
+#define IW_PROBE_LOCAL_TIMER 0
+#define IW_PROBE_RESCHEDULE 1
+#define IW_PROBE_CALL_FUNCTION 2
+#define IW_PROBE_CALL_FUNCTION_SINGLE 3
+#define IW_PROBE_IRQ_WORK 4
+#define IW_PROBE_OTHER_VECTOR 5
+#define IW_PROBE_IRQ 6
+#define IW_PROBE_SOFTIRQ 7
+#define IW_PROBE_HRTIMER 8
+#define IW_PROBE_TIMER_LIST 9
+#define IW_PROBE_CSD 10
+#define IW_PROBE_WORK 11
+#define IW_PROBE_SCHED_SWITCH 12
+#define IW_PROBE_NMI 13
+#define IW_PROBE_PAGE_FAULT 14
+#define IW_PROBE_SYSCALL 15
+#define IW_PROBE_USER_EXIT 16
+#define IW_PROBES 17
 
 /* One nested entry of an interruption (the root is chain[0]). */
 struct iw_entry {
@@ -127,7 +154,7 @@ struct iw_isol_call {
 	__s64 result;
 	__u64 in_mask;      /* *(u64*)arg2/arg4 read at entry where the option takes one */
 	__u64 out_mask;     /* the same word read at exit */
-	__u64 ctl[2];       /* first two u64 of the struct argument (flags, mask), exit view */
+	__u64 ctl[2];       /* first two u64 of the struct argument: entry view for SET, exit view for GET */
 	__u32 pid;
 	__u32 tid;
 	__u32 option;
@@ -135,16 +162,16 @@ struct iw_isol_call {
 	char comm[IW_COMM_LEN];
 };
 
-/* Settings written into .rodata before load (libbpf-tools style). */
-struct iw_config {
-	__u32 self_tgid;     /* isolwatch's own pid: its work is tagged, not hidden */
-	__u32 flags;
+struct iw_counter {
+	__u64 count;
+	__u64 stolen_ns;
+	__u64 max_ns;
 };
 
 _Static_assert(sizeof(struct iw_entry) == 56, "iw_entry layout");
 _Static_assert(sizeof(struct iw_hdr) == 16, "iw_hdr layout");
 _Static_assert(sizeof(struct iw_interruption) == 16 + 8 * 8 + 4 * 6 + 2 * 2 + 4 + 32 + 56 * IW_CHAIN_MAX,
 	       "iw_interruption layout");
-_Static_assert(sizeof(struct iw_isol_call) == 16 + 8 * 10 + 4 * 4 + 16, "iw_isol_call layout");
+_Static_assert(sizeof(struct iw_isol_call) == 16 + 8 * 9 + 4 * 4 + 16, "iw_isol_call layout");
 
 #endif /* __IW_EVENTS_H */

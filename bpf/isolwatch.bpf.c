@@ -1,0 +1,984 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * isolwatch kernel side: every kernel entry on watched CPUs becomes one
+ * interruption record with its nested chain, its stolen time, and who caused
+ * it. Sender-side tracepoints (csd_queue_cpu, ipi_send_*, queue_work,
+ * sched_waking) run on every CPU but only remember facts for watched
+ * targets; victim-side tracepoints return at once on unwatched CPUs.
+ *
+ * Per watched CPU there are two episode slots:
+ *  - hard: nested entries that cannot be switched away from (IRQs, vectors,
+ *    softirqs, timer callbacks, cross-CPU calls) plus work items executed by
+ *    a kworker (force-closed at a context switch, since work may sleep);
+ *  - pre: the victim was switched out while still runnable, until it runs
+ *    again here. Whatever runs meanwhile is appended to its chain.
+ * Syscalls are per task (a task can block inside one).
+ *
+ * Records are submitted with BPF_RB_NO_WAKEUP: a wakeup would raise an
+ * irq_work interrupt on the watched CPU itself. User space drains from a
+ * timer on a housekeeping CPU.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "events.h"
+#include "core_fixes.bpf.h"
+#include "maps.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Settings (.rodata), written by the loader between open and load. */
+const volatile __u32 iw_self_tgid = 0;
+const volatile __u32 iw_trace_syscalls = 0; /* syscall interruptions on watched CPUs */
+const volatile __u32 iw_trace_prctl = 0;    /* PR_ISOL-numbered prctls on every CPU */
+
+/* Anchor the contract types into BTF so TypeScript can read their layout. */
+struct iw_interruption *iw_anchor_interruption __attribute__((unused));
+struct iw_isol_call *iw_anchor_isol_call __attribute__((unused));
+struct iw_counter *iw_anchor_counter __attribute__((unused));
+
+#define TASK_RUNNING 0
+#define PF_KTHREAD 0x00200000
+#define IW_NR_PRCTL 157 /* x86_64 */
+
+/* ---------------------------------------------------------------- helpers */
+
+static __always_inline int watched(__u32 cpu)
+{
+	__u8 *w = bpf_map_lookup_elem(&iw_watched, &cpu);
+	return w && *w;
+}
+
+static __always_inline struct iw_cpu_state *cpu_state(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&iw_cpu, &zero);
+}
+
+static __always_inline void count_probe(__u32 probe)
+{
+	__u64 *c = bpf_map_lookup_elem(&iw_probe_hits, &probe);
+	if (c)
+		*c += 1;
+}
+
+/* The class an interruption is counted under: a preemption that ran work items is a workqueue interruption. */
+static __always_inline __u16 effective_class(struct iw_interruption *rec)
+{
+	__u16 root = rec->chain[0].class;
+	if (root != IW_CLASS_PREEMPT)
+		return root;
+#pragma unroll
+	for (int i = 1; i < IW_CHAIN_MAX; i++) {
+		if (i >= rec->chain_len)
+			break;
+		if (rec->chain[i].class == IW_CLASS_WORKQUEUE)
+			return IW_CLASS_WORKQUEUE;
+	}
+	return root;
+}
+
+static __always_inline void emit(struct iw_interruption *rec)
+{
+	__u32 cls = effective_class(rec);
+	struct iw_counter *c;
+
+	if (rec->cause_pid && rec->cause_pid == iw_self_tgid)
+		rec->flags |= IW_F_SELF_CAUSED;
+	c = bpf_map_lookup_elem(&iw_counts, &cls);
+	if (c) {
+		c->count += 1;
+		c->stolen_ns += rec->duration_ns;
+		if (rec->duration_ns > c->max_ns)
+			c->max_ns = rec->duration_ns;
+	}
+	if (bpf_ringbuf_output(&iw_events, rec, sizeof(*rec), BPF_RB_NO_WAKEUP)) {
+		__u32 k = IW_COUNTER_LOST;
+		c = bpf_map_lookup_elem(&iw_counts, &k);
+		if (c)
+			c->count += 1;
+	}
+}
+
+static __always_inline void set_victim(struct iw_interruption *rec, struct task_struct *t)
+{
+	__u32 pid = BPF_CORE_READ(t, tgid);
+	rec->victim_pid = pid;
+	rec->victim_tid = BPF_CORE_READ(t, pid);
+	BPF_CORE_READ_STR_INTO(&rec->victim_comm, t, comm);
+	if (iw_read_isol(t, rec))
+		rec->flags |= IW_F_ISOL_KERNEL;
+}
+
+static __always_inline void set_cause(struct iw_interruption *rec, struct iw_sender *s)
+{
+	rec->cause_pid = s->pid;
+	rec->cause_tid = s->tid;
+	rec->cause_cpu = s->cpu;
+	rec->cause_ctx = s->ctx;
+	rec->cause_callsite = s->callsite;
+	rec->cause_func = s->func;
+	rec->cause_ts_ns = s->ts;
+	__builtin_memcpy(rec->cause_comm, s->comm, IW_COMM_LEN);
+}
+
+static __always_inline struct iw_ctx_state *ctx_state(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&iw_ctx, &zero);
+}
+
+/* Called on every CPU at hardirq/softirq entry and exit (see core_fixes.bpf.h). */
+static __always_inline void ctx_enter(int hard)
+{
+	struct iw_ctx_state *c = ctx_state();
+	if (!c)
+		return;
+	if (hard)
+		c->hardirq += 1;
+	else
+		c->softirq += 1;
+}
+
+static __always_inline void ctx_exit(int hard)
+{
+	struct iw_ctx_state *c = ctx_state();
+	if (!c)
+		return;
+	if (hard && c->hardirq)
+		c->hardirq -= 1;
+	else if (!hard && c->softirq)
+		c->softirq -= 1;
+}
+
+static __always_inline __u16 iw_current_ctx(void)
+{
+	struct iw_ctx_state *c = ctx_state();
+	if (!c)
+		return IW_CTX_NONE;
+	if (c->hardirq)
+		return IW_CTX_HARDIRQ;
+	if (c->softirq)
+		return IW_CTX_SOFTIRQ;
+	return IW_CTX_TASK;
+}
+
+/* Facts about the current (sending) context. */
+static __always_inline void fill_sender(struct iw_sender *s, __u64 callsite, __u64 func)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	s->ts = bpf_ktime_get_ns();
+	s->callsite = callsite;
+	s->func = func;
+	s->pid = id >> 32;
+	s->tid = (__u32)id;
+	s->cpu = bpf_get_smp_processor_id();
+	s->ctx = iw_current_ctx();
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+}
+
+static __always_inline void begin_episode(struct iw_episode *ep, __u32 cpu, __u64 now)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+	__u32 tid;
+
+	__builtin_memset(&ep->rec, 0, sizeof(ep->rec));
+	ep->rec.hdr.ts_ns = now;
+	ep->rec.hdr.type = IW_REC_INTERRUPTION;
+	ep->rec.hdr.cpu = cpu;
+	ep->cause_prio = 0;
+	set_victim(&ep->rec, t);
+	tid = ep->rec.victim_tid;
+	if (tid && bpf_map_lookup_elem(&iw_sys, &tid))
+		ep->rec.flags |= IW_F_IN_SYSCALL;
+}
+
+/* Appends one chain entry; returns its index or IW_CHAIN_MAX when full. */
+static __always_inline __u32 chain_add(struct iw_interruption *rec, __u16 class, __u32 kind, __u64 func,
+				       __u16 depth, __u64 now)
+{
+	__u32 i = rec->chain_len;
+	if (i >= IW_CHAIN_MAX) {
+		rec->flags |= IW_F_CHAIN_TRUNC;
+		return IW_CHAIN_MAX;
+	}
+	rec->chain[i].class = class;
+	rec->chain[i].kind = kind;
+	rec->chain[i].func = func;
+	rec->chain[i].depth = depth;
+	rec->chain[i].start_ns = now;
+	rec->chain[i].duration_ns = 0;
+	rec->chain[i].name[0] = 0;
+	rec->chain_len = i + 1;
+	return i;
+}
+
+static __always_inline void maybe_cause(struct iw_episode *ep, struct iw_sender *s, __u32 prio)
+{
+	if (s && prio > ep->cause_prio) {
+		set_cause(&ep->rec, s);
+		ep->cause_prio = prio;
+	}
+}
+
+/* Moves a finished hard episode into the open preemption episode's chain. */
+static __always_inline void merge_into_pre(struct iw_cpu_state *st)
+{
+	struct iw_interruption *h = &st->hard.rec;
+	struct iw_interruption *p = &st->pre.rec;
+
+#pragma unroll
+	for (int i = 0; i < IW_CHAIN_MAX; i++) {
+		if (i >= h->chain_len)
+			break;
+		__u32 j = p->chain_len;
+		if (j >= IW_CHAIN_MAX) {
+			p->flags |= IW_F_CHAIN_TRUNC;
+			break;
+		}
+		p->chain[j] = h->chain[i];
+		p->chain[j].depth += 1;
+		p->chain_len = j + 1;
+	}
+	if (h->flags & IW_F_CHAIN_TRUNC)
+		p->flags |= IW_F_CHAIN_TRUNC;
+	if (st->hard.cause_prio > st->pre.cause_prio) {
+		p->cause_pid = h->cause_pid;
+		p->cause_tid = h->cause_tid;
+		p->cause_cpu = h->cause_cpu;
+		p->cause_ctx = h->cause_ctx;
+		p->cause_callsite = h->cause_callsite;
+		p->cause_func = h->cause_func;
+		p->cause_ts_ns = h->cause_ts_ns;
+		__builtin_memcpy(p->cause_comm, h->cause_comm, IW_COMM_LEN);
+		st->pre.cause_prio = st->hard.cause_prio;
+	}
+}
+
+static __always_inline void finish_hard(struct iw_cpu_state *st, __u64 now, __u32 extra_flags)
+{
+	st->hard.rec.duration_ns = now - st->hard.rec.hdr.ts_ns;
+	st->hard.rec.flags |= extra_flags;
+	st->hard.depth = 0;
+	if (st->pre.open)
+		merge_into_pre(st);
+	else
+		emit(&st->hard.rec);
+}
+
+/*
+ * Nested entry on a watched CPU. cause/prio: sender facts, if any, and how
+ * much to trust them (csd > ipi > wakeup).
+ */
+static __always_inline struct iw_episode *hard_enter(__u16 class, __u32 kind, __u64 func, struct iw_sender *cause,
+						     __u32 prio, int *idx_out)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct iw_cpu_state *st;
+	__u64 now;
+	__u32 d, idx;
+
+	if (!watched(cpu))
+		return NULL;
+	st = cpu_state();
+	if (!st)
+		return NULL;
+	now = bpf_ktime_get_ns();
+	if (st->hard.depth == 0) {
+		begin_episode(&st->hard, cpu, now);
+		st->ct_specific += 1;
+	}
+	d = st->hard.depth;
+	idx = chain_add(&st->hard.rec, class, kind, func, d, now);
+	if (d < IW_STACK_MAX) {
+		st->hard.stack_idx[d] = idx;
+		st->hard.stack_start[d] = now;
+	}
+	st->hard.depth = d + 1;
+	maybe_cause(&st->hard, cause, prio);
+	if (idx_out)
+		*idx_out = idx;
+	return &st->hard;
+}
+
+static __always_inline void hard_exit(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct iw_cpu_state *st;
+	__u64 now;
+	__u32 d, idx;
+
+	if (!watched(cpu))
+		return;
+	st = cpu_state();
+	if (!st || st->hard.depth == 0) /* attached mid-entry: nothing to pair */
+		return;
+	now = bpf_ktime_get_ns();
+	d = st->hard.depth - 1;
+	if (d < IW_STACK_MAX) {
+		idx = st->hard.stack_idx[d];
+		if (idx < IW_CHAIN_MAX) {
+			__u64 dur = now - st->hard.stack_start[d];
+			st->hard.rec.chain[idx].duration_ns = dur > 0xffffffffULL ? 0xffffffff : (__u32)dur;
+		}
+	}
+	st->hard.depth = d;
+	if (d == 0)
+		finish_hard(st, now, 0);
+}
+
+/* An event without an exit (page fault, NMI): a chain entry or a record of its own. */
+static __always_inline void instant(__u16 class, __u32 kind, __u64 func, __u64 duration_ns, __u32 flags)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct iw_cpu_state *st;
+	struct iw_episode *ep = NULL;
+	__u64 now;
+	__u32 idx;
+
+	if (!watched(cpu))
+		return;
+	st = cpu_state();
+	if (!st)
+		return;
+	now = bpf_ktime_get_ns();
+	if (st->hard.depth > 0)
+		ep = &st->hard;
+	else if (st->pre.open)
+		ep = &st->pre;
+	if (ep) {
+		idx = chain_add(&ep->rec, class, kind, func, ep == &st->hard ? st->hard.depth : 1, now);
+		if (idx < IW_CHAIN_MAX)
+			ep->rec.chain[idx].duration_ns = duration_ns > 0xffffffffULL ? 0xffffffff : (__u32)duration_ns;
+		return;
+	}
+	st->ct_specific += 1;
+	begin_episode(&st->scratch, cpu, now);
+	chain_add(&st->scratch.rec, class, kind, func, 0, now);
+	st->scratch.rec.chain[0].duration_ns = duration_ns > 0xffffffffULL ? 0xffffffff : (__u32)duration_ns;
+	st->scratch.rec.duration_ns = duration_ns;
+	st->scratch.rec.flags |= flags;
+	st->scratch.rec.cause_ctx = IW_CTX_SELF;
+	st->scratch.rec.cause_pid = st->scratch.rec.victim_pid;
+	st->scratch.rec.cause_tid = st->scratch.rec.victim_tid;
+	st->scratch.rec.cause_cpu = cpu;
+	__builtin_memcpy(st->scratch.rec.cause_comm, st->scratch.rec.victim_comm, IW_COMM_LEN);
+	emit(&st->scratch.rec);
+}
+
+static __always_inline void name_from(struct iw_episode *ep, int idx, const char *src)
+{
+	if (ep && idx >= 0 && idx < IW_CHAIN_MAX)
+		bpf_probe_read_kernel_str(ep->rec.chain[idx].name, IW_NAME_LEN, src);
+}
+
+/* ------------------------------------------------------- x86 irq_vectors */
+
+static __always_inline void vector_enter(__u32 probe, __u16 class, __u32 kind)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct iw_sender *s = NULL;
+
+	if (!watched(cpu))
+		return;
+	count_probe(probe);
+	if (class == IW_CLASS_IPI)
+		s = bpf_map_lookup_elem(&iw_ipi, &cpu);
+	hard_enter(class, kind, 0, s, s && s->ts ? IW_PRIO_IPI : 0, NULL);
+	if (s)
+		s->ts = 0; /* consumed: a later IPI must not reuse it */
+}
+
+#define VECTOR(name, probe, class, kind)                                   \
+	SEC("tp_btf/" #name "_entry")                                      \
+	int BPF_PROG(handle_vec_##name##_entry, int vector)                \
+	{                                                                  \
+		ctx_enter(1);                                              \
+		vector_enter(probe, class, kind);                          \
+		return 0;                                                  \
+	}                                                                  \
+	SEC("tp_btf/" #name "_exit")                                       \
+	int BPF_PROG(handle_vec_##name##_exit, int vector)                 \
+	{                                                                  \
+		ctx_exit(1);                                               \
+		hard_exit();                                               \
+		return 0;                                                  \
+	}
+
+VECTOR(local_timer, IW_PROBE_LOCAL_TIMER, IW_CLASS_TIMER, IW_VEC_LOCAL_TIMER)
+VECTOR(reschedule, IW_PROBE_RESCHEDULE, IW_CLASS_IPI, IW_VEC_RESCHEDULE)
+VECTOR(call_function, IW_PROBE_CALL_FUNCTION, IW_CLASS_IPI, IW_VEC_CALL_FUNCTION)
+VECTOR(call_function_single, IW_PROBE_CALL_FUNCTION_SINGLE, IW_CLASS_IPI, IW_VEC_CALL_FUNCTION_SINGLE)
+VECTOR(irq_work, IW_PROBE_IRQ_WORK, IW_CLASS_IPI, IW_VEC_IRQ_WORK)
+VECTOR(x86_platform_ipi, IW_PROBE_OTHER_VECTOR, IW_CLASS_IPI, IW_VEC_X86_PLATFORM_IPI)
+VECTOR(thermal_apic, IW_PROBE_OTHER_VECTOR, IW_CLASS_IRQ, IW_VEC_THERMAL_APIC)
+VECTOR(threshold_apic, IW_PROBE_OTHER_VECTOR, IW_CLASS_IRQ, IW_VEC_THRESHOLD_APIC)
+VECTOR(deferred_error_apic, IW_PROBE_OTHER_VECTOR, IW_CLASS_IRQ, IW_VEC_DEFERRED_ERROR_APIC)
+VECTOR(error_apic, IW_PROBE_OTHER_VECTOR, IW_CLASS_IRQ, IW_VEC_ERROR_APIC)
+VECTOR(spurious_apic, IW_PROBE_OTHER_VECTOR, IW_CLASS_IRQ, IW_VEC_SPURIOUS_APIC)
+
+/* ------------------------------------------------------ device IRQs, softirqs */
+
+SEC("tp_btf/irq_handler_entry")
+int BPF_PROG(handle_irq_handler_entry, int irq, struct irqaction *action)
+{
+	int idx = -1;
+	struct iw_episode *ep;
+
+	ctx_enter(1);
+	ep = hard_enter(IW_CLASS_IRQ, irq, (__u64)BPF_CORE_READ(action, handler), NULL, 0, &idx);
+	if (ep) {
+		count_probe(IW_PROBE_IRQ);
+		name_from(ep, idx, BPF_CORE_READ(action, name));
+	}
+	return 0;
+}
+
+SEC("tp_btf/irq_handler_exit")
+int BPF_PROG(handle_irq_handler_exit, int irq, struct irqaction *action, int ret)
+{
+	ctx_exit(1);
+	hard_exit();
+	return 0;
+}
+
+SEC("tp_btf/softirq_entry")
+int BPF_PROG(handle_softirq_entry, unsigned int vec)
+{
+	ctx_enter(0);
+	if (hard_enter(IW_CLASS_SOFTIRQ, vec, 0, NULL, 0, NULL))
+		count_probe(IW_PROBE_SOFTIRQ);
+	return 0;
+}
+
+SEC("tp_btf/softirq_exit")
+int BPF_PROG(handle_softirq_exit, unsigned int vec)
+{
+	ctx_exit(0);
+	hard_exit();
+	return 0;
+}
+
+/* ---------------------------------------------------------------- timers */
+
+SEC("tp_btf/hrtimer_expire_entry")
+int BPF_PROG(handle_timer_hrtimer_entry, struct hrtimer *timer, ktime_t *now)
+{
+	if (hard_enter(IW_CLASS_TIMER, IW_VEC_HRTIMER, (__u64)BPF_CORE_READ(timer, function), NULL, 0, NULL))
+		count_probe(IW_PROBE_HRTIMER);
+	return 0;
+}
+
+SEC("tp_btf/hrtimer_expire_exit")
+int BPF_PROG(handle_timer_hrtimer_exit, struct hrtimer *timer)
+{
+	hard_exit();
+	return 0;
+}
+
+SEC("tp_btf/timer_expire_entry")
+int BPF_PROG(handle_timer_list_entry, struct timer_list *timer, unsigned long baseclk)
+{
+	if (hard_enter(IW_CLASS_TIMER, IW_VEC_TIMER_LIST, (__u64)BPF_CORE_READ(timer, function), NULL, 0, NULL))
+		count_probe(IW_PROBE_TIMER_LIST);
+	return 0;
+}
+
+SEC("tp_btf/timer_expire_exit")
+int BPF_PROG(handle_timer_list_exit, struct timer_list *timer)
+{
+	hard_exit();
+	return 0;
+}
+
+/* ------------------------------------------------------ cross-CPU calls (IPIs) */
+
+/*
+ * csd_* take a function pointer argument, which tp_btf programs may not read
+ * ("arg type FUNC_PROTO is not a struct"): these three are raw_tp programs,
+ * whose context is a plain u64 array.
+ */
+SEC("raw_tp/csd_queue_cpu")
+int BPF_PROG(handle_csd_queue_cpu, const unsigned int cpu, unsigned long callsite, smp_call_func_t func,
+	     call_single_data_t *csd)
+{
+	struct iw_sender s = {};
+	__u64 key = (__u64)csd;
+
+	if (!watched(cpu))
+		return 0;
+	fill_sender(&s, callsite, (__u64)func);
+	bpf_map_update_elem(&iw_csd, &key, &s, BPF_ANY);
+	return 0;
+}
+
+SEC("raw_tp/csd_function_entry")
+int BPF_PROG(handle_csd_function_entry, smp_call_func_t func, call_single_data_t *csd)
+{
+	__u64 key = (__u64)csd;
+	struct iw_sender *s;
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	if (!watched(cpu))
+		return 0;
+	s = bpf_map_lookup_elem(&iw_csd, &key);
+	/* only trust a record queued for this very CPU */
+	if (s && s->func != (__u64)func)
+		s = NULL;
+	hard_enter(IW_CLASS_IPI, IW_VEC_CSD, (__u64)func, s, s ? IW_PRIO_CSD : 0, NULL);
+	count_probe(IW_PROBE_CSD);
+	if (s)
+		bpf_map_delete_elem(&iw_csd, &key);
+	return 0;
+}
+
+SEC("raw_tp/csd_function_exit")
+int BPF_PROG(handle_csd_function_exit, smp_call_func_t func, call_single_data_t *csd)
+{
+	hard_exit();
+	return 0;
+}
+
+static __always_inline void remember_ipi(__u32 cpu, unsigned long callsite, void *callback)
+{
+	struct iw_sender *s = bpf_map_lookup_elem(&iw_ipi, &cpu);
+	if (s)
+		fill_sender(s, callsite, (__u64)callback);
+}
+
+SEC("tp_btf/ipi_send_cpu")
+int BPF_PROG(handle_ipi_send_cpu, const unsigned int cpu, unsigned long callsite, void *callback)
+{
+	if (watched(cpu))
+		remember_ipi(cpu, callsite, callback);
+	return 0;
+}
+
+SEC("tp_btf/ipi_send_cpumask")
+int BPF_PROG(handle_ipi_send_cpumask, const struct cpumask *mask, unsigned long callsite, void *callback)
+{
+	__u32 zero = 0;
+	__u32 *n = bpf_map_lookup_elem(&iw_watch_list, &zero);
+	__u32 count = n ? *n : 0;
+
+	for (__u32 i = 1; i <= IW_MAX_WATCH; i++) {
+		__u32 *c;
+		unsigned long word = 0;
+		__u32 cpu;
+
+		if (i > count)
+			break;
+		c = bpf_map_lookup_elem(&iw_watch_list, &i);
+		if (!c)
+			break;
+		cpu = *c;
+		if (cpu >= IW_MAX_CPUS)
+			continue;
+		bpf_probe_read_kernel(&word, sizeof(word), (void *)mask + (cpu / 64) * 8);
+		if ((word >> (cpu % 64)) & 1)
+			remember_ipi(cpu, callsite, callback);
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------- work items */
+
+SEC("tp_btf/workqueue_queue_work")
+int BPF_PROG(handle_workqueue_queue_work, int req_cpu, struct pool_workqueue *pwq, struct work_struct *work)
+{
+	struct iw_sender s = {};
+	int cpu = BPF_CORE_READ(pwq, pool, cpu);
+	__u64 key = (__u64)work;
+
+	/* bound work for an unwatched CPU can never run on a watched one; unbound (-1) may */
+	if (cpu >= 0 && !watched(cpu))
+		return 0;
+	fill_sender(&s, 0, (__u64)BPF_CORE_READ(work, func));
+	s.target_cpu = cpu;
+	bpf_probe_read_kernel_str(s.name, sizeof(s.name), BPF_CORE_READ(pwq, wq, name));
+	bpf_map_update_elem(&iw_work, &key, &s, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/workqueue_execute_start")
+int BPF_PROG(handle_workqueue_execute_start, struct work_struct *work)
+{
+	__u64 key = (__u64)work;
+	struct iw_sender *s;
+	struct iw_episode *ep;
+	int idx = -1;
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u64 func;
+
+	if (!watched(cpu))
+		return 0;
+	s = bpf_map_lookup_elem(&iw_work, &key);
+	func = (__u64)BPF_CORE_READ(work, func);
+	ep = hard_enter(IW_CLASS_WORKQUEUE, 0, func, s, s ? IW_PRIO_WORK : 0, &idx);
+	count_probe(IW_PROBE_WORK);
+	if (ep && s && idx >= 0 && idx < IW_CHAIN_MAX)
+		__builtin_memcpy(ep->rec.chain[idx].name, s->name, IW_NAME_LEN);
+	if (ep && ep->rec.chain_len == 1) {
+		/* a kworker woke on an idle CPU: nobody's time was stolen but the CPU's */
+		struct iw_cpu_state *st = cpu_state();
+		if (st && !st->pre.open) {
+			ep->rec.victim_pid = 0;
+			ep->rec.victim_tid = 0;
+			ep->rec.flags &= ~IW_F_IN_SYSCALL;
+			__builtin_memcpy(ep->rec.victim_comm, "<idle>\0\0\0\0\0\0\0\0\0", IW_COMM_LEN);
+		}
+	}
+	if (s)
+		bpf_map_delete_elem(&iw_work, &key);
+	return 0;
+}
+
+SEC("tp_btf/workqueue_execute_end")
+int BPF_PROG(handle_workqueue_execute_end, struct work_struct *work, work_func_t function)
+{
+	hard_exit();
+	return 0;
+}
+
+/* ------------------------------------------------- wakeups and preemption */
+
+SEC("tp_btf/sched_waking")
+int BPF_PROG(handle_sched_waking, struct task_struct *p)
+{
+	struct iw_sender s = {};
+	__u32 tid;
+
+	if (!watched(iw_task_cpu(p)))
+		return 0;
+	tid = BPF_CORE_READ(p, pid);
+	fill_sender(&s, 0, 0);
+	bpf_map_update_elem(&iw_waker, &tid, &s, BPF_ANY);
+	return 0;
+}
+
+static __always_inline void finish_pre(struct iw_cpu_state *st, __u64 now, __u32 flags)
+{
+	st->pre.rec.duration_ns = now - st->pre.rec.hdr.ts_ns;
+	st->pre.rec.chain[0].duration_ns =
+		st->pre.rec.duration_ns > 0xffffffffULL ? 0xffffffff : (__u32)st->pre.rec.duration_ns;
+	st->pre.rec.flags |= flags;
+	st->pre.open = 0;
+	emit(&st->pre.rec);
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+	     unsigned int prev_state)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct iw_cpu_state *st;
+	__u32 next_tid, prev_tid, idx;
+	__u64 now;
+
+	if (!watched(cpu))
+		return 0;
+	st = cpu_state();
+	if (!st)
+		return 0;
+	count_probe(IW_PROBE_SCHED_SWITCH);
+	now = bpf_ktime_get_ns();
+	/* work items may sleep; hard contexts cannot switch: whatever is open ends here */
+	if (st->hard.depth > 0)
+		finish_hard(st, now, IW_F_OPEN_END);
+
+	next_tid = BPF_CORE_READ(next, pid);
+	prev_tid = BPF_CORE_READ(prev, pid);
+	if (st->pre.open) {
+		if (next_tid == st->pre.rec.victim_tid) {
+			finish_pre(st, now, 0);
+			return 0;
+		}
+		if (next_tid == 0) { /* victim runnable but not coming back here: it migrated */
+			finish_pre(st, now, IW_F_OPEN_END);
+			return 0;
+		}
+		idx = chain_add(&st->pre.rec, IW_CLASS_PREEMPT, next_tid, 0, 1, now);
+		if (idx < IW_CHAIN_MAX)
+			BPF_CORE_READ_STR_INTO(&st->pre.rec.chain[idx].name, next, comm);
+		return 0;
+	}
+	if (prev_state != TASK_RUNNING || prev_tid == 0 || (BPF_CORE_READ(prev, flags) & PF_KTHREAD) ||
+	    next_tid == 0)
+		return 0;
+	/* a runnable user task leaves the CPU: it is the victim until it runs here again */
+	__builtin_memset(&st->pre.rec, 0, sizeof(st->pre.rec));
+	st->pre.rec.hdr.ts_ns = now;
+	st->pre.rec.hdr.type = IW_REC_INTERRUPTION;
+	st->pre.rec.hdr.cpu = cpu;
+	st->pre.cause_prio = 0;
+	set_victim(&st->pre.rec, prev);
+	if (bpf_map_lookup_elem(&iw_sys, &prev_tid))
+		st->pre.rec.flags |= IW_F_IN_SYSCALL;
+	idx = chain_add(&st->pre.rec, IW_CLASS_PREEMPT, next_tid, 0, 0, now);
+	if (idx < IW_CHAIN_MAX)
+		BPF_CORE_READ_STR_INTO(&st->pre.rec.chain[idx].name, next, comm);
+	{
+		struct iw_sender *w = bpf_map_lookup_elem(&iw_waker, &next_tid);
+		maybe_cause(&st->pre, w, IW_PRIO_WAKEUP);
+	}
+	st->pre.open = 1;
+	st->ct_specific += 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------ NMI, faults */
+
+SEC("tp_btf/nmi_handler")
+int BPF_PROG(handle_nmi_handler, void *handler, s64 delta_ns, int handled)
+{
+	/* NMIs interrupt our own programs: never touch the episode state here */
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 zero = 0;
+	struct iw_interruption *rec;
+
+	if (!watched(cpu))
+		return 0;
+	rec = bpf_map_lookup_elem(&iw_nmi_scratch, &zero);
+	if (!rec)
+		return 0;
+	__builtin_memset(rec, 0, sizeof(*rec));
+	rec->hdr.ts_ns = bpf_ktime_get_ns() - delta_ns;
+	rec->hdr.type = IW_REC_INTERRUPTION;
+	rec->hdr.cpu = cpu;
+	set_victim(rec, (struct task_struct *)bpf_get_current_task_btf());
+	rec->duration_ns = delta_ns;
+	rec->chain_len = 1;
+	rec->chain[0].class = IW_CLASS_NMI;
+	rec->chain[0].kind = handled;
+	rec->chain[0].func = (__u64)handler;
+	rec->chain[0].start_ns = rec->hdr.ts_ns;
+	rec->chain[0].duration_ns = delta_ns > 0xffffffffLL ? 0xffffffff : (__u32)delta_ns;
+	count_probe(IW_PROBE_NMI);
+	emit(rec);
+	return 0;
+}
+
+static __always_inline void signal_on_entry(__u32 tid, __u32 *flags)
+{
+	__u32 *sig = bpf_map_lookup_elem(&iw_signal, &tid);
+	if (!sig)
+		return;
+	/* delivered before the task returns to user space */
+	if (bpf_send_signal(*sig) == 0)
+		*flags |= IW_F_SIGNAL_SENT;
+	else
+		*flags |= IW_F_SIGNAL_FAILED;
+}
+
+SEC("tp_btf/page_fault_user")
+int BPF_PROG(handle_exc_page_fault_user, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	__u32 flags = IW_F_NO_EXIT;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	if (!watched(bpf_get_smp_processor_id()))
+		return 0;
+	count_probe(IW_PROBE_PAGE_FAULT);
+	signal_on_entry(tid, &flags);
+	instant(IW_CLASS_PAGE_FAULT, (__u32)error_code, address, 0, flags);
+	return 0;
+}
+
+SEC("tp_btf/page_fault_kernel")
+int BPF_PROG(handle_exc_page_fault_kernel, unsigned long address, struct pt_regs *regs, unsigned long error_code)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 flags = IW_F_NO_EXIT | IW_F_KERNEL_MODE;
+
+	if (!watched(bpf_get_smp_processor_id()))
+		return 0;
+	count_probe(IW_PROBE_PAGE_FAULT);
+	if (bpf_map_lookup_elem(&iw_sys, &tid))
+		flags |= IW_F_IN_SYSCALL;
+	instant(IW_CLASS_PAGE_FAULT, (__u32)error_code, address, 0, flags);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- syscalls */
+
+static __always_inline void prctl_enter(struct pt_regs *regs, __u32 tid)
+{
+	struct iw_isol_call c = {};
+	__u64 option = BPF_CORE_READ(regs, di);
+
+	if (option < 63 || option > 67)
+		return;
+	c.option = option;
+	c.arg2 = BPF_CORE_READ(regs, si);
+	c.arg3 = BPF_CORE_READ(regs, dx);
+	c.arg4 = BPF_CORE_READ(regs, r10);
+	c.arg5 = BPF_CORE_READ(regs, r8);
+	/* SET calls: what the caller asks for, read before the kernel acts */
+	if (option == 65 && c.arg4) {
+		if (!bpf_probe_read_user(&c.ctl, sizeof(c.ctl), (void *)c.arg4)) {
+			c.in_mask = c.ctl[0];
+			c.read_ok |= 1 | 4;
+		}
+	} else if (option == 67) {
+		if (c.arg2 && !bpf_probe_read_user(&c.in_mask, sizeof(c.in_mask), (void *)c.arg2))
+			c.read_ok |= 1;
+		if (c.arg3 && !bpf_probe_read_user(&c.ctl, sizeof(c.ctl), (void *)c.arg3))
+			c.read_ok |= 4;
+	}
+	c.hdr.ts_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&iw_prctl, &tid, &c, BPF_ANY);
+}
+
+static __always_inline void prctl_exit(long ret, __u32 tid)
+{
+	struct iw_isol_call *c = bpf_map_lookup_elem(&iw_prctl, &tid);
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!c)
+		return;
+	c->hdr.type = IW_REC_ISOL;
+	c->hdr.cpu = bpf_get_smp_processor_id();
+	c->result = ret;
+	c->pid = id >> 32;
+	c->tid = (__u32)id;
+	bpf_get_current_comm(c->comm, sizeof(c->comm));
+	/* GET calls: what the kernel wrote back */
+	if (c->option == 63 && c->arg3) {
+		if (!bpf_probe_read_user(&c->ctl, sizeof(c->ctl), (void *)c->arg3)) {
+			c->out_mask = c->ctl[0];
+			c->read_ok |= 2 | 4;
+		}
+	} else if (c->option == 64 && c->arg4) {
+		if (!bpf_probe_read_user(&c->ctl, sizeof(c->ctl), (void *)c->arg4)) {
+			c->out_mask = c->ctl[0];
+			c->read_ok |= 2 | 4;
+		}
+	} else if (c->option == 66 && c->arg2) {
+		if (!bpf_probe_read_user(&c->out_mask, sizeof(c->out_mask), (void *)c->arg2))
+			c->read_ok |= 2;
+	}
+	if (bpf_ringbuf_output(&iw_events, c, sizeof(*c), BPF_RB_NO_WAKEUP)) {
+		__u32 k = IW_COUNTER_LOST;
+		struct iw_counter *cnt = bpf_map_lookup_elem(&iw_counts, &k);
+		if (cnt)
+			cnt->count += 1;
+	}
+	bpf_map_delete_elem(&iw_prctl, &tid);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_raw_syscalls_sys_enter, struct pt_regs *regs, long id)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct iw_sys_state ss = {};
+	struct iw_cpu_state *st;
+
+	if (iw_trace_prctl && id == IW_NR_PRCTL)
+		prctl_enter(regs, tid);
+	if (!iw_trace_syscalls || !watched(cpu))
+		return 0;
+	ss.start_ns = bpf_ktime_get_ns();
+	ss.nr = id;
+	ss.cpu = cpu;
+	signal_on_entry(tid, &ss.flags);
+	bpf_map_update_elem(&iw_sys, &tid, &ss, BPF_ANY);
+	st = cpu_state();
+	if (st)
+		st->ct_specific += 1;
+	count_probe(IW_PROBE_SYSCALL);
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_raw_syscalls_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct iw_sys_state *ss;
+	struct iw_cpu_state *st;
+	__u64 now;
+	__u32 idx;
+
+	if (iw_trace_prctl && BPF_CORE_READ(regs, orig_ax) == IW_NR_PRCTL)
+		prctl_exit(ret, tid);
+	if (!iw_trace_syscalls || !watched(cpu))
+		return 0;
+	ss = bpf_map_lookup_elem(&iw_sys, &tid);
+	if (!ss)
+		return 0;
+	st = cpu_state();
+	if (!st)
+		goto out;
+	now = bpf_ktime_get_ns();
+	if (st->pre.open) {
+		/* another task's syscall while the victim waits: part of the preemption */
+		idx = chain_add(&st->pre.rec, IW_CLASS_SYSCALL, (__u32)ss->nr, 0, 1, ss->start_ns);
+		if (idx < IW_CHAIN_MAX)
+			st->pre.rec.chain[idx].duration_ns = (__u32)(now - ss->start_ns);
+		goto out;
+	}
+	begin_episode(&st->scratch, cpu, ss->start_ns);
+	st->scratch.rec.flags = ss->flags | (ss->cpu != cpu ? IW_F_OPEN_END : 0);
+	chain_add(&st->scratch.rec, IW_CLASS_SYSCALL, (__u32)ss->nr, 0, 0, ss->start_ns);
+	st->scratch.rec.duration_ns = now - ss->start_ns;
+	st->scratch.rec.chain[0].duration_ns =
+		st->scratch.rec.duration_ns > 0xffffffffULL ? 0xffffffff : (__u32)st->scratch.rec.duration_ns;
+	st->scratch.rec.chain[0].func = (__u64)ret;
+	st->scratch.rec.cause_ctx = IW_CTX_SELF;
+	st->scratch.rec.cause_pid = st->scratch.rec.victim_pid;
+	st->scratch.rec.cause_tid = st->scratch.rec.victim_tid;
+	st->scratch.rec.cause_cpu = cpu;
+	__builtin_memcpy(st->scratch.rec.cause_comm, st->scratch.rec.victim_comm, IW_COMM_LEN);
+	emit(&st->scratch.rec);
+out:
+	bpf_map_delete_elem(&iw_sys, &tid);
+	return 0;
+}
+
+/* ------------------------------------------- context tracking (nohz_full) */
+#ifndef IW_NO_CONTEXT_TRACKING /* lets bpftool loadall verify the rest on kernels without them */
+
+SEC("tp_btf/user_exit")
+int BPF_PROG(handle_ct_user_exit, int dummy)
+{
+	struct iw_cpu_state *st;
+
+	if (!watched(bpf_get_smp_processor_id()))
+		return 0;
+	st = cpu_state();
+	if (!st)
+		return 0;
+	count_probe(IW_PROBE_USER_EXIT);
+	st->ct_start = bpf_ktime_get_ns();
+	st->ct_specific = 0;
+	return 0;
+}
+
+SEC("tp_btf/user_enter")
+int BPF_PROG(handle_ct_user_enter, int dummy)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct iw_cpu_state *st;
+	__u64 now;
+
+	if (!watched(cpu))
+		return 0;
+	st = cpu_state();
+	if (!st || !st->ct_start)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (st->ct_specific == 0) {
+		/* entered the kernel and came back, and no specific probe saw why */
+		begin_episode(&st->scratch, cpu, st->ct_start);
+		chain_add(&st->scratch.rec, IW_CLASS_KERNEL, 0, 0, 0, st->ct_start);
+		st->scratch.rec.duration_ns = now - st->ct_start;
+		st->scratch.rec.chain[0].duration_ns = (__u32)st->scratch.rec.duration_ns;
+		st->scratch.rec.flags |= IW_F_FROM_USER;
+		emit(&st->scratch.rec);
+	}
+	st->ct_start = 0;
+	return 0;
+}
+#endif
