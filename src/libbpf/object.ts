@@ -1,0 +1,399 @@
+// A live BPF object: open -> configure (.rodata settings, autoload) -> load ->
+// attach -> read maps / ring buffers -> close. Never open_and_load: settings
+// must land between open and load. One teardown path (close) releases, in
+// order: ring buffer mappings, links, then the object (maps and programs).
+import { basename } from 'node:path';
+import {
+  BPF_MAP_TYPE,
+  installLibbpfPrint,
+  lastErrno,
+  libbpfLogMark,
+  libbpfLogSince,
+  libbpfNative as L,
+  trackHandle,
+  untrackHandle,
+  type Ptr,
+} from './ffi.js';
+import { EACCES, ENOENT, EPERM, ESRCH, LibbpfError, PermissionError, VerifierError, extractVerifierLog } from './errors.js';
+import { datasecVariables } from './btf.js';
+import { RingBufferReader } from './ringbuf.js';
+
+export { openHandleCount, openHandles } from './ffi.js';
+
+let possibleCpus = 0;
+
+/** Number of possible CPUs (the per-CPU map value count), from libbpf. */
+export function numPossibleCpus(): number {
+  if (possibleCpus > 0) return possibleCpus;
+  const n = L.numPossibleCpus();
+  if (n <= 0) throw new LibbpfError('libbpf_num_possible_cpus', -n, { hint: 'is /sys/devices/system/cpu/possible readable?' });
+  possibleCpus = n;
+  return n;
+}
+
+const PERCPU_TYPES = new Set<number>([BPF_MAP_TYPE.PERCPU_HASH, BPF_MAP_TYPE.PERCPU_ARRAY, BPF_MAP_TYPE.LRU_PERCPU_HASH, 21 /* PERCPU_CGROUP_STORAGE */]);
+
+function logTexts(mark: number): string[] {
+  return libbpfLogSince(mark).map((m) => m.text);
+}
+
+/** LibbpfError, or PermissionError for EPERM/EACCES. */
+function opError(op: string, errno: number, log: string[], hint?: string): LibbpfError {
+  const e = Math.abs(errno);
+  if (e === EPERM || e === EACCES) return new PermissionError(op, e, { libbpfLog: log });
+  return new LibbpfError(op, e, { libbpfLog: log, hint });
+}
+
+export interface ProgramInfo {
+  name: string;
+  /** ELF section, e.g. "tp_btf/sched_switch" */
+  section: string;
+  /** what the section names after its type prefix, e.g. "sched_switch" */
+  attachTarget?: string;
+  autoload: boolean;
+}
+
+type State = 'opened' | 'loaded' | 'failed' | 'closed';
+
+export class BpfObject {
+  private ptr: Ptr | null;
+  private readonly handleId: number;
+  private state: State = 'opened';
+  private readonly programs = new Map<string, Ptr>();
+  private readonly mapPtrs = new Map<string, Ptr>();
+  private readonly links: { prog: string; link: Ptr; handle: number }[] = [];
+  private readonly readers = new Map<string, RingBufferReader>();
+  private readonly mapCache = new Map<string, BpfMap>();
+  /** file name of the object, used in messages */
+  readonly file: string;
+
+  private constructor(ptr: Ptr, readonly path: string) {
+    this.ptr = ptr;
+    this.file = basename(path);
+    this.handleId = trackHandle('bpf_object', this.file);
+    for (const p of L.objectPrograms(ptr)) this.programs.set(L.programName(p), p);
+    for (const m of L.objectMaps(ptr)) this.mapPtrs.set(L.mapName(m), m);
+  }
+
+  /** Open (parse) a .bpf.o. Nothing reaches the kernel until load(). */
+  static open(path: string, opts: { btfCustomPath?: string } = {}): BpfObject {
+    installLibbpfPrint();
+    const mark = libbpfLogMark();
+    const ptr = L.objectOpen(path, { btfCustomPath: opts.btfCustomPath });
+    if (ptr === null) {
+      const errno = lastErrno();
+      const hint = errno === ENOENT ? 'build it first (make -f scripts/Makefile) or check the path' : undefined;
+      throw opError(`bpf_object__open_file(${path})`, errno, logTexts(mark), hint);
+    }
+    return new BpfObject(ptr, path);
+  }
+
+  private get raw(): Ptr {
+    if (this.ptr === null) throw new Error(`BPF object ${this.file} used after close()`);
+    return this.ptr;
+  }
+
+  private program(name: string): Ptr {
+    this.raw;
+    const p = this.programs.get(name);
+    if (p === undefined) throw new Error(`${this.file} has no program '${name}' (programs: ${this.programNames().join(', ') || 'none'})`);
+    return p;
+  }
+
+  private requireState(want: State, what: string): void {
+    this.raw;
+    if (this.state !== want) {
+      const now = this.state === 'failed' ? 'its load failed' : `it is ${this.state}`;
+      throw new Error(`${what} on ${this.file} needs the object ${want}, but ${now}`);
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  get isLoaded(): boolean {
+    return this.state === 'loaded';
+  }
+
+  programNames(): string[] {
+    this.raw;
+    return [...this.programs.keys()];
+  }
+
+  programInfo(name: string): ProgramInfo {
+    const p = this.program(name);
+    const section = L.programSection(p);
+    const slash = section.indexOf('/');
+    const attachTarget = slash >= 0 && slash < section.length - 1 ? section.slice(slash + 1) : undefined;
+    return { name, section, attachTarget, autoload: L.programAutoload(p) };
+  }
+
+  /** Include (default) or skip a program at load/attach; only before load(). */
+  setAutoload(progName: string, on: boolean): void {
+    const p = this.program(progName);
+    this.requireState('opened', `setAutoload(${progName})`);
+    const rc = L.programSetAutoload(p, on);
+    if (rc < 0) throw new LibbpfError(`bpf_program__set_autoload(${progName})`, rc);
+  }
+
+  /** Names of the object's maps, including internal ones (".rodata", ".bss"). */
+  mapNames(): string[] {
+    this.raw;
+    return [...this.mapPtrs.keys()];
+  }
+
+  private internalMap(suffix: string): Ptr | undefined {
+    for (const [name, m] of this.mapPtrs) if (name.endsWith(suffix) && L.mapIsInternal(m)) return m;
+    return undefined;
+  }
+
+  /** Offsets/sizes of the `const volatile` settings in .rodata, from the object's BTF DATASEC. */
+  rodataVariables(): Map<string, { offset: number; size: number }> {
+    const btf = L.objectBtf(this.raw);
+    return btf === null ? new Map() : datasecVariables(btf, '.rodata');
+  }
+
+  /** Write a `const volatile` global (a setting) before load; bytes must be exactly its size, little-endian. */
+  setRodata(varName: string, bytes: Uint8Array): void {
+    this.requireState('opened', `setRodata(${varName})`);
+    const vars = this.rodataVariables();
+    const v = vars.get(varName);
+    if (v === undefined) {
+      throw new Error(
+        `${this.file} has no .rodata variable '${varName}' (has: ${[...vars.keys()].join(', ') || 'none'}); declare it as \`const volatile\` and make sure the program uses it`,
+      );
+    }
+    if (bytes.length !== v.size) throw new Error(`setRodata(${varName}) on ${this.file}: the variable is ${v.size} bytes, got ${bytes.length}`);
+    const map = this.internalMap('.rodata');
+    const image = map === undefined ? null : L.mapInitialValue(map);
+    if (map === undefined || image === null) throw new Error(`${this.file} has no .rodata map to write '${varName}' into`);
+    if (v.offset + v.size > image.length) throw new Error(`.rodata of ${this.file} is ${image.length} bytes; '${varName}' at ${v.offset}+${v.size} does not fit`);
+    image.set(bytes, v.offset);
+    const rc = L.mapSetInitialValue(map, image);
+    if (rc < 0) throw new LibbpfError(`bpf_map__set_initial_value(${L.mapName(map)}, ${varName})`, rc);
+  }
+
+  /** Create maps, relocate and verify programs. Throws VerifierError / PermissionError / LibbpfError. */
+  load(): void {
+    this.requireState('opened', 'load()');
+    const mark = libbpfLogMark();
+    const rc = L.objectLoad(this.raw);
+    if (rc >= 0) {
+      this.state = 'loaded';
+      return;
+    }
+    this.state = 'failed';
+    const op = `bpf_object__load(${this.file})`;
+    const log = logTexts(mark);
+    const verifier = extractVerifierLog(log);
+    if (verifier) throw new VerifierError(op, rc, verifier.program, verifier.log, { libbpfLog: log });
+    const missing = log.map((l) => /prog '([^']+)': failed to find kernel BTF type ID of '([^']+)'/.exec(l)).find((m) => m);
+    if (missing && Math.abs(rc) === ESRCH) {
+      throw new LibbpfError(
+        op,
+        rc,
+        { libbpfLog: log, hint: `probe optional targets with hasTracepoint() and call setAutoload('${missing[1]}', false) before load()` },
+        `program '${missing[1]}' attaches to '${missing[2]}', which this kernel's BTF does not have`,
+      );
+    }
+    throw opError(op, rc, log);
+  }
+
+  /**
+   * Attach every autoloaded program and return their names. On a failure the
+   * programs attached by this call are detached again, and the error names the program.
+   */
+  attachAll(): string[] {
+    this.requireState('loaded', 'attachAll()');
+    if (this.links.length > 0) throw new Error(`attachAll() on ${this.file}: already attached (${this.attachedPrograms().join(', ')})`);
+    const names: string[] = [];
+    for (const [name, p] of this.programs) {
+      if (!L.programAutoload(p)) continue;
+      const mark = libbpfLogMark();
+      const link = L.programAttach(p);
+      if (link === null) {
+        const errno = lastErrno();
+        const log = logTexts(mark);
+        this.detachAll();
+        const info = this.programInfo(name);
+        throw opError(`bpf_program__attach(${name} in ${this.file}, section ${info.section})`, errno, log);
+      }
+      this.links.push({ prog: name, link, handle: trackHandle('bpf_link', name) });
+      names.push(name);
+    }
+    return names;
+  }
+
+  /** Names of the programs currently attached by attachAll(). */
+  attachedPrograms(): string[] {
+    return this.links.map((l) => l.prog);
+  }
+
+  /** Destroy all links (programs stop running); the object stays loaded. */
+  detachAll(): void {
+    for (const l of this.links.splice(0).reverse()) {
+      L.linkDestroy(l.link);
+      untrackHandle(l.handle);
+    }
+  }
+
+  map(name: string): BpfMap {
+    this.requireState('loaded', `map(${name})`);
+    const cached = this.mapCache.get(name);
+    if (cached) return cached;
+    const m = this.mapPtrs.get(name);
+    if (m === undefined) throw new Error(`${this.file} has no map '${name}' (maps: ${this.mapNames().join(', ')})`);
+    const map = new BpfMap(this, name, m);
+    this.mapCache.set(name, map);
+    return map;
+  }
+
+  /** A reader over a BPF_MAP_TYPE_RINGBUF map (one per map, closed with the object). */
+  ringBuffer(mapName: string): RingBufferReader {
+    const map = this.map(mapName);
+    const open = this.readers.get(mapName);
+    if (open && !open.closed) return open;
+    if (map.type !== BPF_MAP_TYPE.RINGBUF) throw new Error(`ringBuffer(${mapName}) on ${this.file}: map type ${map.type} is not a ring buffer (${BPF_MAP_TYPE.RINGBUF})`);
+    const reader = RingBufferReader.open(map.fd, map.maxEntries, mapName);
+    this.readers.set(mapName, reader);
+    return reader;
+  }
+
+  /**
+   * Release everything, in order: ring buffer mappings (views dropped first),
+   * links (programs detached), then the object (programs and maps). Idempotent.
+   */
+  close(): void {
+    if (this.state === 'closed' || this.ptr === null) return;
+    for (const r of this.readers.values()) r.close();
+    this.readers.clear();
+    this.detachAll();
+    this.mapCache.clear();
+    L.objectClose(this.ptr);
+    this.ptr = null;
+    this.state = 'closed';
+    untrackHandle(this.handleId);
+  }
+}
+
+/** A loaded map of a BpfObject; valid until the object is closed. Keys and values are raw bytes. */
+export class BpfMap {
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly type: number;
+  readonly perCpu: boolean;
+  private readonly fdValue: number;
+
+  /** @internal use BpfObject.map() */
+  constructor(
+    private readonly owner: BpfObject,
+    readonly name: string,
+    map: Ptr,
+  ) {
+    this.keySize = L.mapKeySize(map);
+    this.valueSize = L.mapValueSize(map);
+    this.maxEntries = L.mapMaxEntries(map);
+    this.type = L.mapType(map);
+    this.perCpu = PERCPU_TYPES.has(this.type);
+    this.fdValue = L.mapFd(map);
+  }
+
+  get fd(): number {
+    this.alive();
+    return this.fdValue;
+  }
+
+  private alive(): void {
+    if (this.owner.isClosed) throw new Error(`map ${this.name} used after its object was closed`);
+  }
+
+  private checkKey(key: Uint8Array, op: string): void {
+    this.alive();
+    if (key.length !== this.keySize) throw new Error(`${op}(${this.name}): key is ${key.length} bytes, the map's keys are ${this.keySize}`);
+  }
+
+  /** Bytes per CPU in a per-CPU value buffer (value size rounded up to 8). */
+  get perCpuStride(): number {
+    return (this.valueSize + 7) & ~7;
+  }
+
+  lookup(key: Uint8Array): Uint8Array | null {
+    this.checkKey(key, 'lookup');
+    if (this.perCpu) throw new Error(`lookup(${this.name}): a per-CPU map returns one value per CPU: use lookupPerCpu()`);
+    const value = new Uint8Array(this.valueSize);
+    const rc = L.mapLookup(this.fdValue, key, value);
+    if (rc === -ENOENT) return null;
+    if (rc < 0) throw opError(`bpf_map_lookup_elem(${this.name})`, rc, []);
+    return value;
+  }
+
+  /** One value per possible CPU (index = CPU number). */
+  lookupPerCpu(key: Uint8Array): Uint8Array[] {
+    this.checkKey(key, 'lookupPerCpu');
+    if (!this.perCpu) throw new Error(`lookupPerCpu(${this.name}): not a per-CPU map: use lookup()`);
+    const n = numPossibleCpus();
+    const stride = this.perCpuStride;
+    const buf = new Uint8Array(stride * n);
+    const rc = L.mapLookup(this.fdValue, key, buf);
+    if (rc === -ENOENT) return [];
+    if (rc < 0) throw opError(`bpf_map_lookup_elem(${this.name}, per-CPU)`, rc, []);
+    const out: Uint8Array[] = [];
+    for (let cpu = 0; cpu < n; cpu++) out.push(buf.slice(cpu * stride, cpu * stride + this.valueSize));
+    return out;
+  }
+
+  /** flags: 0 BPF_ANY, 1 BPF_NOEXIST, 2 BPF_EXIST. For per-CPU maps use updatePerCpu(). */
+  update(key: Uint8Array, value: Uint8Array, flags = 0): void {
+    this.checkKey(key, 'update');
+    if (this.perCpu) throw new Error(`update(${this.name}): a per-CPU map takes one value per CPU: use updatePerCpu()`);
+    if (value.length !== this.valueSize) throw new Error(`update(${this.name}): value is ${value.length} bytes, the map's values are ${this.valueSize}`);
+    const rc = L.mapUpdate(this.fdValue, key, value, flags);
+    if (rc < 0) throw opError(`bpf_map_update_elem(${this.name})`, rc, []);
+  }
+
+  /** Set a per-CPU value: one entry per possible CPU. */
+  updatePerCpu(key: Uint8Array, values: Uint8Array[], flags = 0): void {
+    this.checkKey(key, 'updatePerCpu');
+    if (!this.perCpu) throw new Error(`updatePerCpu(${this.name}): not a per-CPU map: use update()`);
+    const n = numPossibleCpus();
+    if (values.length !== n) throw new Error(`updatePerCpu(${this.name}): ${values.length} values for ${n} possible CPUs`);
+    const stride = this.perCpuStride;
+    const buf = new Uint8Array(stride * n);
+    values.forEach((v, cpu) => {
+      if (v.length !== this.valueSize) throw new Error(`updatePerCpu(${this.name}): CPU ${cpu} value is ${v.length} bytes, not ${this.valueSize}`);
+      buf.set(v, cpu * stride);
+    });
+    const rc = L.mapUpdate(this.fdValue, key, buf, flags);
+    if (rc < 0) throw opError(`bpf_map_update_elem(${this.name}, per-CPU)`, rc, []);
+  }
+
+  /** true when the key was there; array maps cannot delete (LibbpfError EINVAL). */
+  delete(key: Uint8Array): boolean {
+    this.checkKey(key, 'delete');
+    const rc = L.mapDelete(this.fdValue, key);
+    if (rc === -ENOENT) return false;
+    if (rc < 0) throw opError(`bpf_map_delete_elem(${this.name})`, rc, []);
+    return true;
+  }
+
+  /** All keys, in the kernel's iteration order. */
+  keys(): Uint8Array[] {
+    this.alive();
+    const out: Uint8Array[] = [];
+    let prev: Uint8Array | null = null;
+    // A hash map changing under us can restart iteration; bound the walk.
+    for (let i = 0; i <= this.maxEntries * 2; i++) {
+      const next = new Uint8Array(this.keySize);
+      const rc = L.mapNextKey(this.fdValue, prev, next);
+      if (rc === -ENOENT) return out;
+      if (rc < 0) throw opError(`bpf_map_get_next_key(${this.name})`, rc, []);
+      out.push(next);
+      prev = next;
+    }
+    return out;
+  }
+}
+
+export { RingBufferReader };
