@@ -114,7 +114,7 @@ export class Enforcer {
       // Not signalled in the kernel (not armed yet, no BPF signaller, or it failed): deliver from user space.
     }
     if (this.limit(a, pid, nowNs)) return out('rate-limited', 'user');
-    if (!this.enforce) return out('dry-run', 'user');
+    if (!this.enforce) return out('dry-run'); // the mode the policy asked for
     try {
       this.kill(pid, a.signal as string);
       return out('delivered', 'user');

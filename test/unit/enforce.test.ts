@@ -1,0 +1,173 @@
+// Enforcer without real signals: a fake /proc tree and an injected kill() spy.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Enforcer, IN_KERNEL_SIGNAL_SENT, parseProcCgroup, parseProcStat, readProcFacts, type InKernelSignaller } from '../../src/enforce/index.js';
+import { loadPolicy, parsePolicy } from '../../src/policy/index.js';
+import type { InterruptionRecord } from '../../src/types.js';
+
+let proc: string;
+const SELF = 4242;
+
+function fakeTask(pid: number, comm: string, flags = 0x400100, cgroup = '/user.slice') {
+  mkdirSync(join(proc, String(pid)), { recursive: true });
+  writeFileSync(join(proc, String(pid), 'stat'), `${pid} (${comm}) S 1 ${pid} ${pid} 0 -1 ${flags} 0 0 0 0 0 0 0 0 20 0 1 0 24 0 0\n`);
+  writeFileSync(join(proc, String(pid), 'cgroup'), `0::${cgroup}\n`);
+}
+
+beforeAll(() => {
+  proc = mkdtempSync(join(tmpdir(), 'iw-proc-'));
+  fakeTask(1, 'systemd');
+  fakeTask(2, 'kthreadd', 0x208040);
+  fakeTask(100, 'app');
+  fakeTask(200, 'mapper');
+  fakeTask(300, 'outsider', 0x400100, '/other.slice');
+  fakeTask(SELF, 'node');
+});
+afterAll(() => rmSync(proc, { recursive: true, force: true }));
+
+function rec(pid: number, over: Partial<InterruptionRecord> = {}): InterruptionRecord {
+  return {
+    type: 'interruption',
+    ts_ns: 0,
+    cpu: 3,
+    duration_ns: 1000,
+    class: 'ipi',
+    kind: 'call_function_single',
+    func: 'flush_tlb_func',
+    victim: { pid, tid: pid, comm: 'app' },
+    cause: { self: false, cpu: 0, pid: 200, tid: 200, comm: 'mapper', context: 'task' },
+    isol: { state: 'active' },
+    violation: false,
+    chain: [],
+    ...over,
+  };
+}
+
+function enforcer(policyText: string, enforce = true, extra: { signaller?: InKernelSignaller } = {}) {
+  const sent: [number, string][] = [];
+  const e = new Enforcer(parsePolicy(policyText, 'p.yaml'), {
+    enforce,
+    procRoot: proc,
+    selfPid: SELF,
+    kill: (pid, sig) => void sent.push([pid, sig]),
+    ...extra,
+  });
+  return { e, sent };
+}
+
+const USR1 = 'rules:\n  - name: n\n    actions:\n      - log\n      - signal: {name: SIGUSR1}\n';
+
+describe('/proc parsing', () => {
+  it('stat with spaces and parentheses in comm; PF_KTHREAD', () => {
+    expect(parseProcStat('77 (a (b) c) R 1 77 77 0 -1 2129984 0 0')).toEqual({ comm: 'a (b) c', state: 'R', flags: 2129984 });
+    expect(readProcFacts(2, proc)).toMatchObject({ exists: true, kthread: true, comm: 'kthreadd' });
+    expect(readProcFacts(100, proc)).toEqual({ exists: true, kthread: false, comm: 'app', state: 'S', cgroup: '/user.slice' });
+    expect(readProcFacts(99999, proc)).toEqual({ exists: false, kthread: false });
+    expect(parseProcCgroup('1:name=systemd:/x\n0::/a/b\n')).toBe('/a/b');
+  });
+  it('the real kthreadd is a kernel thread', () => {
+    expect(readProcFacts(2)).toMatchObject({ exists: true, kthread: true });
+    expect(readProcFacts(process.pid)).toMatchObject({ exists: true, kthread: false });
+  });
+});
+
+describe('Enforcer', () => {
+  it('delivers, with the reason, and log records', () => {
+    const { e, sent } = enforcer(USR1);
+    const { evaluation, records } = e.handle(rec(100), 0);
+    expect(evaluation.violation).toBe(true);
+    expect(sent).toEqual([[100, 'SIGUSR1']]);
+    expect(records).toEqual([
+      { kind: 'log', result: 'delivered', rule: 'n', reason: expect.stringContaining("rule 'n': ipi/call_function_single") },
+      { kind: 'signal', signal: 'SIGUSR1', target: 'victim', pid: 100, mode: 'user', result: 'delivered', rule: 'n', reason: expect.any(String) },
+    ]);
+  });
+
+  it('dry-run by default: nothing sent, every would-be action recorded', () => {
+    const sent: unknown[] = [];
+    const e = new Enforcer(parsePolicy(USR1, 'p.yaml'), { procRoot: proc, selfPid: SELF, kill: (...a) => void sent.push(a) });
+    expect(e.enforce).toBe(false);
+    expect(e.handle(rec(100), 0).records[1].result).toBe('dry-run');
+    expect(sent).toEqual([]);
+  });
+
+  it.each([
+    [1, 'refused:pid-1'],
+    [2, 'refused:kernel-thread'],
+    [SELF, 'refused:isolwatch-itself'],
+    [99999, 'ESRCH'],
+  ])('refuses pid %i: %s', (pid, result) => {
+    const { e, sent } = enforcer(USR1);
+    expect(e.handle(rec(pid), 0).records[1]).toMatchObject({ pid, result });
+    expect(sent).toEqual([]);
+  });
+
+  it('refuses tasks outside scope (checked on /proc, not only on the record), and non-task causes', () => {
+    const scoped = 'scope:\n  processes:\n    - cgroup: /user.slice\nrules:\n  - name: n\n    actions:\n      - signal: {name: SIGUSR1, target: cause}\n';
+    const { e, sent } = enforcer(scoped);
+    expect(e.handle(rec(100, { cause: { self: false, pid: 300, tid: 300, comm: 'mapper' } }), 0).records[0].result).toBe('refused:out-of-scope');
+    expect(e.handle(rec(100, { cause: { self: false, cpu: 3, context: 'hardirq' } }), 0).records[0]).toMatchObject({ result: 'refused:no-task', target: 'cause' });
+    expect(e.handle(rec(100), 0).records[0]).toMatchObject({ pid: 200, result: 'delivered' });
+    expect(sent).toEqual([[200, 'SIGUSR1']]);
+    expect(e.handle(rec(300), 0).evaluation.violation).toBe(false); // victim outside scope: not judged at all
+  });
+
+  it('rate limit and cooldown per process, in dry-run too', () => {
+    const p = 'rules:\n  - name: n\n    actions:\n      - signal: {name: SIGUSR1, rate_limit: {count: 3, window: 1s}, cooldown: 10ms}\n';
+    for (const enforce of [true, false]) {
+      const { e } = enforcer(p, enforce);
+      const res = (t: number, pid = 100) => e.handle(rec(pid), t).records[0].result;
+      const ok = enforce ? 'delivered' : 'dry-run';
+      expect([res(0), res(5e6), res(10e6), res(20e6), res(30e6)]).toEqual([ok, 'rate-limited', ok, ok, 'rate-limited']);
+      expect(res(30e6, 200)).toBe(ok); // another process has its own limiter
+      expect(res(1.001e9)).toBe(ok); // t=0 left the window
+    }
+  });
+
+  it('EPERM and ESRCH from kill(2) are recorded', () => {
+    for (const code of ['EPERM', 'ESRCH']) {
+      const e = new Enforcer(parsePolicy(USR1, 'p.yaml'), {
+        enforce: true,
+        procRoot: proc,
+        selfPid: SELF,
+        kill: () => {
+          throw Object.assign(new Error(code), { code });
+        },
+      });
+      expect(e.handle(rec(100), 0).records[1].result).toBe(code);
+    }
+  });
+
+  it('in-kernel: arms the victim tid, reports kernel delivery, falls back to user space otherwise', () => {
+    const calls: string[] = [];
+    const signaller: InKernelSignaller = { arm: (t, s) => void calls.push(`arm ${t} ${s}`), disarm: (t) => void calls.push(`disarm ${t}`) };
+    const sent: [number, string][] = [];
+    const e = new Enforcer(loadPolicy('policies/strict.yaml'), { enforce: true, procRoot: proc, selfPid: SELF, kill: (p, s) => void sent.push([p, s]), signaller });
+    expect(e.updateTask({ pid: 100, tid: 100, comm: 'app' }, 'inactive')).toEqual({ armed: false, refused: undefined });
+    expect(e.updateTask({ pid: 100, tid: 100, comm: 'app' }, 'active')).toEqual({ armed: true, signal: 'SIGKILL', rule: 'any-entry' });
+    expect(e.updateTask({ pid: 100, tid: 100, comm: 'app' }, 'active').armed).toBe(true);
+    expect(e.updateTask({ pid: 2, tid: 2, comm: 'kthreadd' }, 'active')).toEqual({ armed: false, refused: 'refused:kernel-thread' });
+    expect(calls).toEqual(['arm 100 9']);
+    const own = rec(100, { class: 'syscall', kind: 'getpid', cause: { self: true }, flags: [IN_KERNEL_SIGNAL_SENT] });
+    expect(e.handle(own, 0).records[1]).toMatchObject({ kind: 'signal', signal: 'SIGKILL', mode: 'in-kernel', result: 'delivered', pid: 100 });
+    expect(sent).toEqual([]);
+    // An external IPI: the kernel side did not signal; user space does.
+    expect(e.handle(rec(100), 1).records[1]).toMatchObject({ mode: 'user', result: 'delivered' });
+    expect(sent).toEqual([[100, 'SIGKILL']]);
+    expect(e.handle(rec(100), 2).records[2]).toMatchObject({ kind: 'fail', result: 'delivered' });
+    e.close();
+    e.close();
+    expect(calls).toEqual(['arm 100 9', 'disarm 100']);
+    expect(e.armedTasks().size).toBe(0);
+  });
+
+  it('in-kernel arming is off in dry-run', () => {
+    const calls: string[] = [];
+    const e = new Enforcer(loadPolicy('policies/strict.yaml'), { procRoot: proc, selfPid: SELF, signaller: { arm: () => void calls.push('arm'), disarm: () => void calls.push('disarm') } });
+    expect(e.updateTask({ pid: 100, tid: 100, comm: 'app' }, 'active').armed).toBe(false);
+    expect(e.handle(rec(100), 0).records[1]).toMatchObject({ result: 'dry-run', mode: 'in-kernel' });
+    expect(calls).toEqual([]);
+  });
+});
