@@ -223,10 +223,15 @@ export function topCauses(interruptions: readonly InterruptionRecord[], limit = 
   return out.slice(0, limit);
 }
 
-/** "ipi ipi_mb (call_function_single) from membarrier/4243@cpu0 on cpu1: 100x, 310us stolen" */
+/** "from membarrier/4243@cpu0", "by the task itself", "from softirq (timer)@cpu1" */
+export function fromText(t: Pick<TopCause, 'sender' | 'sender_cpu'>): string {
+  if (t.sender === 'self') return 'by the task itself';
+  return `from ${t.sender}${t.sender_cpu !== undefined ? `@cpu${t.sender_cpu}` : ''}`;
+}
+
+/** "ipi ipi_mb (call_function_single) from membarrier/4243@cpu0 on cpu1: 100x, 310us stolen (max 3.3us)" */
 export function topCauseText(t: TopCause): string {
-  const from = t.sender === 'self' ? 'by the task itself' : `from ${t.sender}${t.sender_cpu !== undefined ? `@cpu${t.sender_cpu}` : ''}`;
-  return `${whatText(t)} ${from} on cpu${t.cpus.join(',')}: ${t.count}x, ${formatDuration(t.stolen_ns)} stolen (max ${formatDuration(t.max_ns)})`;
+  return `${whatText(t)} ${fromText(t)} on cpu${t.cpus.join(',')}: ${t.count}x, ${formatDuration(t.stolen_ns)} stolen (max ${formatDuration(t.max_ns)})`;
 }
 
 // ---------------------------------------------------------------------------
@@ -400,7 +405,7 @@ export function judgeRun(input: JudgeInput): Judgement {
     if (b.pass) continue;
     const observed = b.unit === 'ns' ? `${formatDuration(b.observed)} stolen` : `${b.observed} while isolated`;
     const top = b.topCauses[0];
-    const lead = top ? `; most: ${top.what} from ${top.sender}${top.sender_cpu !== undefined ? `@cpu${top.sender_cpu}` : ''} x${top.count}` : '';
+    const lead = top ? `; most: ${top.what} ${fromText(top)} x${top.count}` : '';
     reasons.push(`budget ${budgetLabel(b)} exceeded: ${observed}${lead}`);
   }
 

@@ -22,14 +22,21 @@ export interface MarkdownData extends ReportData {
   topN?: number;
 }
 
-/** Text safe inside a table cell: no pipes, newlines or HTML. */
+/**
+ * Text safe inside a table cell: pipes escaped, one line, and only what could
+ * open an HTML tag or entity neutralized ("<=0" and "kernel >= 6.5" stay readable).
+ */
 export function mdCell(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
+  return s
+    .replace(/&(?=#?\w+;)/g, '&amp;')
+    .replace(/<(?=[A-Za-z/!?])/g, '&lt;')
+    .replace(/\|/g, '\\|')
+    .replace(/\r?\n/g, ' ');
 }
 
-/** Inline code that survives backticks inside (function names do not have any, comms might). */
+/** Inline code: entities are literal inside code spans, so only pipes and newlines are escaped. */
 function code(s: string): string {
-  const safe = mdCell(s);
+  const safe = s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
   return safe.includes('`') ? `\`\` ${safe} \`\`` : `\`${safe}\``;
 }
 

@@ -18,8 +18,8 @@ import {
 } from './format.js';
 
 export interface TextOptions {
-  /** CLOCK_REALTIME - CLOCK_MONOTONIC in ns: when given, times print as UTC wall clock HH:MM:SS.uuuuuu */
-  realtimeOffsetNs?: number;
+  /** CLOCK_REALTIME - CLOCK_MONOTONIC in ns (bigint keeps it exact): when given, times print as UTC wall clock HH:MM:SS.uuuuuu */
+  realtimeOffsetNs?: number | bigint;
   /** when no realtime offset: times print as seconds since this ts_ns (default: raw ts_ns) */
   timeZeroNs?: number;
 }
@@ -41,10 +41,11 @@ export function interruptionHeader(): string {
 
 function timeText(ts: number, opts: TextOptions): string {
   if (opts.realtimeOffsetNs !== undefined) {
-    const wall = ts + opts.realtimeOffsetNs;
-    const secs = Math.floor(wall / 1e9);
-    const us = Math.floor((wall - secs * 1e9) / 1e3);
-    const d = new Date(secs * 1000);
+    // Wall-clock ns exceed 2^53: do the sum in bigint so the microseconds are right.
+    const wall = BigInt(Math.round(ts)) + BigInt(opts.realtimeOffsetNs);
+    const secs = wall / 1_000_000_000n;
+    const us = Number((wall % 1_000_000_000n) / 1_000n);
+    const d = new Date(Number(secs) * 1000);
     const p2 = (n: number) => String(n).padStart(2, '0');
     return `${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}.${String(us).padStart(6, '0')}`;
   }
