@@ -35,11 +35,11 @@ export interface IsolCall {
   arg4: bigint;
   arg5: bigint;
   result: bigint;
-  /** *(u64*)ptr read at entry (ptr = arg2 for ACTIVATE_*, arg4 for CFG_*, arg3 for FEAT_GET). */
+  /** SET calls, at entry: *(u64*)arg4 for 65 (= ctl[0]), *(u64*)arg2 for 67. */
   in_mask: bigint;
-  /** The same word read at exit. */
+  /** GET calls, at exit: *(u64*)arg3 for 63, *(u64*)arg4 for 64 (both = ctl[0]), *(u64*)arg2 for 66. */
   out_mask: bigint;
-  /** First two u64 of the struct argument (flags, mask) at exit. */
+  /** First two u64 of the struct argument (flags, mask): arg4 at entry for 65, arg3 at entry for 67, arg3/arg4 at exit for 63/64. */
   ctl: [bigint, bigint];
   pid: number;
   tid: number;
@@ -141,12 +141,18 @@ function featName(feat: bigint): string {
   return hex(feat);
 }
 
-function intentOf(c: IsolCall): Intent {
+/**
+ * outputs=false drops what GET calls "returned" through pointers: when the call
+ * failed or the kernel has no ABI, the kernel wrote nothing there and the BPF
+ * side's exit read shows stale caller memory.
+ */
+function intentOf(c: IsolCall, outputs: boolean): Intent {
   const op = PR_ISOL_OPS[c.option] ?? `prctl(${c.option})`;
   const args: Args = {};
+  const isGet = c.option === 63 || c.option === 64 || c.option === 66;
   const readIn = (c.read_ok & IW_ISOL_READ_IN) !== 0;
-  const readOut = (c.read_ok & IW_ISOL_READ_OUT) !== 0;
-  const readCtl = (c.read_ok & IW_ISOL_READ_CTL) !== 0;
+  const readOut = (c.read_ok & IW_ISOL_READ_OUT) !== 0 && (outputs || !isGet);
+  const readCtl = (c.read_ok & IW_ISOL_READ_CTL) !== 0 && (outputs || !isGet);
   const parts: string[] = [];
   switch (c.option) {
     case 63: {
@@ -377,7 +383,7 @@ function stockMeaning(c: IsolCall, intent: Intent, ctx: DecodeContext): string {
 }
 
 export function decodeIsolCall(c: IsolCall, ctx: DecodeContext): IsolRecord {
-  const intent = intentOf(c);
+  const intent = intentOf(c, ctx.prIsol === 'kernel' && c.result >= 0n);
   const args: Args = {
     kernel: ctx.prIsol === 'kernel' ? 'pr_isol' : 'stock',
     arg2: hex(c.arg2),

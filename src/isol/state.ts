@@ -221,6 +221,12 @@ export class IsolTracker {
     return this.declaredTids.has(tid) || this.declaredPids.has(pid);
   }
 
+  /** The declaration that covers (tid, pid): a thread's own first, then its process's. */
+  declarationFor(tid: number, pid: number): Declaration | undefined {
+    const d = this.declaredTids.get(tid) ?? this.declaredPids.get(pid);
+    return d && { ...d };
+  }
+
   stateOf(tid: number): TaskIsolState | undefined {
     const s = this.tasks.get(tid);
     return s && { ...s };
