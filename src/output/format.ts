@@ -152,7 +152,7 @@ export function watchedReasonText(start: Pick<StartRecord, 'watched_reason'>): s
     case 'user':
       return 'chosen with --cpus';
     case 'fallback-highest':
-      return 'no isolated or nohz_full CPU on this machine: watching the highest-numbered CPU';
+      return 'the highest-numbered CPU (none is isolated or nohz_full)';
     default:
       return start.watched_reason;
   }

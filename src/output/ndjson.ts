@@ -24,7 +24,7 @@ const SHAPES: Record<OutputRecord['type'], Shape> = {
     nested: { probes: { keys: ['attached', 'missing'] } },
   },
   interruption: {
-    keys: ['type', 'ts_ns', 'cpu', 'duration_ns', 'class', 'kind', 'func', 'victim', 'cause', 'isol', 'violation', 'flags', 'action', 'chain'],
+    keys: ['type', 'ts_ns', 'cpu', 'duration_ns', 'class', 'kind', 'func', 'victim', 'cause', 'isol', 'violation', 'flags', 'action', 'note', 'chain'],
     nested: {
       victim: TASK,
       cause: { keys: ['self', 'context', 'cpu', 'pid', 'tid', 'comm', 'callsite', 'origin'] },

@@ -24,7 +24,7 @@ export interface TextOptions {
   timeZeroNs?: number;
 }
 
-const W = { time: 15, cpu: 3, class: 10, kind: 20, func: 16, dur: 7 };
+const W = { time: 15, cpu: 3, class: 10, kind: 20, func: 17, dur: 7 };
 
 /** The column header printed above interruption lines. */
 export function interruptionHeader(): string {
@@ -59,8 +59,12 @@ function timeText(ts: number, opts: TextOptions): string {
  */
 export function formatStart(start: StartRecord): string {
   const lines: string[] = [];
-  const isol = start.pr_isol === 'kernel' ? 'PR_ISOL: kernel' : 'PR_ISOL: absent (isolation state from declarations only)';
-  lines.push(`isolwatch ${start.version} on Linux ${start.kernel} ${start.arch}, ${isol}`);
+  lines.push(`isolwatch ${start.version} on Linux ${start.kernel} ${start.arch}`);
+  lines.push(
+    start.pr_isol === 'kernel'
+      ? 'PR_ISOL: in this kernel (isolation state read from the kernel)'
+      : 'PR_ISOL: absent on this kernel (isolation state from --pid/run declarations)',
+  );
   if (start.command) lines.push(`command: ${start.command}`);
   const cpus = formatCpuList(start.watched_cpus);
   const why = watchedReasonText(start);
@@ -68,13 +72,29 @@ export function formatStart(start: StartRecord): string {
   lines.push(
     `  isolated: ${formatCpuList(start.isolated) || '(none)'}   nohz_full: ${formatCpuList(start.nohz_full) || '(none)'}`,
   );
-  for (const w of cpuWarnings(start)) lines.push(`warning: ${w}`);
+  for (const w of cpuWarnings(start)) lines.push(...wrapWords(`warning: ${w}`, '  ', 80));
   const { attached, missing } = start.probes;
   lines.push(`probes: ${attached.length} attached${missing.length ? `, ${missing.length} missing (skipped):` : ', none missing'}`);
   if (missing.length) lines.push(...wrapList(missing, '  ', 80));
   lines.push('* = violation (the task was isolated)');
   lines.push(interruptionHeader());
   return lines.join('\n');
+}
+
+/** Word-wraps a sentence at `width`, continuation lines indented. */
+export function wrapWords(text: string, indent: string, width: number): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const word of text.split(' ')) {
+    if (cur !== '' && cur.length + 1 + word.length > width) {
+      out.push(cur);
+      cur = indent + word;
+    } else {
+      cur = cur === '' ? word : `${cur} ${word}`;
+    }
+  }
+  if (cur !== '') out.push(cur);
+  return out;
 }
 
 function wrapList(items: readonly string[], indent: string, width: number): string[] {
@@ -116,6 +136,9 @@ export function formatInterruption(rec: InterruptionRecord, opts: TextOptions = 
     const what = a.kind === 'signal' ? `${a.signal ?? 'signal'} to ${a.target ?? 'victim'}${a.pid !== undefined ? ` ${a.pid}` : ''}` : a.kind;
     tail += ` => ${what}: ${a.result}`;
   }
+  // `note` is newer than some producers: read it without requiring it.
+  const note = (rec as InterruptionRecord & { note?: string }).note;
+  if (note) tail += ` -- ${note}`;
   return `${fixed}  ${tail}`;
 }
 
@@ -200,7 +223,7 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
     `violations: ${summary.violations}   lost events: ${summary.lost_events}   caused by isolwatch: ${summary.self_caused}`,
   );
   if (summary.lost_events > 0) {
-    lines.push('note: events were lost (ring buffer full); the per-CPU counts above come from the kernel counters when present');
+    lines.push('note: events were lost (ring buffer full): the interruption list is incomplete; the kernel counters are not');
   }
   if (judgement) {
     const w = judgement.warmup;
