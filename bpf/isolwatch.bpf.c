@@ -89,7 +89,8 @@ static __always_inline void emit(struct iw_interruption *rec)
 	c = bpf_map_lookup_elem(&iw_counts, &cls);
 	if (c) {
 		c->count += 1;
-		c->stolen_ns += rec->duration_ns;
+		if (!(rec->flags & IW_F_IN_PREEMPT))
+			c->stolen_ns += rec->duration_ns;
 		if (rec->duration_ns > c->max_ns)
 			c->max_ns = rec->duration_ns;
 	}
@@ -261,10 +262,14 @@ static __always_inline void finish_hard(struct iw_cpu_state *st, __u64 now, __u3
 	st->hard.rec.duration_ns = now - st->hard.rec.hdr.ts_ns;
 	st->hard.rec.flags |= extra_flags;
 	st->hard.depth = 0;
-	if (st->pre.open)
+	/* work items are why the victim was preempted: they belong to its chain */
+	if (st->pre.open && st->hard.rec.chain[0].class == IW_CLASS_WORKQUEUE) {
 		merge_into_pre(st);
-	else
-		emit(&st->hard.rec);
+		return;
+	}
+	if (st->pre.open)
+		st->hard.rec.flags |= IW_F_IN_PREEMPT;
+	emit(&st->hard.rec);
 }
 
 /*
@@ -345,8 +350,6 @@ static __always_inline void instant(__u16 class, __u32 kind, __u64 func, __u64 d
 	now = bpf_ktime_get_ns();
 	if (st->hard.depth > 0)
 		ep = &st->hard;
-	else if (st->pre.open)
-		ep = &st->pre;
 	if (ep) {
 		idx = chain_add(&ep->rec, class, kind, func, ep == &st->hard ? st->hard.depth : 1, now);
 		if (idx < IW_CHAIN_MAX)
@@ -358,7 +361,7 @@ static __always_inline void instant(__u16 class, __u32 kind, __u64 func, __u64 d
 	chain_add(&st->scratch.rec, class, kind, func, 0, now);
 	st->scratch.rec.chain[0].duration_ns = duration_ns > 0xffffffffULL ? 0xffffffff : (__u32)duration_ns;
 	st->scratch.rec.duration_ns = duration_ns;
-	st->scratch.rec.flags |= flags;
+	st->scratch.rec.flags |= flags | (st->pre.open ? IW_F_IN_PREEMPT : 0);
 	st->scratch.rec.cause_ctx = IW_CTX_SELF;
 	st->scratch.rec.cause_pid = st->scratch.rec.victim_pid;
 	st->scratch.rec.cause_tid = st->scratch.rec.victim_tid;
@@ -899,7 +902,6 @@ int BPF_PROG(handle_raw_syscalls_sys_exit, struct pt_regs *regs, long ret)
 	struct iw_sys_state *ss;
 	struct iw_cpu_state *st;
 	__u64 now;
-	__u32 idx;
 
 	if (iw_trace_prctl && BPF_CORE_READ(regs, orig_ax) == IW_NR_PRCTL)
 		prctl_exit(ret, tid);
@@ -912,15 +914,8 @@ int BPF_PROG(handle_raw_syscalls_sys_exit, struct pt_regs *regs, long ret)
 	if (!st)
 		goto out;
 	now = bpf_ktime_get_ns();
-	if (st->pre.open) {
-		/* another task's syscall while the victim waits: part of the preemption */
-		idx = chain_add(&st->pre.rec, IW_CLASS_SYSCALL, (__u32)ss->nr, 0, 1, ss->start_ns);
-		if (idx < IW_CHAIN_MAX)
-			st->pre.rec.chain[idx].duration_ns = (__u32)(now - ss->start_ns);
-		goto out;
-	}
 	begin_episode(&st->scratch, cpu, ss->start_ns);
-	st->scratch.rec.flags = ss->flags | (ss->cpu != cpu ? IW_F_OPEN_END : 0);
+	st->scratch.rec.flags = ss->flags | (ss->cpu != cpu ? IW_F_OPEN_END : 0) | (st->pre.open ? IW_F_IN_PREEMPT : 0);
 	chain_add(&st->scratch.rec, IW_CLASS_SYSCALL, (__u32)ss->nr, 0, 0, ss->start_ns);
 	st->scratch.rec.duration_ns = now - ss->start_ns;
 	st->scratch.rec.chain[0].duration_ns =

@@ -95,6 +95,8 @@ export interface InterruptionRecord {
   /** e.g. "in_syscall", "no_exit", "open_end", "chain_truncated" */
   flags?: string[];
   action?: ActionRecord;
+  /** What the judgement has to say, e.g. "own syscall: the kernel quiesces on return by design". */
+  note?: string;
   chain: ChainEntry[];
 }
 

@@ -1,0 +1,160 @@
+// Decodes ring-buffer records (bpf/events.h) into plain objects. Offsets come
+// from layout.generated.ts (generated from the object's BTF), never typed by hand.
+import { IW, LAYOUT } from './layout.generated.js';
+
+export interface RawEntry {
+  func: bigint;
+  start_ns: bigint;
+  duration_ns: number;
+  kind: number;
+  class: number;
+  depth: number;
+  name: string;
+}
+
+export interface RawInterruption {
+  rec: 'interruption';
+  ts_ns: bigint;
+  cpu: number;
+  duration_ns: bigint;
+  cause_callsite: bigint;
+  cause_func: bigint;
+  cause_ts_ns: bigint;
+  isol_conf_mask: bigint;
+  isol_active_mask: bigint;
+  isol_quiesce_mask: bigint;
+  isol_oneshot_mask: bigint;
+  isol_inherit_mask: number;
+  victim_pid: number;
+  victim_tid: number;
+  cause_pid: number;
+  cause_tid: number;
+  cause_cpu: number;
+  flags: number;
+  cause_ctx: number;
+  victim_comm: string;
+  cause_comm: string;
+  chain: RawEntry[];
+}
+
+export interface RawIsolCall {
+  rec: 'isol';
+  ts_ns: bigint;
+  cpu: number;
+  arg2: bigint;
+  arg3: bigint;
+  arg4: bigint;
+  arg5: bigint;
+  result: bigint;
+  in_mask: bigint;
+  out_mask: bigint;
+  ctl: [bigint, bigint];
+  pid: number;
+  tid: number;
+  option: number;
+  read_ok: number;
+  comm: string;
+}
+
+export type RawRecord = RawInterruption | RawIsolCall;
+
+const I = LAYOUT.iw_interruption.fields;
+const E = LAYOUT.iw_entry.fields;
+const C = LAYOUT.iw_isol_call.fields;
+const H = LAYOUT.iw_hdr.fields;
+const ENTRY_SIZE = LAYOUT.iw_entry.size;
+export const INTERRUPTION_SIZE = LAYOUT.iw_interruption.size;
+export const ISOL_CALL_SIZE = LAYOUT.iw_isol_call.size;
+
+const latin1 = new TextDecoder('latin1');
+function cstr(buf: Uint8Array, off: number, len: number): string {
+  let end = off;
+  const max = off + len;
+  while (end < max && buf[end] !== 0) end++;
+  return latin1.decode(buf.subarray(off, end));
+}
+
+export class DecodeError extends Error {}
+
+/**
+ * Decodes one record. `buf` may alias ring-buffer memory: everything is
+ * copied out before returning.
+ */
+export function decodeRecord(buf: Uint8Array): RawRecord {
+  if (buf.byteLength < LAYOUT.iw_hdr.size) throw new DecodeError(`record of ${buf.byteLength} bytes is shorter than its header`);
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const type = dv.getUint32(H.type.offset, true);
+  if (type === IW.IW_REC_INTERRUPTION) {
+    if (buf.byteLength < INTERRUPTION_SIZE) throw new DecodeError(`interruption record of ${buf.byteLength} bytes, expected ${INTERRUPTION_SIZE}: was the BPF object built from another events.h?`);
+    return decodeInterruption(buf, dv);
+  }
+  if (type === IW.IW_REC_ISOL) {
+    if (buf.byteLength < ISOL_CALL_SIZE) throw new DecodeError(`isol record of ${buf.byteLength} bytes, expected ${ISOL_CALL_SIZE}`);
+    return decodeIsolCall(buf, dv);
+  }
+  throw new DecodeError(`unknown record type ${type} (ABI version ${IW.IW_ABI_VERSION})`);
+}
+
+function decodeInterruption(buf: Uint8Array, dv: DataView): RawInterruption {
+  const hdr = I.hdr.offset;
+  const chainLen = Math.min(dv.getUint16(I.chain_len.offset, true), IW.IW_CHAIN_MAX);
+  const chain: RawEntry[] = [];
+  for (let i = 0; i < chainLen; i++) {
+    const o = I.chain.offset + i * ENTRY_SIZE;
+    chain.push({
+      func: dv.getBigUint64(o + E.func.offset, true),
+      start_ns: dv.getBigUint64(o + E.start_ns.offset, true),
+      duration_ns: dv.getUint32(o + E.duration_ns.offset, true),
+      kind: dv.getUint32(o + E.kind.offset, true),
+      class: dv.getUint16(o + E.class.offset, true),
+      depth: dv.getUint16(o + E.depth.offset, true),
+      name: cstr(buf, o + E.name.offset, E.name.size),
+    });
+  }
+  return {
+    rec: 'interruption',
+    ts_ns: dv.getBigUint64(hdr + H.ts_ns.offset, true),
+    cpu: dv.getUint32(hdr + H.cpu.offset, true),
+    duration_ns: dv.getBigUint64(I.duration_ns.offset, true),
+    cause_callsite: dv.getBigUint64(I.cause_callsite.offset, true),
+    cause_func: dv.getBigUint64(I.cause_func.offset, true),
+    cause_ts_ns: dv.getBigUint64(I.cause_ts_ns.offset, true),
+    isol_conf_mask: dv.getBigUint64(I.isol_conf_mask.offset, true),
+    isol_active_mask: dv.getBigUint64(I.isol_active_mask.offset, true),
+    isol_quiesce_mask: dv.getBigUint64(I.isol_quiesce_mask.offset, true),
+    isol_oneshot_mask: dv.getBigUint64(I.isol_oneshot_mask.offset, true),
+    isol_inherit_mask: dv.getUint8(I.isol_inherit_mask.offset),
+    victim_pid: dv.getUint32(I.victim_pid.offset, true),
+    victim_tid: dv.getUint32(I.victim_tid.offset, true),
+    cause_pid: dv.getUint32(I.cause_pid.offset, true),
+    cause_tid: dv.getUint32(I.cause_tid.offset, true),
+    cause_cpu: dv.getUint32(I.cause_cpu.offset, true),
+    flags: dv.getUint32(I.flags.offset, true),
+    cause_ctx: dv.getUint16(I.cause_ctx.offset, true),
+    victim_comm: cstr(buf, I.victim_comm.offset, I.victim_comm.size),
+    cause_comm: cstr(buf, I.cause_comm.offset, I.cause_comm.size),
+    chain,
+  };
+}
+
+function decodeIsolCall(buf: Uint8Array, dv: DataView): RawIsolCall {
+  const hdr = C.hdr.offset;
+  return {
+    rec: 'isol',
+    ts_ns: dv.getBigUint64(hdr + H.ts_ns.offset, true),
+    cpu: dv.getUint32(hdr + H.cpu.offset, true),
+    arg2: dv.getBigUint64(C.arg2.offset, true),
+    arg3: dv.getBigUint64(C.arg3.offset, true),
+    arg4: dv.getBigUint64(C.arg4.offset, true),
+    arg5: dv.getBigUint64(C.arg5.offset, true),
+    result: dv.getBigInt64(C.result.offset, true),
+    in_mask: dv.getBigUint64(C.in_mask.offset, true),
+    out_mask: dv.getBigUint64(C.out_mask.offset, true),
+    ctl: [dv.getBigUint64(C.ctl.offset, true), dv.getBigUint64(C.ctl.offset + 8, true)],
+    pid: dv.getUint32(C.pid.offset, true),
+    tid: dv.getUint32(C.tid.offset, true),
+    option: dv.getUint32(C.option.offset, true),
+    read_ok: dv.getUint32(C.read_ok.offset, true),
+    comm: cstr(buf, C.comm.offset, C.comm.size),
+  };
+}

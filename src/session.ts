@@ -1,0 +1,246 @@
+// A live tracing session: opens build/isolwatch.bpf.o, picks probe groups,
+// probes optional tracepoints, writes settings, loads, attaches, drains the
+// ring buffer from a timer, reads the authoritative counters, and tears down
+// on one path. Owns every native resource through BpfObject.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeRecord, type RawRecord } from './events/decode.js';
+import { IW } from './events/layout.generated.js';
+import { BpfObject, hasTracepoint, numPossibleCpus, type BpfMap } from './libbpf/index.js';
+import { CLASSES, type InterruptionClass } from './types.js';
+
+export class UsageError extends Error {
+  readonly exitCode = 2;
+}
+export class EnvironmentError extends Error {
+  readonly exitCode = 3;
+}
+
+/** Probe groups: the unit users switch on and off (`--probes`). */
+export const PROBE_GROUPS: Record<string, { prefix: string[]; core?: boolean; about: string }> = {
+  core: {
+    prefix: ['handle_sched_switch', 'handle_irq_handler_', 'handle_softirq_'],
+    core: true,
+    about: 'device IRQs, softirqs, preemption (required)',
+  },
+  vectors: { prefix: ['handle_vec_'], about: 'x86 APIC vectors: local timer, IPIs, irq_work' },
+  timers: { prefix: ['handle_timer_'], about: 'hrtimer and timer-list callbacks' },
+  ipi: { prefix: ['handle_csd_', 'handle_ipi_send_'], about: 'cross-CPU calls and their senders' },
+  work: { prefix: ['handle_workqueue_'], about: 'work items and who queued them' },
+  wakeup: { prefix: ['handle_sched_waking'], about: 'who woke the task that preempted the victim' },
+  faults: { prefix: ['handle_exc_page_fault_'], about: 'page faults (x86 exceptions tracepoints)' },
+  nmi: { prefix: ['handle_nmi_handler'], about: 'NMIs with their duration' },
+  syscalls: {
+    prefix: ['handle_raw_syscalls_'],
+    about: 'syscalls + PR_ISOL prctls; puts every task on the slow syscall path (see bench/)',
+  },
+  ctxtrack: { prefix: ['handle_ct_'], about: 'context tracking user_exit/enter: any kernel entry (nohz_full CPUs)' },
+};
+
+export const DEFAULT_PROBES_WATCH = Object.keys(PROBE_GROUPS).filter((g) => g !== 'syscalls');
+export const DEFAULT_PROBES_TASK = Object.keys(PROBE_GROUPS);
+
+/** "--probes all", "default,+syscalls", "-faults", "core,vectors". */
+export function parseProbes(spec: string | undefined, defaults: string[]): Set<string> {
+  const all = Object.keys(PROBE_GROUPS);
+  if (spec === undefined) return new Set(defaults);
+  let set = new Set<string>();
+  const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
+  if (parts.length && (parts[0].startsWith('+') || parts[0].startsWith('-'))) set = new Set(defaults);
+  for (const p of parts) {
+    const op = p[0] === '+' || p[0] === '-' ? p[0] : '';
+    const name = op ? p.slice(1) : p;
+    const names = name === 'all' ? all : name === 'default' ? defaults : [name];
+    for (const n of names) {
+      if (!PROBE_GROUPS[n]) throw new UsageError(`--probes '${spec}': unknown group '${n}' (groups: ${all.join(', ')}, all, default)`);
+      if (op === '-') set.delete(n);
+      else set.add(n);
+    }
+  }
+  set.add('core');
+  return set;
+}
+
+export function defaultObjectPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const c of [join(here, '../../build/isolwatch.bpf.o'), join(here, '../build/isolwatch.bpf.o')]) if (existsSync(c)) return c;
+  return join(here, '../../build/isolwatch.bpf.o');
+}
+
+export interface SessionOptions {
+  cpus: number[];
+  probes: Set<string>;
+  objPath?: string;
+  selfTgid?: number;
+}
+
+export interface KernelCounts {
+  /** cpu -> class -> count (authoritative, survives ring-buffer loss) */
+  byCpu: Record<string, Partial<Record<InterruptionClass, number>>>;
+  stolenByCpu: Record<string, number>;
+  lost: number;
+}
+
+function u32(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v, true);
+  return b;
+}
+
+export class Session {
+  readonly attached: string[] = [];
+  readonly missing: string[] = [];
+  private timer?: NodeJS.Timeout;
+  private closed = false;
+  private readonly obj: BpfObject;
+  private readonly ncpus = numPossibleCpus();
+
+  private constructor(obj: BpfObject, private cpus: number[]) {
+    this.obj = obj;
+  }
+
+  static open(opts: SessionOptions): Session {
+    const objPath = opts.objPath ?? defaultObjectPath();
+    if (!existsSync(objPath)) throw new EnvironmentError(`BPF object ${objPath} is missing: run 'npm run build' (or 'npm start', which builds on first use)`);
+    if (process.getuid && process.getuid() !== 0) {
+      throw new EnvironmentError('isolwatch needs root (CAP_BPF + CAP_PERFMON) to load its BPF programs: run it with sudo');
+    }
+    if (!existsSync('/sys/kernel/btf/vmlinux')) {
+      throw new EnvironmentError('this kernel has no BTF (/sys/kernel/btf/vmlinux): isolwatch needs CONFIG_DEBUG_INFO_BTF=y');
+    }
+    const obj = BpfObject.open(objPath);
+    const s = new Session(obj, opts.cpus);
+    try {
+      s.configure(opts);
+      obj.load();
+      s.setWatched(opts.cpus);
+      s.attached.push(...obj.attachAll().map((p) => obj.programInfo(p).attachTarget ?? p));
+    } catch (e) {
+      obj.close();
+      throw e;
+    }
+    return s;
+  }
+
+  private configure(opts: SessionOptions): void {
+    const obj = this.obj;
+    const targets = new Map<string, boolean>();
+    for (const name of obj.programNames()) {
+      const group = Object.entries(PROBE_GROUPS).find(([, g]) => g.prefix.some((p) => name.startsWith(p)))?.[0];
+      const target = obj.programInfo(name).attachTarget ?? name;
+      const wanted = group !== undefined && opts.probes.has(group);
+      if (!wanted) {
+        obj.setAutoload(name, false);
+        continue;
+      }
+      const present = hasTracepoint(target);
+      if (!present) {
+        if (group && PROBE_GROUPS[group].core) {
+          throw new EnvironmentError(`core tracepoint '${target}' is missing from this kernel's BTF (btf_trace_${target}); isolwatch cannot run here`);
+        }
+        obj.setAutoload(name, false);
+        if (!targets.has(target)) this.missing.push(target);
+      }
+      targets.set(target, present);
+    }
+    const syscalls = opts.probes.has('syscalls') ? 1 : 0;
+    obj.setRodata('iw_self_tgid', u32(opts.selfTgid ?? process.pid));
+    obj.setRodata('iw_trace_syscalls', u32(syscalls));
+    obj.setRodata('iw_trace_prctl', u32(syscalls));
+  }
+
+  /** Changes the watched CPUs at run time (both maps the programs read). */
+  setWatched(cpus: number[]): void {
+    const watched = this.obj.map('iw_watched');
+    const list = this.obj.map('iw_watch_list');
+    const want = new Set(cpus);
+    for (const c of new Set([...this.cpus, ...cpus])) {
+      if (c >= IW.IW_MAX_CPUS) throw new UsageError(`CPU ${c} is beyond the ${IW.IW_MAX_CPUS} CPUs isolwatch supports`);
+      watched.update(u32(c), Uint8Array.of(want.has(c) ? 1 : 0));
+    }
+    const sorted = [...want].sort((a, b) => a - b).slice(0, 64);
+    sorted.forEach((c, i) => list.update(u32(i + 1), u32(c)));
+    list.update(u32(0), u32(sorted.length));
+    this.cpus = [...want];
+  }
+
+  /** Decodes every pending record (at most max) and hands them over in order. */
+  drain(onRecords: (recs: RawRecord[]) => void, max = 200_000): number {
+    if (this.closed) return 0;
+    const out: RawRecord[] = [];
+    this.obj.ringBuffer('iw_events').drain((buf) => out.push(decodeRecord(buf)), max);
+    if (out.length) onRecords(out);
+    return out.length;
+  }
+
+  /** Drains from a timer on this (housekeeping) CPU: never a wakeup from a watched CPU. */
+  startDraining(onRecords: (recs: RawRecord[]) => void, periodMs = 100): void {
+    this.timer = setInterval(() => this.drain(onRecords), periodMs);
+  }
+
+  counts(): KernelCounts {
+    const map = this.obj.map('iw_counts');
+    const byCpu: KernelCounts['byCpu'] = {};
+    const stolenByCpu: Record<string, number> = {};
+    let lost = 0;
+    for (let cls = 0; cls <= IW.IW_COUNTER_LOST; cls++) {
+      const vals = map.lookupPerCpu(u32(cls));
+      vals.forEach((v, cpu) => {
+        const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+        const count = Number(dv.getBigUint64(0, true));
+        if (cls === IW.IW_COUNTER_LOST) {
+          lost += count;
+          return;
+        }
+        if (!this.cpus.includes(cpu) && count === 0) return;
+        const c = (byCpu[String(cpu)] ??= {});
+        if (count) c[CLASSES[cls]] = count;
+        stolenByCpu[String(cpu)] = (stolenByCpu[String(cpu)] ?? 0) + Number(dv.getBigUint64(8, true));
+      });
+    }
+    return { byCpu, stolenByCpu, lost };
+  }
+
+  /** Raw tracepoint hits per CPU (IW_PROBE_* index), for cross-checks against perf/bpftrace. */
+  probeHits(probe: number): number[] {
+    const vals = this.obj.map('iw_probe_hits').lookupPerCpu(u32(probe));
+    return vals.map((v) => Number(new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0, true)));
+  }
+
+  /** In-kernel signal at the task's next syscall entry or fault (bpf_send_signal). */
+  armSignal(tid: number, signo: number): void {
+    this.obj.map('iw_signal').update(u32(tid), u32(signo));
+  }
+  disarmSignal(tid: number): void {
+    this.obj.map('iw_signal').delete(u32(tid));
+  }
+
+  map(name: string): BpfMap {
+    return this.obj.map(name);
+  }
+
+  get possibleCpus(): number {
+    return this.ncpus;
+  }
+
+  /** Single teardown path: stop the timer, final drain by the caller, detach and free. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.obj.close();
+  }
+}
+
+/** Keeps isolwatch's own threads off the watched CPUs (taskset -a: every thread). */
+export function pinSelfTo(cpus: number[]): string | undefined {
+  if (cpus.length === 0) return 'no housekeeping CPU left: isolwatch runs on a watched CPU and will disturb it';
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpus.join(','), String(process.pid)], { stdio: 'ignore' });
+    return undefined;
+  } catch (e) {
+    return `could not move isolwatch to housekeeping CPUs ${cpus.join(',')}: ${(e as Error).message}`;
+  }
+}

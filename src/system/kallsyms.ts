@@ -1,0 +1,98 @@
+// Kernel address -> symbol, from /proc/kallsyms (read once, binary search).
+// Recordings carry the symbols they reference, so replays symbolize the same
+// way on another machine: see Symbolizer.fromTable.
+import { readFileSync } from 'node:fs';
+
+export interface Symbolizer {
+  /** "func" for an exact start address, "func+0x1c" inside it; hex when unknown or 0. */
+  lookup(addr: bigint): string | undefined;
+  /** Every address looked up so far with its answer (what a recording stores). */
+  used(): Record<string, string>;
+}
+
+class SortedSymbols implements Symbolizer {
+  private cache = new Map<bigint, string>();
+  constructor(private addrs: BigUint64Array, private names: string[]) {}
+
+  lookup(addr: bigint): string | undefined {
+    if (addr === 0n) return undefined;
+    const hit = this.cache.get(addr);
+    if (hit !== undefined) return hit;
+    let lo = 0;
+    let hi = this.addrs.length - 1;
+    let found = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.addrs[mid] <= addr) {
+        found = mid;
+        lo = mid + 1;
+      } else hi = mid - 1;
+    }
+    let name: string;
+    if (found < 0) name = `0x${addr.toString(16)}`;
+    else {
+      const off = addr - this.addrs[found];
+      // beyond 1 MiB from the nearest symbol it is not inside that symbol
+      name = off === 0n ? this.names[found] : off < 0x100000n ? `${this.names[found]}+0x${off.toString(16)}` : `0x${addr.toString(16)}`;
+    }
+    this.cache.set(addr, name);
+    return name;
+  }
+
+  used(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [a, n] of this.cache) out[a.toString()] = n;
+    return out;
+  }
+}
+
+class TableSymbols implements Symbolizer {
+  constructor(private table: Record<string, string>) {}
+  lookup(addr: bigint): string | undefined {
+    if (addr === 0n) return undefined;
+    return this.table[addr.toString()] ?? `0x${addr.toString(16)}`;
+  }
+  used(): Record<string, string> {
+    return { ...this.table };
+  }
+}
+
+export class KallsymsError extends Error {}
+
+/** Parses kallsyms text; text-section symbols only (functions). */
+export function parseKallsyms(text: string): Symbolizer {
+  const entries: [bigint, string][] = [];
+  for (const line of text.split('\n')) {
+    // "ffffffff81000000 T _stext" (+ " [module]")
+    const sp1 = line.indexOf(' ');
+    if (sp1 <= 0) continue;
+    const type = line[sp1 + 1];
+    if (type !== 't' && type !== 'T' && type !== 'w' && type !== 'W') continue;
+    const rest = line.slice(sp1 + 3);
+    const tab = rest.indexOf('\t');
+    const name = tab >= 0 ? rest.slice(0, tab) : rest;
+    const addr = BigInt('0x' + line.slice(0, sp1));
+    if (addr === 0n) continue;
+    entries.push([addr, name]);
+  }
+  entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return new SortedSymbols(BigUint64Array.from(entries.map((e) => e[0])), entries.map((e) => e[1]));
+}
+
+export function loadKallsyms(path = '/proc/kallsyms'): Symbolizer {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new KallsymsError(`cannot read ${path}: ${(e as Error).message}; kernel addresses will not be symbolized`);
+  }
+  const s = parseKallsyms(text);
+  if (s.lookup(0xffffffff81000000n)?.startsWith('0x') && /^0+ /m.test(text)) {
+    throw new KallsymsError(`${path} shows zero addresses (kptr_restrict): run as root or set kernel.kptr_restrict=0`);
+  }
+  return s;
+}
+
+export function symbolsFromTable(table: Record<string, string>): Symbolizer {
+  return new TableSymbols(table);
+}
