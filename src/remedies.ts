@@ -131,7 +131,7 @@ export const REMEDIES: readonly RemedyEntry[] = [
       'sysctl -w vm.stat_interval=10 (or higher) on older kernels',
       'PR_ISOL quiesce (ISOL_F_QUIESCE_VMSTATS) + mlockall() where the kernel has the ABI',
     ],
-    doctorChecks: ['vmstat-interval-low', 'cpus-not-isolated'],
+    doctorChecks: ['vmstat-interval-low', 'cpus-not-isolated', 'pr-isol-absent'],
   },
   {
     id: 'refresh-vm-stats',
@@ -247,7 +247,7 @@ export const REMEDIES: readonly RemedyEntry[] = [
       'keep other tasks off: isolcpus=domain,managed_irq,<CPUs>, a cpuset isolated partition, systemd CPUAffinity=<housekeeping>',
       'do not wake or signal the isolated task from other CPUs',
     ],
-    doctorChecks: ['tasks-on-isolated', 'cpus-not-isolated'],
+    doctorChecks: ['tasks-on-isolated', 'cpus-not-isolated', 'isolcpus-ignored'],
   },
   {
     id: 'lockup-watchdog-stopper',
@@ -276,7 +276,7 @@ export const REMEDIES: readonly RemedyEntry[] = [
       'pin the remaining user tasks to housekeeping CPUs (taskset -pc <housekeeping> <pid>)',
       'for SCHED_FIFO busy loops: sysctl -w kernel.sched_rt_runtime_us=-1 (RT throttling forces the task off)',
     ],
-    doctorChecks: ['tasks-on-isolated', 'cpus-not-isolated', 'rt-throttling-on'],
+    doctorChecks: ['tasks-on-isolated', 'kthreads-on-isolated', 'cpus-not-isolated', 'isolcpus-ignored', 'kernel-no-cpu-isolation', 'rt-throttling-on'],
   },
   // --- interrupts ------------------------------------------------------------
   {
@@ -311,7 +311,7 @@ export const REMEDIES: readonly RemedyEntry[] = [
     match: { class: 'softirq', kind: /^(TIMER|HRTIMER)$/ },
     causes: 'Timers expiring on this CPU (raised from the tick or the hrtimer interrupt).',
     remedy: ['boot with nohz_full=<CPUs>', 'find the armer of the timer (see the timer entries)'],
-    doctorChecks: ['cpus-not-nohz-full', 'timer-migration-on'],
+    doctorChecks: ['kernel-no-nohz-full', 'cpus-not-nohz-full', 'timer-migration-on'],
   },
   {
     id: 'softirq-block',

@@ -228,7 +228,8 @@ function checkCpusAndBoot(ctx: Ctx): void {
   }
 
   const raw = sys.text('proc/cmdline');
-  const boot: BootParams | null = raw === undefined ? null : parseBootParams(raw);
+  const possible = readList(sys, 'sys/devices/system/cpu/possible') ?? ctx.online;
+  const boot: BootParams | null = raw === undefined ? null : parseBootParams(raw, possible.length ? Math.max(...possible) : undefined);
   facts.cmdline = boot;
   const cmdlinePath = sys.shown('proc/cmdline');
   const nohzPath = sys.shown('sys/devices/system/cpu/nohz_full');
@@ -236,6 +237,9 @@ function checkCpusAndBoot(ctx: Ctx): void {
   const nohzNow = facts.nohzFull ?? [];
   const isolatedNow = [...new Set([...facts.isolated, ...facts.cpusetIsolated])].sort((a, b) => a - b);
   const want = list(cpus);
+  // What the command line said about a parameter, even when its CPU list was unreadable.
+  const said = (name: string, parsed: { text: string } | undefined): string =>
+    parsed?.text ?? boot?.unparsed.find((p) => p.startsWith(name + '=')) ?? `no ${name}=`;
 
   if (boot?.unparsed.length) {
     ctx.findings.push(
@@ -309,7 +313,7 @@ function checkCpusAndBoot(ctx: Ctx): void {
           title: `Tick not stopped on CPU ${list(notNohz)}: not in nohz_full`,
           evidence: [
             { path: nohzPath, value: shownValue(sys.text('sys/devices/system/cpu/nohz_full')) },
-            { path: cmdlinePath, value: boot?.nohz_full?.text ?? 'no nohz_full=' },
+            { path: cmdlinePath, value: said('nohz_full', boot?.nohz_full) },
           ],
           remedy: [`boot with nohz_full=${list(cpus)}`],
         }),
@@ -358,7 +362,7 @@ function checkCpusAndBoot(ctx: Ctx): void {
     if (notIsolated.length) {
       const evidence: Evidence[] = [
         { path: isolPath, value: shownValue(sys.text('sys/devices/system/cpu/isolated')) },
-        { path: cmdlinePath, value: boot?.isolcpus?.text ?? 'no isolcpus=' },
+        { path: cmdlinePath, value: said('isolcpus', boot?.isolcpus) },
       ];
       const cpusetText = sys.text('sys/fs/cgroup/cpuset.cpus.isolated');
       if (cpusetText !== undefined) evidence.push({ path: sys.shown('sys/fs/cgroup/cpuset.cpus.isolated'), value: shownValue(cpusetText) });
@@ -389,7 +393,7 @@ function checkCpusAndBoot(ctx: Ctx): void {
   const offloaded = nocbs === 'all' ? cpus : [...new Set([...(nocbs ?? []), ...nohzNow])];
   const notOffloaded = minus(cpus, offloaded);
   if (notOffloaded.length && !(boot?.nohz_full && noNohzBuild && cfg.RCU_NOCB_CPU === 'n')) {
-    const evidence: Evidence[] = [{ path: cmdlinePath, value: boot?.rcu_nocbs?.text ?? 'no rcu_nocbs=' }, { path: nohzPath, value: shownValue(sys.text('sys/devices/system/cpu/nohz_full')) }];
+    const evidence: Evidence[] = [{ path: cmdlinePath, value: said('rcu_nocbs', boot?.rcu_nocbs) }, { path: nohzPath, value: shownValue(sys.text('sys/devices/system/cpu/nohz_full')) }];
     if (cfg.source) evidence.push(configEvidence(ctx, 'RCU_NOCB_CPU'));
     ctx.findings.push(
       makeFinding('rcu-nocbs-missing', {
@@ -437,7 +441,10 @@ function checkIrqs(ctx: Ctx): void {
     ctx.findings.push(
       makeFinding('irq-default-affinity', {
         title: `New IRQs default to CPUs including ${list(intersect(def, cpus))}`,
-        evidence: [{ path: sys.shown(defRel), value: shownValue(sys.text(defRel)) }],
+        evidence: [
+          { path: sys.shown(defRel), value: shownValue(sys.text(defRel)) },
+          { path: sys.shown('proc/cmdline'), value: facts.cmdline?.irqaffinity?.text ?? 'no irqaffinity=' },
+        ],
         remedy: [`boot with irqaffinity=${list(hk)}`, `echo ${toMask(hk)} > /proc/irq/default_smp_affinity`],
       }),
     );

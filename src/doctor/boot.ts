@@ -16,7 +16,31 @@ export function splitCmdline(raw: string): string[] {
   return out;
 }
 
-export function parseBootParams(raw: string): BootParams {
+/**
+ * The kernel's boot-time CPU list syntax (bitmap_parselist): what parseCpuList
+ * reads, plus groups "0-15:2/4" (the first 2 of every 4) and "N" for the last
+ * CPU, which boot parameters may use. Throws on anything else.
+ */
+export function parseBootCpuList(text: string, lastCpu?: number): number[] {
+  const out = new Set<number>();
+  for (const part of text.split(',')) {
+    const m = /^(\d+|N)(?:-(\d+|N)(?::(\d+)\/(\d+))?)?$/.exec(part.trim());
+    if (!m || ((m[1] === 'N' || m[2] === 'N') && lastCpu === undefined)) {
+      // Let parseCpuList produce its usual message naming the bad element.
+      return parseCpuList(text);
+    }
+    const num = (v: string): number => (v === 'N' ? lastCpu! : Number(v));
+    const lo = num(m[1]);
+    const hi = m[2] === undefined ? lo : num(m[2]);
+    const used = m[3] === undefined ? 1 : Number(m[3]);
+    const group = m[4] === undefined ? 1 : Number(m[4]);
+    if (hi < lo || group === 0 || used > group) return parseCpuList(text);
+    for (let c = lo; c <= hi; c++) if ((c - lo) % group < used) out.add(c);
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+export function parseBootParams(raw: string, lastCpu?: number): BootParams {
   const params: BootParams = { raw: raw.trim(), unparsed: [] };
   // The kernel takes the last occurrence of a repeated parameter; so do we.
   for (const p of splitCmdline(raw)) {
@@ -31,22 +55,22 @@ export function parseBootParams(raw: string): BootParams {
           const items = value.split(',');
           const flags: string[] = [];
           while (items.length && ISOLCPUS_FLAGS.has(items[0])) flags.push(items.shift()!);
-          params.isolcpus = { cpus: parseCpuList(items.join(',')), flags: flags.length ? flags : ['domain'], text: p };
+          params.isolcpus = { cpus: parseBootCpuList(items.join(','), lastCpu), flags: flags.length ? flags : ['domain'], text: p };
           break;
         }
         case 'nohz_full':
-          if (value !== undefined) params.nohz_full = { cpus: parseCpuList(value), text: p };
+          if (value !== undefined) params.nohz_full = { cpus: parseBootCpuList(value, lastCpu), text: p };
           break;
         case 'rcu_nocbs':
           // A bare rcu_nocbs (or "all") offloads every CPU on recent kernels.
-          params.rcu_nocbs = value === undefined || value === 'all' ? { cpus: 'all', text: p } : { cpus: parseCpuList(value), text: p };
+          params.rcu_nocbs = value === undefined || value === 'all' ? { cpus: 'all', text: p } : { cpus: parseBootCpuList(value, lastCpu), text: p };
           break;
         case 'irqaffinity':
-          if (value !== undefined) params.irqaffinity = { cpus: parseCpuList(value), text: p };
+          if (value !== undefined) params.irqaffinity = { cpus: parseBootCpuList(value, lastCpu), text: p };
           break;
       }
     } catch {
-      // e.g. the group syntax "2-15:2/4" or a typo; report it rather than guess.
+      // A typo the kernel would reject too; report it rather than guess.
       params.unparsed.push(p);
     }
   }

@@ -87,8 +87,8 @@ export function renderFinding(f: Finding): string[] {
 export function renderText(report: DoctorReport): string {
   const counts = { error: 0, warning: 0, info: 0 };
   for (const f of report.findings) counts[f.severity]++;
-  const head = `isolwatch doctor: kernel ${report.facts.kernel ?? 'unknown'}, watching CPU ${formatCpuList(report.cpus) || '(none)'} (${REASON[report.watchedReason] ?? report.watchedReason})`;
-  const lines: string[] = [...wrap(head, WIDTH)];
+  const lines: string[] = [`isolwatch doctor: kernel ${report.facts.kernel ?? 'unknown'}`];
+  lines.push(...wrap(`watching CPU ${formatCpuList(report.cpus) || '(none)'}: ${REASON[report.watchedReason] ?? report.watchedReason}`, WIDTH));
   lines.push(`${plural(counts.error, 'error')}, ${plural(counts.warning, 'warning')}, ${counts.info} info`);
   for (const f of sortFindings(report.findings)) {
     lines.push('');
