@@ -246,6 +246,22 @@ export function munmap(addr: Ptr, length: number): number {
   return (f.munmap(addr, length) as number) === 0 ? 0 : -lastErrno();
 }
 
+const MAP_PRIVATE = 0x02;
+const MAP_FIXED = 0x10;
+const MAP_ANONYMOUS = 0x20;
+
+/**
+ * Atomically replace [addr, addr+length) with private zero pages: the old
+ * mapping (and the kernel object it held) is released, but the addresses stay
+ * valid, so a view that outlived it reads zeros instead of crashing. Returns 0
+ * or a negative errno.
+ */
+export function replaceWithZeroPages(addr: Ptr, length: number): number {
+  const p = f.mmap(addr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) as Ptr | null;
+  if (p === null || p === MAP_FAILED) return -(lastErrno() || 22);
+  return p === addr ? 0 : -22;
+}
+
 /**
  * An ArrayBuffer over native memory, without a copy. It does NOT keep the
  * memory alive: every such view must be dropped before the memory is freed

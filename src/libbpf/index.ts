@@ -11,6 +11,8 @@ export {
   RINGBUF_DISCARD_BIT,
   RINGBUF_HDR_SIZE,
   type RecordCallback,
+  type RawRecordCallback,
+  pendingRingPlaceholders,
 } from './ringbuf.js';
 export {
   LibbpfError,

@@ -2,6 +2,7 @@
 // attach -> read maps / ring buffers -> close. Never open_and_load: settings
 // must land between open and load. One teardown path (close) releases, in
 // order: ring buffer mappings, links, then the object (maps and programs).
+import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import {
   BPF_MAP_TYPE,
@@ -127,6 +128,23 @@ export class BpfObject {
     const slash = section.indexOf('/');
     const attachTarget = slash >= 0 && slash < section.length - 1 ? section.slice(slash + 1) : undefined;
     return { name, section, attachTarget, autoload: L.programAutoload(p) };
+  }
+
+  /** The program's fd after load (owned by the object: do not close it). */
+  programFd(name: string): number {
+    const p = this.program(name);
+    this.requireState('loaded', `programFd(${name})`);
+    const fd = L.programFd(p);
+    if (fd < 0) throw new LibbpfError(`bpf_program__fd(${name})`, fd, { hint: 'was it disabled with setAutoload(false)?' });
+    return fd;
+  }
+
+  /** The kernel's id of a loaded program (what `bpftool prog show` lists), from /proc/self/fdinfo. */
+  programId(name: string): number {
+    const fd = this.programFd(name);
+    const m = /^prog_id:\s*(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    if (!m) throw new Error(`no prog_id in /proc/self/fdinfo/${fd} for program ${name}`);
+    return Number(m[1]);
   }
 
   /** Include (default) or skip a program at load/attach; only before load(). */
