@@ -440,7 +440,9 @@ function checkIrqs(ctx: Ctx): void {
   if (def && intersect(def, cpus).length) {
     ctx.findings.push(
       makeFinding('irq-default-affinity', {
-        title: `New IRQs default to CPUs including ${list(intersect(def, cpus))}`,
+        title: facts.cmdline?.irqaffinity
+          ? `${facts.cmdline.irqaffinity.text} on the command line, yet new IRQs default to CPUs including ${list(intersect(def, cpus))}`
+          : `New IRQs default to CPUs including ${list(intersect(def, cpus))}`,
         evidence: [
           { path: sys.shown(defRel), value: shownValue(sys.text(defRel)) },
           { path: sys.shown('proc/cmdline'), value: facts.cmdline?.irqaffinity?.text ?? 'no irqaffinity=' },
