@@ -69,9 +69,10 @@ export function toMarkdown(data: MarkdownData): string {
   const verdict = summary.verdict ?? { pass: j.pass, reasons: j.reasons };
   const counted = j.counted.count;
   const what =
-    counted === 0
+    (counted === 0
       ? `no interruptions while isolated on CPU ${cpus}`
-      : `${plural(counted, 'interruption')} while isolated on CPU ${cpus}, ${formatDuration(j.counted.stolen_ns)} stolen`;
+      : `${plural(counted, 'interruption')} while isolated on CPU ${cpus}, ${formatDuration(j.counted.stolen_ns)} stolen`) +
+    (counted === 0 && j.notIsolated > 0 ? ` (${j.notIsolated} while not isolated, not judged)` : '');
   out.push(`## isolwatch: ${verdict.pass ? '✅ PASS' : '❌ FAIL'} — ${what}`);
   out.push('');
   if (!verdict.pass && verdict.reasons.length) {
@@ -154,7 +155,7 @@ export function toMarkdown(data: MarkdownData): string {
     out.push('');
   }
 
-  if (j.warmup.count > 0 || j.allowedSelf > 0 || j.toolCaused > 0) {
+  if (j.warmup.count > 0 || j.allowedSelf > 0 || j.toolCaused > 0 || j.notIsolated > 0) {
     out.push('### Not judged');
     out.push('');
     if (j.warmup.count > 0) {
@@ -163,6 +164,7 @@ export function toMarkdown(data: MarkdownData): string {
     }
     if (j.allowedSelf > 0) out.push(`- the task's own syscalls/faults (allowed): ${j.allowedSelf}`);
     if (j.toolCaused > 0) out.push(`- caused by isolwatch itself: ${j.toolCaused}`);
+    if (j.notIsolated > 0) out.push(`- while the task was not isolated (after warm-up): ${j.notIsolated}`);
     out.push('');
   }
 
@@ -171,7 +173,7 @@ export function toMarkdown(data: MarkdownData): string {
   out.push(`- kernel: ${mdCell(`${start.kernel} ${start.arch}`)}, PR_ISOL: ${start.pr_isol}, isolwatch ${mdCell(start.version)}`);
   if (start.command) out.push(`- command: ${code(start.command)}`);
   const why = watchedReasonText(start);
-  out.push(`- watched CPU ${cpus}${why ? ` (${mdCell(why)})` : ''}; isolated: ${formatCpuList(start.isolated) || 'none'}; nohz_full: ${formatCpuList(start.nohz_full) || 'none'}`);
+  out.push(`- watched CPU ${cpus}${why ? `: ${mdCell(why)}` : ''}; isolated: ${formatCpuList(start.isolated) || 'none'}; nohz_full: ${formatCpuList(start.nohz_full) || 'none'}`);
   out.push(`- duration: ${summary.duration_s}s; lost events: ${summary.lost_events}; caused by isolwatch: ${summary.self_caused}`);
   if (j.command) {
     out.push(`- command status: ${j.command.signal ? `killed by ${j.command.signal}` : `exit ${j.command.exit_status}`}${j.command.failed && !j.command.judged ? ' (not judged)' : ''}`);

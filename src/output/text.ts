@@ -231,6 +231,8 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
       const by = CLASSES.filter((c) => w.by_class[c]).map((c) => `${c} ${w.by_class[c]}`).join(', ');
       lines.push(`before warm-up (not judged): ${plural(w.count, 'interruption')} (${by}), ${formatDuration(w.stolen_ns)} stolen`);
     }
+    if (judgement.notIsolated > 0) lines.push(`while not isolated (not judged): ${plural(judgement.notIsolated, 'interruption')}`);
+    if (judgement.toolCaused > 0) lines.push(`caused by isolwatch (not judged): ${plural(judgement.toolCaused, 'interruption')}`);
     if (judgement.allowedSelf > 0) lines.push(`allowed (--allow-self): ${judgement.allowedSelf} of the task's own syscalls/faults`);
     const set = judgement.perBudget.filter((b) => b.explicit).map(budgetLabel);
     lines.push(`budgets: ${set.length ? `${set.join(', ')}; every other class <=0` : 'none given: every class <=0 while isolated'}`);

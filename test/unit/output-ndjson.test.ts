@@ -10,13 +10,24 @@ import type { InterruptionRecord, OutputRecord, SummaryRecord } from '../../src/
 const REC = 'test/fixtures/recordings';
 const GOLDEN = 'test/fixtures/golden';
 
+/** Rewrites each line with keys sorted, as `jq -S -c` does. */
+function sortedKeys(text: string): string {
+  const sort = (v: unknown): unknown =>
+    Array.isArray(v)
+      ? v.map(sort)
+      : v !== null && typeof v === 'object'
+        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])]))
+        : v;
+  return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.stringify(sort(JSON.parse(l))) + '\n').join('');
+}
+
 /**
  * bpftrace style: compare parsed lines, key order ignored (the golden files
  * hold sorted keys, as `jq -S` writes them). UPDATE_GOLDEN=1 rewrites them.
  */
 function expectJsonGolden(actualText: string, file: string): void {
   const path = `${GOLDEN}/${file}`;
-  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, actualText);
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(path, sortedKeys(actualText));
   if (!existsSync(path)) throw new Error(`golden file ${path} is missing: run UPDATE_GOLDEN=1 npx vitest run ${'test/unit/output-ndjson.test.ts'} and review it`);
   const parse = (t: string) => t.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
   expect(parse(actualText)).toEqual(parse(readFileSync(path, 'utf8')));
