@@ -11,12 +11,7 @@ import { IW } from './events/layout.generated.js';
 import { BpfObject, hasTracepoint, numPossibleCpus, type BpfMap } from './libbpf/index.js';
 import { CLASSES, type InterruptionClass } from './types.js';
 
-export class UsageError extends Error {
-  readonly exitCode = 2;
-}
-export class EnvironmentError extends Error {
-  readonly exitCode = 3;
-}
+import { EnvironmentError, UsageError } from './errors.js';
 
 /** Probe groups: the unit users switch on and off (`--probes`). */
 export const PROBE_GROUPS: Record<string, { prefix: string[]; core?: boolean; about: string }> = {

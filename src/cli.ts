@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// Thin entry: parse -> run the command -> map errors to exit codes
+// (DESIGN.md: 0 clean, 1 over budget / findings, 2 usage or configuration, 3 environment).
+import { HELP, parseArgs } from './cli-args.js';
+import { EnvironmentError, UsageError } from './errors.js';
+import { LibbpfError, PermissionError, VerifierError } from './libbpf/index.js';
+import { PolicyError } from './policy/index.js';
+import { VERSION } from './commands/live.js';
+
+async function main(argv: string[]): Promise<number> {
+  const c = parseArgs(argv);
+  switch (c.cmd) {
+    case 'help':
+      process.stdout.write(HELP);
+      return 0;
+    case 'version':
+      process.stdout.write(`isolwatch ${VERSION}\n`);
+      return 0;
+    case 'doctor': {
+      const { runDoctor } = await import('./doctor/index.js');
+      return runDoctor({ root: c.opts.root, cpus: c.opts.cpus, json: c.opts.json, out: (s) => process.stdout.write(s) });
+    }
+    case 'report': {
+      const { report } = await import('./commands/report.js');
+      return report(c.opts);
+    }
+    case 'run': {
+      const { run } = await import('./commands/run.js');
+      return run(c.opts);
+    }
+    case 'demo': {
+      const { demo } = await import('./commands/demo.js');
+      return demo(c.opts);
+    }
+    case 'watch':
+    case 'record': {
+      const { watch } = await import('./commands/watch.js');
+      return watch({ ...c.opts, output: c.cmd === 'record' ? c.opts.output : undefined });
+    }
+  }
+}
+
+function exitCodeFor(e: unknown): { code: number; message: string } {
+  if (e instanceof UsageError || e instanceof PolicyError) return { code: 2, message: e.message };
+  if (e instanceof EnvironmentError) return { code: 3, message: e.message };
+  if (e instanceof PermissionError) return { code: 3, message: `${e.message}\nisolwatch needs root (CAP_BPF + CAP_PERFMON): run it with sudo` };
+  if (e instanceof VerifierError) return { code: 3, message: `the kernel's verifier rejected isolwatch's BPF programs on this kernel:\n${e.message}` };
+  if (e instanceof LibbpfError) return { code: 3, message: e.message };
+  return { code: 1, message: e instanceof Error ? (e.stack ?? e.message) : String(e) };
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e) => {
+    const { code, message } = exitCodeFor(e);
+    process.stderr.write(`isolwatch: ${message}\n`);
+    process.exitCode = code;
+  },
+);

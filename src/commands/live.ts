@@ -1,0 +1,207 @@
+// The live pipeline every tracing command shares: resolve CPUs, pin
+// isolwatch to housekeeping CPUs, open the session, run the engine over
+// drained records, and tear down on one path (SIGINT, SIGTERM, error, end).
+import { readFileSync } from 'node:fs';
+import { arch, release } from 'node:os';
+import { Engine } from '../correlate/engine.js';
+import type { RawRecord } from '../events/decode.js';
+import { EnvironmentError, UsageError } from '../errors.js';
+import { Enforcer } from '../enforce/index.js';
+import { detectPrIsol } from '../isol/detect.js';
+import { IsolTracker } from '../isol/state.js';
+import { hasTracepoint, vmlinuxBtf } from '../libbpf/index.js';
+import { loadPolicy, type Policy } from '../policy/index.js';
+import { DEFAULT_PROBES_TASK, DEFAULT_PROBES_WATCH, parseProbes, pinSelfTo, Session, type KernelCounts } from '../session.js';
+import { defaultWatchedCpus, housekeepingCpus, parseCpuList, readCpuTopology, type WatchedCpus } from '../system/cpus.js';
+import { loadKallsyms, type Symbolizer } from '../system/kallsyms.js';
+import type { InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
+
+export const VERSION = '0.1.0';
+
+export interface LiveOptions {
+  cpus?: number[];
+  pids?: number[];
+  probes?: string;
+  /** probe defaults: 'task' (run, --pid) includes syscalls, 'watch' does not */
+  probeDefaults: 'task' | 'watch';
+  policy?: string;
+  enforce?: boolean;
+  obj?: string;
+  /** filter victims to --pid */
+  filterToPids?: boolean;
+  command?: string;
+}
+
+export interface Live {
+  start: StartRecord;
+  session: Session;
+  engine: Engine;
+  tracker: IsolTracker;
+  symbols: Symbolizer;
+  enforcer?: Enforcer;
+  watched: WatchedCpus;
+  warnings: string[];
+  /** Drains and runs the engine; raw records go to onRaw too (record). */
+  pump(onOut: (recs: (InterruptionRecord | IsolRecord)[]) => void, onRaw?: (raws: RawRecord[]) => void): number;
+  summary(durationS: number): SummaryRecord;
+  counts(): KernelCounts;
+  close(): void;
+}
+
+/** CPUs a process may run on (Cpus_allowed_list), to watch where --pid runs. */
+function allowedCpus(pid: number): number[] {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    throw new UsageError(`--pid ${pid}: no such process (is it still running? check 'ps -p ${pid}')`);
+  }
+  const m = /^Cpus_allowed_list:\s*(.+)$/m.exec(text);
+  return m ? parseCpuList(m[1]) : [];
+}
+
+export function resolveCpus(cpus: number[] | undefined, pids: number[]): WatchedCpus {
+  const topo = readCpuTopology();
+  if (cpus) {
+    const off = cpus.filter((c) => !topo.online.includes(c));
+    if (off.length) throw new UsageError(`--cpus: CPU ${off.join(',')} is not online (online: ${topo.online.join(',')})`);
+    return { cpus, reason: 'user' };
+  }
+  const def = defaultWatchedCpus(topo);
+  if (pids.length) {
+    // watch where the tasks may run, if that is narrower than the machine
+    const allowed = [...new Set(pids.flatMap(allowedCpus))].sort((a, b) => a - b);
+    if (allowed.length && allowed.length < topo.online.length) return { cpus: allowed, reason: 'user' };
+  }
+  return def;
+}
+
+export function openLive(opts: LiveOptions): Live {
+  const pids = opts.pids ?? [];
+  for (const p of pids) allowedCpus(p); // fails early for a missing pid
+  const watched = resolveCpus(opts.cpus, pids);
+  const topo = readCpuTopology();
+  const warnings: string[] = [];
+  let policy: Policy | undefined;
+  if (opts.policy) policy = loadPolicy(opts.policy);
+  const probes = parseProbes(opts.probes, opts.probeDefaults === 'task' ? DEFAULT_PROBES_TASK : DEFAULT_PROBES_WATCH);
+
+  const hk = housekeepingCpus(topo, watched.cpus);
+  const pinWarning = pinSelfTo(hk);
+  if (pinWarning) warnings.push(pinWarning);
+  if (watched.reason === 'fallback-highest') {
+    warnings.push(`no isolated or nohz_full CPUs on this machine: watching CPU ${watched.cpus.join(',')} (the highest); it cannot be quiet`);
+  }
+
+  let symbols: Symbolizer;
+  try {
+    symbols = loadKallsyms();
+  } catch (e) {
+    throw new EnvironmentError((e as Error).message);
+  }
+  const detection = detectPrIsol({ hasStructField: (s, f) => vmlinuxBtf().hasStructField(s, f) });
+  const prIsol = detection.supported ? 'kernel' : 'absent';
+  const session = Session.open({ cpus: watched.cpus, probes, objPath: opts.obj });
+  const tracker = new IsolTracker({ prIsol });
+  const nowNs = () => Number(process.hrtime.bigint());
+  for (const pid of pids) tracker.declare({ pid }, { children: true, ts_ns: nowNs() });
+
+  let enforcer: Enforcer | undefined;
+  if (policy) {
+    enforcer = new Enforcer(policy, {
+      enforce: opts.enforce === true,
+      signaller: { arm: (tid, signo) => session.armSignal(tid, signo), disarm: (tid) => session.disarmSignal(tid) },
+    });
+  }
+  const pidSet = new Set(pids);
+  const engine = new Engine({
+    symbols,
+    tracker,
+    prIsol,
+    arch: arch() === 'x64' ? 'x86_64' : arch(),
+    victimFilter: opts.filterToPids && pids.length ? (pid) => pidSet.has(pid) : undefined,
+    policy: enforcer
+      ? (rec) => {
+          const r = enforcer!.handle(rec, rec.ts_ns);
+          const action = r.records.find((a) => a.kind !== 'log') ?? r.records[0];
+          return { violation: r.evaluation.violation, ...(action ? { action } : {}) };
+        }
+      : undefined,
+  });
+  if (enforcer) for (const pid of pids) enforcer.updateTask({ pid, tid: pid, comm: '' }, 'declared');
+
+  const start: StartRecord = {
+    type: 'start',
+    version: VERSION,
+    kernel: release(),
+    arch: arch() === 'x64' ? 'x86_64' : arch(),
+    watched_cpus: watched.cpus,
+    isolated: topo.isolated,
+    nohz_full: topo.nohzFull,
+    watched_reason: watched.reason,
+    pr_isol: prIsol,
+    probes: { attached: [...new Set(session.attached)], missing: session.missing },
+    ts_ns: nowNs(),
+    ...(opts.command ? { command: opts.command } : {}),
+  };
+  void hasTracepoint;
+
+  let closed = false;
+  return {
+    start,
+    session,
+    engine,
+    tracker,
+    symbols,
+    enforcer,
+    watched,
+    warnings,
+    pump(onOut, onRaw) {
+      return session.drain((raws) => {
+        onRaw?.(raws);
+        const out: (InterruptionRecord | IsolRecord)[] = [];
+        for (const r of raws) {
+          const o = engine.ingest(r);
+          if (o) out.push(o);
+        }
+        if (out.length) onOut(out);
+      });
+    },
+    counts: () => session.counts(),
+    summary(durationS) {
+      const k = session.counts();
+      const kernelCounts: SummaryRecord['kernel_counts'] = {};
+      for (const c of watched.cpus) kernelCounts[String(c)] = k.byCpu[String(c)] ?? {};
+      return engine.summary({ durationS, lost: k.lost, kernelCounts, watchedCpus: watched.cpus });
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      enforcer?.close();
+      session.close();
+    },
+  };
+}
+
+/**
+ * Runs until the duration passes, a signal arrives, or stop() is called;
+ * then drains once more. The caller closes the Live in its finally block.
+ */
+export function untilStopped(durationS: number | undefined, extra?: (stop: () => void) => void): Promise<'duration' | 'signal' | 'stopped'> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (why: 'duration' | 'signal' | 'stopped') => {
+      if (done) return;
+      done = true;
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+      if (timer) clearTimeout(timer);
+      resolve(why);
+    };
+    const onSig = () => finish('signal');
+    process.on('SIGINT', onSig);
+    process.on('SIGTERM', onSig);
+    const timer = durationS !== undefined ? setTimeout(() => finish('duration'), durationS * 1000) : undefined;
+    extra?.(() => finish('stopped'));
+  });
+}

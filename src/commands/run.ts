@@ -1,0 +1,142 @@
+// `isolwatch run -- CMD`: the CI check. Attach first, start CMD pinned to the
+// watched CPUs, declare it isolated after the warm-up, watch until it exits,
+// judge against the budgets, write the reports, return the exit code.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { mergeBudgets, parseBudget, BudgetError, judgeRun } from '../budget.js';
+import { UsageError } from '../errors.js';
+import { detectPrIsol } from '../isol/detect.js';
+import { parseIsolateSpec, planIsolate, IsolateSpecError } from '../isol/isolate.js';
+import { vmlinuxBtf } from '../libbpf/index.js';
+import { toJunit } from '../output/junit.js';
+import { toMarkdown } from '../output/markdown.js';
+import { toNdjsonLine } from '../output/ndjson.js';
+import { formatStart, formatSummary } from '../output/text.js';
+import { remedyFor } from '../remedies.js';
+import type { InterruptionRecord, IsolRecord, OutputRecord } from '../types.js';
+import { openLive } from './live.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { EnvironmentError } from '../errors.js';
+
+export interface RunOptions {
+  cpus?: number[];
+  probes?: string;
+  json: boolean;
+  policy?: string;
+  enforce: boolean;
+  obj?: string;
+  budgets: string[];
+  warmup: number;
+  junit?: string;
+  report?: string;
+  summary?: string;
+  allowSelf: boolean;
+  allowCmdFailure: boolean;
+  isolate?: string;
+  argv: string[];
+}
+
+const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+
+function chisolPath(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '../../../build/chisol');
+}
+
+export async function run(o: RunOptions): Promise<number> {
+  let budgets;
+  try {
+    budgets = mergeBudgets(...o.budgets.map((b) => parseBudget(b)));
+  } catch (e) {
+    if (e instanceof BudgetError) throw new UsageError(e.message);
+    throw e;
+  }
+  // refuse --isolate before anything is attached or started
+  let argv = o.argv;
+  if (o.isolate) {
+    let spec;
+    try {
+      spec = parseIsolateSpec(o.isolate);
+    } catch (e) {
+      if (e instanceof IsolateSpecError) throw new UsageError(e.message);
+      throw e;
+    }
+    const detection = detectPrIsol({ hasStructField: (s, f) => vmlinuxBtf().hasStructField(s, f) });
+    const plan = planIsolate(spec, detection, argv, chisolPath());
+    if (!plan.ok) throw new EnvironmentError(plan.error);
+    argv = plan.argv;
+  }
+
+  const live = openLive({
+    cpus: o.cpus,
+    probes: o.probes,
+    probeDefaults: 'task',
+    policy: o.policy,
+    enforce: o.enforce,
+    obj: o.obj,
+    command: o.argv.join(' '),
+  });
+  const records: (InterruptionRecord | IsolRecord)[] = [];
+  const t0 = process.hrtime.bigint();
+  try {
+    for (const w of live.warnings) err(`isolwatch: warning: ${w}`);
+    if (!o.json) err(formatStart(live.start));
+    const timer = setInterval(() => live.pump((recs) => records.push(...recs)), 100);
+
+    const child = spawn('taskset', ['-c', live.watched.cpus.join(','), ...argv], { stdio: ['ignore', 'inherit', 'inherit'] });
+    let warmupEndNs: number | undefined;
+    const warm = setTimeout(() => {
+      warmupEndNs = Number(process.hrtime.bigint());
+      if (child.pid) {
+        live.tracker.declare({ pid: child.pid }, { children: true, ts_ns: warmupEndNs });
+        live.enforcer?.updateTask({ pid: child.pid, tid: child.pid, comm: '' }, 'declared');
+      }
+    }, o.warmup * 1000);
+    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const onInt = forward('SIGINT');
+    const onTerm = forward('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+      child.on('error', (error) => resolve({ code: 127, signal: null, error }));
+      child.on('exit', (code, signal) => resolve({ code, signal }));
+    });
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    clearTimeout(warm);
+    clearInterval(timer);
+    live.pump((recs) => records.push(...recs));
+    if (exit.error) err(`isolwatch run: could not start '${o.argv[0]}': ${exit.error.message}`);
+    if (warmupEndNs === undefined) err(`isolwatch run: the command ended before the ${o.warmup}s warm-up: nothing was judged as isolated`);
+
+    const durationS = Number(process.hrtime.bigint() - t0) / 1e9;
+    const summary = live.summary(durationS);
+    const interruptions = records.filter((r): r is InterruptionRecord => r.type === 'interruption');
+    const judgement = judgeRun({
+      interruptions,
+      budgets,
+      allowSelf: o.allowSelf,
+      warmupEndNs: warmupEndNs ?? Number.MAX_SAFE_INTEGER,
+      watchedCpus: live.watched.cpus,
+      exit_status: exit.code,
+      signal: exit.signal,
+      failOnCmdError: !o.allowCmdFailure,
+    });
+    summary.verdict = { pass: judgement.pass, reasons: judgement.reasons, exit_status: exit.code, signal: exit.signal };
+    const start = live.start;
+    if (o.report) {
+      const all: OutputRecord[] = [start, ...records, summary];
+      writeFileSync(o.report, all.map((r) => toNdjsonLine(r)).join('\n') + '\n');
+    }
+    if (o.junit) writeFileSync(o.junit, toJunit({ start, summary, judgement, interruptions }));
+    if (o.summary) writeFileSync(o.summary, toMarkdown({ start, summary, judgement, interruptions, remedyFor: remedyFor as never }));
+    if (o.json) {
+      for (const r of [start, ...records, summary]) process.stdout.write(toNdjsonLine(r as OutputRecord) + '\n');
+    } else err(formatSummary(summary, judgement));
+    void osConstants;
+    return judgement.pass ? 0 : 1;
+  } finally {
+    live.close();
+  }
+}
