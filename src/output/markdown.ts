@@ -47,7 +47,10 @@ function row(cells: string[]): string {
 function whoCell(t: TopCause): string {
   if (t.sender === 'self') return 'the task itself';
   const cpu = t.sender_cpu !== undefined ? ` on cpu${t.sender_cpu}` : '';
-  if (t.sender_comm !== undefined || t.sender_tid !== undefined) return `${code(t.sender)}${cpu}`;
+  if (t.sender_comm !== undefined || t.sender_tid !== undefined) {
+    const pid = t.sender_pid !== undefined && t.sender_pid !== t.sender_tid ? ` (pid ${t.sender_pid})` : '';
+    return `${code(t.sender)}${pid}${cpu}`;
+  }
   return `${mdCell(t.sender)} context${cpu}`;
 }
 

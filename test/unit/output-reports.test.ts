@@ -214,7 +214,7 @@ describe('toMarkdown', () => {
     const md = toMarkdown({ ...input('noisy'), remedyFor: stubRemedies });
     expectGolden(md, 'out-noisy.md');
     expect(md.split('\n')[0]).toBe('## isolwatch: ❌ FAIL — 118 interruptions while isolated on CPU 1, 360us stolen');
-    expect(md).toContain('| ipi `ipi_mb` (call_function_single) | `membarrier/4243` on cpu0 | 1 | 100 | 310us | 3.3us | no membarrier() from processes with isolated threads |');
+    expect(md).toContain('| ipi `ipi_mb` (call_function_single) | `membarrier/4243` (pid 4242) on cpu0 | 1 | 100 | 310us | 3.3us | no membarrier() from processes with isolated threads |');
     // a pipe inside a remedy does not break the table
     expect(md).toContain("don't unmap in threads sharing the mm \\| use a separate process");
     expect(md).toContain('- before warm-up end: 6 interruptions (syscall 2, page_fault 3, timer 1), 55.1us stolen');
