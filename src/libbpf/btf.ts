@@ -130,6 +130,11 @@ export function vmlinuxBtf(): VmlinuxBtf {
   return cached;
 }
 
+/** Release the cached kernel BTF, if loaded (part of a full teardown; it is reloaded on next use). */
+export function closeVmlinuxBtf(): void {
+  cached?.close();
+}
+
 /** Is there a BTF raw tracepoint (tp_btf) called `name` in this kernel? (btf_trace_<name> typedef) */
 export function hasTracepoint(name: string): boolean {
   return vmlinuxBtf().hasTypedef(`btf_trace_${name}`);

@@ -13,6 +13,7 @@ export const ENOENT = osConstants.errno.ENOENT;
 export const ESRCH = osConstants.errno.ESRCH;
 export const EINVAL = osConstants.errno.EINVAL;
 export const E2BIG = osConstants.errno.E2BIG;
+export const EOPNOTSUPP = osConstants.errno.EOPNOTSUPP;
 
 // libbpf's own codes (libbpf.h enum libbpf_errno), above the system range.
 const LIBBPF_ERRNO: Record<number, [string, string]> = {
@@ -32,13 +33,20 @@ const LIBBPF_ERRNO: Record<number, [string, string]> = {
   4013: ['LIBBPF_ERRNO__NLPARSE', 'Incorrect netlink message parsing'],
 };
 
+// Where libuv's wording misleads for BPF, or the code is kernel-internal but
+// leaks out of the bpf() syscall.
+const OVERRIDES: Record<number, [string, string]> = {
+  95: ['EOPNOTSUPP', 'Operation not supported'],
+  524: ['ENOTSUPP', 'Operation not supported by this kernel (kernel-internal ENOTSUPP)'],
+};
+
 let systemErrors: Map<number, [string, string]> | null = null;
 
 /** "Operation not permitted (EPERM)" for 1 (or -1); unknown codes say "error N". */
 export function describeErrno(errno: number): string {
   const e = Math.abs(errno);
   if (e === 0) return 'unknown error (errno 0)';
-  const lib = LIBBPF_ERRNO[e];
+  const lib = LIBBPF_ERRNO[e] ?? OVERRIDES[e];
   if (lib) return `${lib[1]} (${lib[0]})`;
   systemErrors ??= getSystemErrorMap();
   // libuv's map is keyed by negative codes, with lower-case messages.

@@ -15,7 +15,7 @@ import {
   untrackHandle,
   type Ptr,
 } from './ffi.js';
-import { EACCES, ENOENT, EPERM, ESRCH, LibbpfError, PermissionError, VerifierError, extractVerifierLog } from './errors.js';
+import { EACCES, ENOENT, EOPNOTSUPP, EPERM, ESRCH, LibbpfError, PermissionError, VerifierError, extractVerifierLog } from './errors.js';
 import { datasecVariables } from './btf.js';
 import { RingBufferReader } from './ringbuf.js';
 
@@ -235,7 +235,11 @@ export class BpfObject {
         const log = logTexts(mark);
         this.detachAll();
         const info = this.programInfo(name);
-        throw opError(`bpf_program__attach(${name} in ${this.file}, section ${info.section})`, errno, log);
+        const hint =
+          errno === EOPNOTSUPP || errno === 524
+            ? `section '${info.section}' does not say where to attach, so libbpf cannot auto-attach it: name the target in SEC(), or setAutoload('${name}', false)`
+            : undefined;
+        throw opError(`bpf_program__attach(${name} in ${this.file}, section ${info.section})`, errno, log, hint);
       }
       this.links.push({ prog: name, link, handle: trackHandle('bpf_link', name) });
       names.push(name);

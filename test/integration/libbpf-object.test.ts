@@ -4,7 +4,7 @@
 // the fixture filters on, verifier and permission errors, ring wrap-around,
 // and a leak check (handles, fds, programs left in the kernel).
 import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   BpfObject,
   LibbpfError,
+  closeVmlinuxBtf,
   PermissionError,
   VerifierError,
   hasTracepoint,
@@ -29,6 +30,7 @@ import {
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PROBE_OBJ = join(ROOT, 'build/fixtures/ringbuf_probe.bpf.o');
 const REJECT_OBJ = join(ROOT, 'build/fixtures/verifier_reject.bpf.o');
+const ATTACH_FAIL_OBJ = join(ROOT, 'build/fixtures/attach_fail.bpf.o');
 const SYS_GETPPID: number | undefined = ({ x64: 110, arm64: 173 } as Record<string, number>)[process.arch];
 const RECORD_MAGIC = 0x1501a7c4n;
 const RING_SIZE = 16 * 1024;
@@ -191,7 +193,7 @@ beforeAll(() => {
     throw new Error('libbpf integration tests load real BPF programs and must run as root (sudo npx vitest run test/integration/libbpf*)');
   }
   if (SYS_GETPPID === undefined) throw new Error(`no getppid syscall number for ${process.arch} in this test`);
-  execFileSync('make', ['-s', '-f', 'scripts/Makefile', 'build/fixtures/ringbuf_probe.bpf.o', 'build/fixtures/verifier_reject.bpf.o'], {
+  execFileSync('make', ['-s', '-f', 'scripts/Makefile', 'build/fixtures/ringbuf_probe.bpf.o', 'build/fixtures/verifier_reject.bpf.o', 'build/fixtures/attach_fail.bpf.o'], {
     cwd: ROOT,
     stdio: 'inherit',
   });
@@ -208,7 +210,7 @@ afterEach(async () => {
 });
 
 afterAll(() => {
-  vmlinuxBtf().close();
+  closeVmlinuxBtf();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -348,6 +350,28 @@ describe('libbpf layer on the running kernel', () => {
     expect(ve.message).not.toMatch(/processed \d+ insns/);
   });
 
+  it('attachAll() failing on one program names it and detaches the ones it attached', () => {
+    const obj = track(BpfObject.open(ATTACH_FAIL_OBJ));
+    obj.load();
+    const okId = obj.programId('iwt_attach_ok');
+    let err: unknown;
+    try {
+      obj.attachAll();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(LibbpfError);
+    const le = err as LibbpfError;
+    expect(le.op).toBe('bpf_program__attach(iwt_attach_bad in attach_fail.bpf.o, section raw_tp)');
+    expect(le.message).toContain('Operation not supported (EOPNOTSUPP)');
+    expect(le.message).toContain('cannot auto-attach');
+    expect(obj.attachedPrograms()).toEqual([]);
+    expect(openHandles().filter((h) => h.startsWith('bpf_link'))).toEqual([]);
+    // the first program is loaded but has no link left
+    const links = JSON.parse(execFileSync('bpftool', ['link', 'show', '-j'], { encoding: 'utf8' })) as { prog_id: number }[];
+    expect(links.map((l) => l.prog_id)).not.toContain(okId);
+  });
+
   it('reads and writes maps (array, per-CPU) with size checks', async () => {
     const child = await Syscaller.start();
     const obj = loadProbe(child);
@@ -387,7 +411,7 @@ describe('libbpf layer on the running kernel', () => {
   });
 
   it('close() detaches and releases everything: kernel programs, handles, fds', async () => {
-    vmlinuxBtf().close();
+    closeVmlinuxBtf();
     expect(openHandles()).toEqual([]);
     const fdsBefore = openFdCount();
     const child = await Syscaller.start();
@@ -414,7 +438,7 @@ describe('libbpf layer on the running kernel', () => {
     expect(() => rb.drain(() => {})).toThrow(/after close/);
     expect(() => arr.lookup(u32(0))).toThrow(/after its object was closed/);
     expect(() => obj.programNames()).toThrow(/after close/);
-    vmlinuxBtf().close();
+    closeVmlinuxBtf();
     expect(openHandles()).toEqual([]);
     expect(openHandleCount()).toBe(0);
     expect(openFdCount()).toBe(fdsWithChild);
@@ -436,7 +460,7 @@ describe('libbpf layer on the running kernel', () => {
     const dir = join(tmp, 'unpriv');
     mkdirSync(join(dir, 'src/libbpf'), { recursive: true });
     for (const f of readdirSync(join(ROOT, 'src/libbpf')).filter((f) => f.endsWith('.ts'))) {
-      const src = execFileSync('cat', [join(ROOT, 'src/libbpf', f)], { encoding: 'utf8' });
+      const src = readFileSync(join(ROOT, 'src/libbpf', f), 'utf8');
       const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
       writeFileSync(join(dir, 'src/libbpf', f.replace(/\.ts$/, '.js')), js);
     }
