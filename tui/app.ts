@@ -102,7 +102,7 @@ export async function runTui(opts: RunTuiOptions): Promise<void> {
     };
     const onSignal = (): void => void shutdown();
     const onExit = (): void => restoreTerminal();
-    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGINT'];
+    const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT'];
 
     const removeProcessHooks = (): void => {
       process.removeListener('uncaughtException', onUncaught);
@@ -175,6 +175,11 @@ export async function runTui(opts: RunTuiOptions): Promise<void> {
       process.on('exit', onExit);
       for (const s of signals) process.on(s, onSignal);
 
+      // blessed installs process handlers that call process.exit() (for an uncaught exception
+      // even when it was not the only listener, since emit() calls a copy of the list): they
+      // would skip opts.stop(). Take them out; this file owns process-level handling.
+      const blessedEvents = ['uncaughtException', ...signals] as const;
+      const had = new Map(blessedEvents.map((e) => [e, new Set(process.listeners(e as 'SIGTERM'))]));
       screen = blessed.screen({
         smartCSR: true,
         title: 'isolwatch',
@@ -183,8 +188,9 @@ export async function runTui(opts: RunTuiOptions): Promise<void> {
         warnings: false,
         autoPadding: false,
       });
-      // blessed installs its own exception/signal handlers that call process.exit(); they stand
-      // aside when another listener exists, which is why ours are registered first.
+      for (const e of blessedEvents) {
+        for (const l of process.listeners(e as 'SIGTERM')) if (!had.get(e)!.has(l)) process.removeListener(e, l);
+      }
       box = blessed.box({ top: 0, left: 0, width: '100%', height: '100%', tags: color, wrap: false } as never);
       screen.append(box);
 

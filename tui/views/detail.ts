@@ -131,6 +131,7 @@ function eventDetail(model: Model, e: EventEntry, remedyFor?: RemedyLookup): Lin
   ];
   if (c.callsite) out.push(T(`callsite:  ${c.callsite} (${symbolName(c.callsite)})`));
   if (r.flags?.length) out.push(T(`flags:     ${r.flags.join(' ')}`));
+  if (r.note) out.push(T(`note:      ${r.note}`));
   if (r.action) {
     const a = r.action;
     out.push(T(`action:    ${a.kind}${a.signal ? ` ${a.signal}` : ''}${a.target ? ` -> ${a.target}` : ''}${a.pid !== undefined ? ` ${a.pid}` : ''}: ${a.result}${a.rule ? ` (rule ${a.rule})` : ''}`));
