@@ -392,7 +392,7 @@ function checkCpusAndBoot(ctx: Ctx): void {
   const nocbs = boot?.rcu_nocbs?.cpus;
   const offloaded = nocbs === 'all' ? cpus : [...new Set([...(nocbs ?? []), ...nohzNow])];
   const notOffloaded = minus(cpus, offloaded);
-  if (notOffloaded.length && !(boot?.nohz_full && noNohzBuild && cfg.RCU_NOCB_CPU === 'n')) {
+  if (notOffloaded.length) {
     const evidence: Evidence[] = [{ path: cmdlinePath, value: said('rcu_nocbs', boot?.rcu_nocbs) }, { path: nohzPath, value: shownValue(sys.text('sys/devices/system/cpu/nohz_full')) }];
     if (cfg.source) evidence.push(configEvidence(ctx, 'RCU_NOCB_CPU'));
     ctx.findings.push(

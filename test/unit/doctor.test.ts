@@ -1,6 +1,6 @@
 // doctor on fixture trees: a well-tuned machine (nothing above info), a
 // typical untuned one, and a broken one whose nohz_full= was silently ignored.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -375,5 +375,59 @@ describe('doctor parsers', () => {
   it('wraps without losing words and cuts words longer than a line', () => {
     expect(wrap('a bb ccc', 4)).toEqual(['a bb', 'ccc']);
     expect(wrap('abcdefghij', 4)).toEqual(['abcd', 'efgh', 'ij']);
+  });
+});
+
+describe('doctor: boot parameters against what took effect (small trees)', () => {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  // A minimal system: 4 CPUs, a release, and whatever the case adds.
+  function tree(files: Record<string, string>): string {
+    const dir = mkdtempSync(join(tmpdir(), 'isolwatch-doctor-'));
+    dirs.push(dir);
+    const all: Record<string, string> = { 'sys/devices/system/cpu/online': '0-3\n', 'proc/sys/kernel/osrelease': '6.1.0-t\n', ...files };
+    for (const [rel, text] of Object.entries(all)) {
+      mkdirSync(dirname(join(dir, rel)), { recursive: true });
+      writeFileSync(join(dir, rel), text);
+    }
+    return dir;
+  }
+
+  it('isolcpus= on a kernel without CONFIG_CPU_ISOLATION: error, silently ignored', () => {
+    const r = auditSystem({
+      root: tree({ 'proc/cmdline': 'isolcpus=domain,2-3\n', 'sys/devices/system/cpu/isolated': '\n', 'boot/config-6.1.0-t': '# CONFIG_CPU_ISOLATION is not set\nCONFIG_NO_HZ_FULL=y\n' }),
+      cpus: [2, 3],
+    });
+    const f = byId(r, 'isolcpus-ignored');
+    expect(f.severity).toBe('error');
+    expect(f.title).toMatch(/silently ignored.*CONFIG_CPU_ISOLATION/);
+    expect(f.evidence).toContainEqual({ path: '/boot/config-6.1.0-t', value: '# CONFIG_CPU_ISOLATION is not set' });
+    expect(ids(r)).not.toContain('cpus-not-isolated');
+    expect(ids(r)).not.toContain('kernel-no-cpu-isolation');
+  });
+
+  it('nohz_full= that took effect for part of the list: warning naming both halves', () => {
+    const r = auditSystem({
+      root: tree({ 'proc/cmdline': 'nohz_full=0-3\n', 'sys/devices/system/cpu/nohz_full': '1-3\n', 'boot/config-6.1.0-t': 'CONFIG_NO_HZ_FULL=y\nCONFIG_CPU_ISOLATION=y\n' }),
+      cpus: [1, 2, 3],
+    });
+    const f = byId(r, 'nohz-full-ignored');
+    expect(f.severity).toBe('warning');
+    expect(f.title).toBe('nohz_full= took effect for CPU 1-3 only, not 0');
+  });
+
+  it('irqaffinity= on the command line that did not take effect', () => {
+    const r = auditSystem({ root: tree({ 'proc/cmdline': 'irqaffinity=0-1\n', 'proc/irq/default_smp_affinity': 'f\n' }), cpus: [3] });
+    const f = byId(r, 'irq-default-affinity');
+    expect(f.title).toBe('irqaffinity=0-1 on the command line, yet new IRQs default to CPUs including 3');
+    expect(f.evidence).toEqual([
+      { path: '/proc/irq/default_smp_affinity', value: 'f' },
+      { path: '/proc/cmdline', value: 'irqaffinity=0-1' },
+    ]);
+  });
+
+  it('a cgroup v2 isolated partition counts as isolated', () => {
+    const r = auditSystem({ root: tree({ 'sys/fs/cgroup/cpuset.cpus.isolated': '3\n', 'sys/devices/system/cpu/isolated': '\n' }), cpus: [3] });
+    expect(ids(r)).not.toContain('cpus-not-isolated');
   });
 });
