@@ -417,3 +417,8 @@ export function decodeIsolCall(c: IsolCall, ctx: DecodeContext): IsolRecord {
   if (warning) rec.warning = true;
   return rec;
 }
+
+// The events layer's RawIsolCall (src/events/decode.ts) is fed to decodeIsolCall as is:
+// this fails to compile if the two ever drift apart.
+type AssertAssignable<T extends IsolCall> = T;
+export type RawIsolCallFitsIsolCall = AssertAssignable<import('../events/decode.js').RawIsolCall>;

@@ -11,6 +11,8 @@ import { machine } from 'node:os';
 import { decodeIsolCall, type IsolCall } from '../../src/isol/decode.js';
 import { detectPrIsol } from '../../src/isol/detect.js';
 import { vmlinuxBtf } from '../../src/libbpf/btf.js';
+import type { RawIsolCall, RawRecord } from '../../src/events/decode.js';
+import { Session, defaultObjectPath } from '../../src/session.js';
 
 const SRC = 'test/workloads/isol-prctls.c';
 const BIN = 'test/workloads/bin/isol-prctls';
@@ -62,24 +64,14 @@ function asBpfRecord(c: WorkloadCall, pid: number): IsolCall {
   return r;
 }
 
+type States = Record<string, { ksm: number; mdwe: number }>;
 let calls: WorkloadCall[] = [];
-let states: Record<string, { ksm: number; mdwe: number }> = {};
-let childPid = 0;
-const btf = vmlinuxBtf();
-const detection = detectPrIsol({ hasStructField: (s, f) => btf.hasStructField(s, f) });
-afterAll(() => btf.close());
-const arch = machine();
+let states: States = {};
 
-beforeAll(() => {
-  if (!existsSync(BIN) || statSync(BIN).mtimeMs < statSync(SRC).mtimeMs) {
-    mkdirSync('test/workloads/bin', { recursive: true });
-    execFileSync('gcc', ['-O2', '-Wall', '-pthread', '-o', BIN, SRC, '-lrt']);
-  }
-  // The throwaway process: spawned, never reused, gone when it returns.
-  const run = spawnSync(BIN, [], { encoding: 'utf8', timeout: 10_000 });
-  expect(run.status, run.stderr).toBe(0);
-  childPid = run.pid ?? 0;
-  for (const line of run.stdout.trim().split('\n')) {
+function parseWorkload(stdout: string): { calls: WorkloadCall[]; states: States } {
+  const calls: WorkloadCall[] = [];
+  const states: States = {};
+  for (const line of stdout.trim().split('\n')) {
     const f = kv(line);
     if (line.startsWith('call ')) {
       calls.push({
@@ -100,6 +92,24 @@ beforeAll(() => {
       states[f.after] = { ksm: Number(f.ksm), mdwe: Number(f.mdwe) };
     }
   }
+  return { calls, states };
+}
+let childPid = 0;
+const btf = vmlinuxBtf();
+const detection = detectPrIsol({ hasStructField: (s, f) => btf.hasStructField(s, f) });
+afterAll(() => btf.close());
+const arch = machine();
+
+beforeAll(() => {
+  if (!existsSync(BIN) || statSync(BIN).mtimeMs < statSync(SRC).mtimeMs) {
+    mkdirSync('test/workloads/bin', { recursive: true });
+    execFileSync('gcc', ['-O2', '-Wall', '-pthread', '-o', BIN, SRC, '-lrt']);
+  }
+  // The throwaway process: spawned, never reused, gone when it returns.
+  const run = spawnSync(BIN, [], { encoding: 'utf8', timeout: 10_000 });
+  expect(run.status, run.stderr).toBe(0);
+  childPid = run.pid ?? 0;
+  ({ calls, states } = parseWorkload(run.stdout));
 });
 
 // What this stock x86_64 6.x kernel does with each call, and what the decoded meaning must say.
@@ -158,5 +168,49 @@ describe.runIf(!detection.supported)('PR_ISOL-numbered prctls on this stock kern
 
   it('the test runner itself was not touched (the calls ran in the throwaway child only)', () => {
     expect(readFileSync('/proc/self/ksm_stat', 'utf8')).toMatch(/ksm_merge_any: no/);
+  });
+});
+
+// The same calls through the real BPF programs (bpf/isolwatch.bpf.c prctl_enter/exit):
+// the records it emits must carry what asBpfRecord() assumed, and decode to the same meanings.
+describe.runIf(!detection.supported)('the same calls seen by the real BPF side', () => {
+  it('every call arrives as an iw_isol_call and decodes to the expected meaning', () => {
+    expect(existsSync(defaultObjectPath()), `${defaultObjectPath()} is missing: run npm run build`).toBe(true);
+    const cpus = [Math.max(...readFileSync('/sys/devices/system/cpu/online', 'utf8').trim().split(/[,-]/).map(Number))];
+    const session = Session.open({ cpus, probes: new Set(['core', 'syscalls']) });
+    const seen: RawIsolCall[] = [];
+    let pid = 0;
+    let bpfCalls: WorkloadCall[] = [];
+    try {
+      const run = spawnSync(BIN, [], { encoding: 'utf8', timeout: 10_000 });
+      expect(run.status, run.stderr).toBe(0);
+      pid = run.pid ?? 0;
+      bpfCalls = parseWorkload(run.stdout).calls;
+      const collect = (recs: RawRecord[]) => recs.forEach((r) => r.rec === 'isol' && r.pid === pid && seen.push(r));
+      while (session.drain(collect) > 0);
+    } finally {
+      session.close();
+    }
+    // 16 calls plus the three PR_GET_MDWE(0) probes of the "state" lines.
+    expect(seen.length).toBe(bpfCalls.length + 3);
+    let i = 0;
+    for (const c of bpfCalls) {
+      while (i < seen.length && !(seen[i].option === c.option && seen[i].arg2 === c.arg2 && seen[i].arg3 === c.arg3 && seen[i].arg4 === c.arg4)) i++;
+      expect(i, `no BPF record for ${c.label}`).toBeLessThan(seen.length);
+      const bpf = seen[i++];
+      const assumed = asBpfRecord(c, pid);
+      expect({ label: c.label, result: bpf.result, read_ok: bpf.read_ok, in_mask: bpf.in_mask, ctl: bpf.ctl, out_mask: bpf.out_mask, comm: bpf.comm }).toEqual({
+        label: c.label,
+        result: assumed.result,
+        read_ok: assumed.read_ok,
+        in_mask: assumed.in_mask,
+        ctl: assumed.ctl,
+        out_mask: assumed.out_mask,
+        comm: 'isol-prctls',
+      });
+      const rec = decodeIsolCall(bpf, { prIsol: 'absent', arch });
+      expect(rec.meaning).toMatch(EXPECTED.find((e) => e.label === c.label)!.meaning);
+      expect(rec).toMatchObject({ type: 'isol', pid, tid: pid, warning: true });
+    }
   });
 });

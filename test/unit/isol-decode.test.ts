@@ -255,3 +255,16 @@ describe('parseIsolCall', () => {
     expect(() => parseIsolCall(buf, 16)).toThrow(/need 120 bytes/);
   });
 });
+
+describe('layout agreement with the BTF-generated events layer', () => {
+  it('ISOL_CALL_LAYOUT matches src/events/layout.generated.ts (generated from the compiled object)', async () => {
+    const { LAYOUT } = await import('../../src/events/layout.generated.js');
+    const g = LAYOUT.iw_isol_call;
+    const L = ISOL_CALL_LAYOUT;
+    expect(L.size).toBe(g.size);
+    for (const f of ['arg2', 'arg3', 'arg4', 'arg5', 'result', 'in_mask', 'out_mask', 'ctl', 'pid', 'tid', 'option', 'read_ok', 'comm'] as const) {
+      expect({ f, off: L[f] }).toEqual({ f, off: g.fields[f].offset });
+    }
+    expect(L.comm_len).toBe(g.fields.comm.size);
+  });
+});
