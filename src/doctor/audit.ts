@@ -5,6 +5,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultWatchedCpus, formatCpuList, parseCpuList, readCpuTopology, type WatchedCpus } from '../system/cpus.js';
+import { detectPrIsol, kallsymsHas, PR_ISOL_KALLSYMS, prIsolField } from '../isol/detect.js';
 import { parseBootParams, readKernelConfig, type KernelConfig } from './boot.js';
 import { makeFinding } from './findings.js';
 import { intersect, minus, parseCpuMask } from './masks.js';
@@ -85,7 +86,7 @@ export function auditSystem(opts: AuditOptions = {}): DoctorReport {
     config: config.facts,
     btf: exists(root, 'sys/kernel/btf/vmlinux'),
     prIsol: 'absent',
-    prIsolEvidence: '',
+    prIsolEvidence: [],
     cmdline: null,
     online: topo.online,
     isolated: topo.isolated,
@@ -173,27 +174,24 @@ function checkKernel(ctx: Ctx): void {
     );
   }
 
-  // Positive detection only (task-isolation-abi.md): BTF when the caller can
-  // check it, else the ABI's functions in kallsyms. Anything else is "absent".
-  const btfSays = ctx.opts.btfHasPrIsol?.();
+  // One detector for the whole tool (src/isol/detect.ts), so doctor agrees with
+  // the start record's pr_isol: positive evidence only, BTF when the caller can
+  // query it, else the ABI's prctl handlers in kallsyms.
+  const detection = detectPrIsol({ root: ctx.sys.root, hasStructField: ctx.opts.hasStructField });
+  facts.prIsol = prIsolField(detection);
+  facts.prIsolEvidence = detection.evidence.map((line) => (line.startsWith(ctx.sys.root) ? sys.shown(line.slice(ctx.sys.root.length)) : line));
+  const kallsyms = sys.text('proc/kallsyms');
   let evidence: Evidence;
-  if (btfSays === true) {
-    facts.prIsol = 'kernel';
-    evidence = { path: sys.shown('sys/kernel/btf/vmlinux'), value: 'task_struct has task_isol_info/isol_info' };
+  if (detection.via === 'btf:task_isol_info' || detection.via === 'btf:isol_info') {
+    evidence = { path: sys.shown('sys/kernel/btf/vmlinux'), value: `task_struct.${detection.via.slice(4)} present` };
+  } else if (detection.via === 'kallsyms') {
+    evidence = { path: sys.shown('proc/kallsyms'), value: kallsymsHas(kallsyms ?? '', PR_ISOL_KALLSYMS).join(', ') };
   } else {
-    const kallsyms = sys.text('proc/kallsyms');
-    const m = kallsyms === undefined ? null : /\s(prctl_task_isol_\w+)$/m.exec(kallsyms);
-    if (m) {
-      facts.prIsol = 'kernel';
-      evidence = { path: sys.shown('proc/kallsyms'), value: m[1] };
-    } else {
-      evidence = {
-        path: sys.shown('proc/kallsyms'),
-        value: kallsyms === undefined ? 'unreadable' : 'no prctl_task_isol_* symbols' + (btfSays === false ? '; BTF: task_struct has no task_isol_info/isol_info' : ''),
-      };
-    }
+    evidence = {
+      path: sys.shown('proc/kallsyms'),
+      value: (kallsyms === undefined ? 'unreadable' : 'no prctl_task_isol_* symbols') + (ctx.opts.hasStructField ? '; BTF: task_struct has no task_isol_info/isol_info' : ''),
+    };
   }
-  facts.prIsolEvidence = `${evidence.path}: ${evidence.value}`;
   if (facts.prIsol === 'kernel') {
     ctx.findings.push(makeFinding('pr-isol-present', { title: 'PR_ISOL task isolation ABI present', evidence: [evidence], remedy: [] }));
   } else {

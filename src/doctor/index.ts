@@ -13,7 +13,8 @@ export interface RunDoctorOptions {
   cpus?: number[];
   json: boolean;
   out: (s: string) => void;
-  btfHasPrIsol?: () => boolean | undefined;
+  /** see AuditOptions.hasStructField */
+  hasStructField?: (struct: string, field: string) => boolean;
 }
 
 /** Audits, writes the text or JSON report through `out`, and returns the exit code (0 clean, 1 findings above info). */
@@ -22,7 +23,7 @@ export function runDoctor(opts: RunDoctorOptions): number {
   const report = auditSystem({
     root,
     cpus: opts.cpus,
-    btfHasPrIsol: opts.btfHasPrIsol,
+    hasStructField: opts.hasStructField,
     // On the live system, isolwatch itself is not one of the user's stray tasks.
     excludePids: root === '/' ? [process.pid] : [],
   });

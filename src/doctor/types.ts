@@ -57,7 +57,8 @@ export interface DoctorFacts {
   config: KernelConfigFacts;
   btf: boolean;
   prIsol: 'kernel' | 'absent';
-  prIsolEvidence: string;
+  /** every check the PR_ISOL detector made, one line each */
+  prIsolEvidence: string[];
   cmdline: BootParams | null;
   online: number[];
   isolated: number[];
@@ -86,10 +87,11 @@ export interface AuditOptions {
   root?: string;
   cpus?: number[];
   /**
-   * Positive PR_ISOL detection by BTF (task_struct has task_isol_info / isol_info),
-   * injected by callers that have a BTF reader; without it, kallsyms decides.
+   * BTF query for PR_ISOL detection (task_struct.task_isol_info / isol_info), e.g.
+   * vmlinuxBtf().hasStructField; without it, kallsyms decides. Injected so the
+   * doctor works where libbpf or BTF is missing, which it reports.
    */
-  btfHasPrIsol?: () => boolean | undefined;
+  hasStructField?: (struct: string, field: string) => boolean;
   /** pids to leave out of the task scan (isolwatch itself when auditing '/') */
   excludePids?: number[];
 }

@@ -53,7 +53,8 @@ describe('doctor: well-tuned fixture', () => {
     expect(report.facts.prIsol).toBe('kernel');
     const f = byId(report, 'pr-isol-present');
     expect(f.severity).toBe('info');
-    expect(evidenceAt(f, '/proc/kallsyms')).toBe('prctl_task_isol_feat_get');
+    expect(evidenceAt(f, '/proc/kallsyms')).toBe('prctl_task_isol_feat_get, prctl_task_isol_cfg_get');
+    expect(report.facts.prIsolEvidence).toContain('/proc/kallsyms: prctl_task_isol_feat_get, prctl_task_isol_cfg_get');
     expect(ids(report)).toEqual(['pr-isol-present']);
   });
 
@@ -176,12 +177,13 @@ describe('doctor: untuned fixture', () => {
     expect(byId(r, 'tasks-on-isolated').evidence.map((e) => e.path)).not.toContain('/proc/812/status');
   });
 
-  it('a BTF check passed in decides PR_ISOL before kallsyms', () => {
-    const r = auditSystem({ root: fixture('untuned'), btfHasPrIsol: () => true });
+  it('a BTF query passed in decides PR_ISOL before kallsyms', () => {
+    const r = auditSystem({ root: fixture('untuned'), hasStructField: (st, field) => st === 'task_struct' && field === 'isol_info' });
     expect(r.facts.prIsol).toBe('kernel');
-    expect(byId(r, 'pr-isol-present').evidence[0].path).toBe('/sys/kernel/btf/vmlinux');
-    const absent = auditSystem({ root: fixture('untuned'), btfHasPrIsol: () => false });
+    expect(byId(r, 'pr-isol-present').evidence).toEqual([{ path: '/sys/kernel/btf/vmlinux', value: 'task_struct.isol_info present' }]);
+    const absent = auditSystem({ root: fixture('untuned'), hasStructField: () => false });
     expect(absent.facts.prIsol).toBe('absent');
+    expect(byId(absent, 'pr-isol-absent').evidence[0].value).toContain('BTF: task_struct has no task_isol_info/isol_info');
   });
 });
 
