@@ -140,6 +140,16 @@ export function hasTracepoint(name: string): boolean {
   return vmlinuxBtf().hasTypedef(`btf_trace_${name}`);
 }
 
+/**
+ * A core tracepoint must exist: throw NotSupportedError naming it (and the
+ * kernel that added it, when known) instead of failing later at load.
+ */
+export function requireTracepoint(name: string, minimum?: string): void {
+  if (!hasTracepoint(name)) {
+    throw new NotSupportedError(`tracepoint ${name} (tp_btf, btf_trace_${name} in kernel BTF)`, minimum, 'isolwatch needs it; upgrade the kernel or pick another probe');
+  }
+}
+
 export interface StructLayout {
   name: string;
   size: number;

@@ -2,7 +2,7 @@
 // Typical use: BpfObject.open -> setRodata/setAutoload (after hasTracepoint)
 // -> load -> attachAll -> ringBuffer().drain from a timer -> close.
 export { BpfObject, BpfMap, numPossibleCpus, openHandleCount, openHandles, type ProgramInfo } from './object.js';
-export { vmlinuxBtf, closeVmlinuxBtf, hasTracepoint, structLayoutFromObject, VmlinuxBtf, type StructLayout } from './btf.js';
+export { vmlinuxBtf, closeVmlinuxBtf, hasTracepoint, requireTracepoint, structLayoutFromObject, VmlinuxBtf, type StructLayout } from './btf.js';
 export {
   RingBufferReader,
   RingParser,

@@ -15,7 +15,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   BpfObject,
   LibbpfError,
+  NotSupportedError,
   closeVmlinuxBtf,
+  requireTracepoint,
   PermissionError,
   VerifierError,
   hasTracepoint,
@@ -225,6 +227,28 @@ describe('libbpf layer on the running kernel', () => {
     expect(btf.hasStructField('task_struct', 'pid')).toBe(true);
     expect(btf.hasStructField('task_struct', 'iw_no_such_field')).toBe(false);
     expect(btf.hasStructField('iw_no_such_struct', 'pid')).toBe(false);
+    expect(() => requireTracepoint('sys_enter')).not.toThrow();
+    let err: unknown;
+    try {
+      requireTracepoint('iw_no_such_tracepoint', 'Linux 99.0');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(NotSupportedError);
+    expect((err as NotSupportedError).feature).toMatch(/^tracepoint iw_no_such_tracepoint/);
+    expect((err as NotSupportedError).minimum).toBe('Linux 99.0');
+  });
+
+  it('relocates against a custom BTF path (btfCustomPath)', async () => {
+    const child = await Syscaller.start();
+    const obj = track(BpfObject.open(PROBE_OBJ, { btfCustomPath: '/sys/kernel/btf/vmlinux' }));
+    obj.setRodata('target_tgid', u32(child.pid));
+    obj.setRodata('target_nr', u32(SYS_GETPPID!));
+    obj.setAutoload('iwt_missing_tp', false);
+    obj.load();
+    expect(obj.attachAll()).toEqual(['iwt_sys_enter']);
+    await child.calls(5, 0);
+    expect(obj.ringBuffer('iwt_events').drain(() => {})).toBe(5);
   });
 
   it('reads struct layouts, nested ones included, from the compiled object BTF', () => {

@@ -243,22 +243,20 @@ describe('RingParser (synthetic ring)', () => {
     }
     new Uint8Array(r.buf).copyWithin(r.dataOffset + size, r.dataOffset, r.dataOffset + size);
     const p = r.parser();
+    // Best pass of 15 (after 3 warm-up passes): on a shared, noisy VM the
+    // minimum is the stable figure; the mean mostly measures the neighbours.
     const measure = (drainOnce: () => number): { rate: number; ns: number } => {
-      for (let w = 0; w < 3; w++) {
+      let best = Infinity;
+      for (let pass = 0; pass < 18; pass++) {
         r.consumer[0] = 0n;
         r.producer[0] = BigInt(perLap * 40);
-        drainOnce(); // warm up the JIT
+        const t0 = process.hrtime.bigint();
+        const n = drainOnce();
+        const ns = Number(process.hrtime.bigint() - t0);
+        expect(n).toBe(perLap);
+        if (pass >= 3) best = Math.min(best, ns / n);
       }
-      let count = 0;
-      const t0 = process.hrtime.bigint();
-      for (let pass = 0; pass < 10; pass++) {
-        r.consumer[0] = 0n;
-        r.producer[0] = BigInt(perLap * 40);
-        count += drainOnce();
-      }
-      const ns = Number(process.hrtime.bigint() - t0);
-      expect(count).toBe(perLap * 10);
-      return { rate: count / (ns / 1e9), ns: ns / count };
+      return { rate: 1e9 / best, ns: best };
     };
     let sum = 0;
     const shared = new DataView(r.buf);
@@ -273,7 +271,7 @@ describe('RingParser (synthetic ring)', () => {
       }),
     );
     const fmt = (m: { rate: number; ns: number }): string => `${(m.rate / 1e6).toFixed(1)} M records/s (${m.ns.toFixed(1)} ns/record)`;
-    console.log(`ring parser throughput: drain (Uint8Array per record) ${fmt(views)}; drainRaw ${fmt(raw)}`);
+    console.log(`ring parser throughput (best of 15 passes over ${perLap} records): drain (Uint8Array per record) ${fmt(views)}; drainRaw ${fmt(raw)}`);
     expect(sum).toBeGreaterThan(0);
   });
 });
