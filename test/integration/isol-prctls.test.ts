@@ -166,6 +166,16 @@ describe.runIf(!detection.supported)('PR_ISOL-numbered prctls on this stock kern
     expect(states.variant_deactivate_null).toEqual({ ksm: 0, mdwe: 1 });
   });
 
+  it('PR_SET_MEMORY_MERGE needs no capability on this kernel (only an early RFC had CAP_SYS_RESOURCE)', (ctx) => {
+    // Same throwaway workload as nobody with every capability dropped.
+    if (spawnSync('sh', ['-c', 'command -v setpriv']).status !== 0) ctx.skip();
+    const run = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', BIN], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const { calls: unpriv, states: st } = parseWorkload(run.stdout);
+    expect(unpriv.find((c) => c.label === 'activate_set')).toMatchObject({ ret: 0, errno: 0 });
+    expect(st.activate_set).toEqual({ ksm: 1, mdwe: 0 });
+  });
+
   it('the test runner itself was not touched (the calls ran in the throwaway child only)', () => {
     expect(readFileSync('/proc/self/ksm_stat', 'utf8')).toMatch(/ksm_merge_any: no/);
   });

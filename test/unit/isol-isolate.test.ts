@@ -1,6 +1,6 @@
 // --isolate parsing and the chisol plan (refused without a detected ABI).
 import { describe, expect, it } from 'vitest';
-import { IsolateSpecError, parseIsolateSpec, planIsolate } from '../../src/isol/isolate.js';
+import { IsolateSpecError, defaultChisolPath, parseIsolateSpec, planIsolate } from '../../src/isol/isolate.js';
 
 describe('parseIsolateSpec', () => {
   it('quiesce=vmstat', () => {
@@ -52,8 +52,9 @@ describe('planIsolate', () => {
     });
     expect(planIsolate(parseIsolateSpec('quiesce=vmstat'), { supported: true, via: 'kallsyms' }, ['a'])).toEqual({
       ok: true,
-      argv: ['chisol', '--abi-confirmed', '--via=kallsyms', '--quiesce', '0x1', '--', 'a'],
+      argv: [defaultChisolPath(), '--abi-confirmed', '--via=kallsyms', '--quiesce', '0x1', '--', 'a'],
     });
+    expect(defaultChisolPath()).toMatch(/\/build\/chisol$/);
   });
   it('refuses an empty command', () => {
     expect(planIsolate(spec, { supported: true, via: 'kallsyms' }, [])).toMatchObject({ ok: false });
