@@ -88,12 +88,15 @@ export class LibbpfError extends Error {
 
 export const PRIVILEGE_HINT =
   'loading and attaching BPF needs root, or CAP_BPF + CAP_PERFMON (and CAP_SYS_ADMIN on some kernels): run isolwatch as root (sudo)';
+export const ROOT_REFUSED_HINT =
+  'loading and attaching BPF needs root, or CAP_BPF + CAP_PERFMON; this process is root, so a kernel policy refused it ' +
+  '(lockdown, an LSM, a container/sandbox seccomp or capability drop) or the target is read-only (a frozen .rodata map)';
 
 /** EPERM / EACCES that is not a verifier rejection: missing privileges (or a lockdown/sandbox policy). */
 export class PermissionError extends LibbpfError {
   override name = 'PermissionError';
   constructor(op: string, errno: number, opts: LibbpfErrorOptions = {}) {
-    super(op, errno, { ...opts, hint: opts.hint ?? PRIVILEGE_HINT });
+    super(op, errno, { ...opts, hint: opts.hint ?? (process.geteuid?.() === 0 ? ROOT_REFUSED_HINT : PRIVILEGE_HINT) });
   }
 }
 

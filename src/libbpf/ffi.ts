@@ -312,7 +312,14 @@ function formatMessage(fmt: Ptr, ap: Ptr): string {
     n = f.vsnprintf(fmtBuf, fmtBufSize, fmt, vaCopy) as number;
     if (n < 0) return koffi.decode.string(fmt);
   }
-  return koffi.decode.string(fmtBuf, Math.min(n, fmtBufSize - 1));
+  const text = koffi.decode.string(fmtBuf, Math.min(n, fmtBufSize - 1));
+  if (fmtBufSize > 1024 * 1024) {
+    // a verifier log grew it: do not keep megabytes for one-line messages
+    koffi.free(fmtBuf);
+    fmtBuf = null;
+    fmtBufSize = 0;
+  }
+  return text;
 }
 
 function onPrint(level: number, fmt: Ptr | null, ap: Ptr | null): number {

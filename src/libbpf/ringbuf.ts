@@ -55,6 +55,8 @@ export class RingParser {
   private readonly maskBig: bigint;
   private readonly hdr: Int32Array;
   private readonly view: DataView;
+  private draining = false;
+  private dead = false;
 
   /**
    * @param consumerPos one-element view of the consumer position (read-write)
@@ -100,6 +102,27 @@ export class RingParser {
    * threw counts as consumed).
    */
   drainRaw(onRecord: RawRecordCallback, max = Infinity): number {
+    if (this.dead) throw new Error('ring buffer drained after close()');
+    // Re-entering from a callback would re-read the not-yet-stored consumer
+    // position and deliver the same records twice.
+    if (this.draining) throw new Error('ring buffer drain() called from inside its own record callback');
+    this.draining = true;
+    try {
+      return this.walk(onRecord, max);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /**
+   * Stop for good, also in the middle of a drain (the memory under it is
+   * about to go away): the current drain delivers nothing more.
+   */
+  invalidate(): void {
+    this.dead = true;
+  }
+
+  private walk(onRecord: RawRecordCallback, max: number): number {
     const cons = Atomics.load(this.consumerPos, 0);
     const avail = Number(Atomics.load(this.producerPos, 0) - cons);
     if (avail <= 0 || max <= 0) return 0;
@@ -124,10 +147,11 @@ export class RingParser {
         if ((word & RINGBUF_DISCARD_BIT) === 0) {
           delivered++;
           onRecord(view, base + pos, len);
+          if (this.dead) return delivered; // closed by the callback: the mapping is gone
         }
       }
     } finally {
-      if (consumed > 0) Atomics.store(this.consumerPos, 0, cons + BigInt(consumed));
+      if (consumed > 0 && !this.dead) Atomics.store(this.consumerPos, 0, cons + BigInt(consumed));
     }
     return delivered;
   }
@@ -206,6 +230,7 @@ export class RingBufferReader {
     // So the ring mapping is swapped in place for zero pages: the kernel
     // mapping and its map reference go now, stale views read zeros, and the
     // zero pages are unmapped once the views are garbage-collected.
+    this.parser.invalidate(); // a drain in progress (close from its callback) stops here
     this.parser = null;
     const views = this.views;
     this.views = [];

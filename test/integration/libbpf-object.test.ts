@@ -328,6 +328,23 @@ describe('libbpf layer on the running kernel', () => {
     expect(perCpuSum(obj)).toBe(BigInt(total));
   });
 
+  it('close() from inside a drain callback stops the drain cleanly', async () => {
+    const child = await Syscaller.start();
+    const obj = loadProbe(child);
+    const rb = obj.ringBuffer('iwt_events');
+    await child.calls(20, 0);
+    const seqs: number[] = [];
+    expect(
+      rb.drain((b) => {
+        seqs.push(decode(b).seq);
+        if (seqs.length === 3) obj.close(); // e.g. a SIGINT handler's teardown running from the decoder
+      }),
+    ).toBe(3);
+    expect(seqs).toEqual([0, 1, 2]);
+    expect(rb.closed).toBe(true);
+    expect(rb.pending()).toBe(0);
+  });
+
   it('fails a load that includes a missing tracepoint with a clear error, and loads without it', async () => {
     const child = await Syscaller.start();
     const obj = track(BpfObject.open(PROBE_OBJ));

@@ -197,6 +197,38 @@ describe('RingParser (synthetic ring)', () => {
     expect(got).toEqual([2, 3]);
   });
 
+  it('refuses to be re-entered from its own callback (records would be delivered twice)', () => {
+    const r = new SyntheticRing(4096);
+    r.write(payload(0, 8));
+    r.write(payload(1, 8));
+    const p = r.parser();
+    const got: number[] = [];
+    expect(() =>
+      p.drain((b) => {
+        got.push(check(b));
+        p.drain(() => {});
+      }),
+    ).toThrow(/inside its own record callback/);
+    expect(p.drain((b) => got.push(check(b)))).toBe(1);
+    expect(got).toEqual([0, 1]);
+  });
+
+  it('stops delivering at once when invalidated from a callback (the reader was closed)', () => {
+    const r = new SyntheticRing(4096);
+    for (let i = 0; i < 5; i++) r.write(payload(i, 8));
+    const p = r.parser();
+    const got: number[] = [];
+    expect(
+      p.drain((b) => {
+        got.push(check(b));
+        if (got.length === 2) p.invalidate();
+      }),
+    ).toBe(2);
+    expect(got).toEqual([0, 1]);
+    expect(r.consumer[0]).toBe(0n); // memory that is going away is not written
+    expect(() => p.drain(() => {})).toThrow(/after close/);
+  });
+
   it('rejects corrupt positions and lengths instead of reading garbage', () => {
     const r = new SyntheticRing(4096);
     r.producer[0] = 8192n;
