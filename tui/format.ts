@@ -106,12 +106,12 @@ export function fmtRelTs(ns: number): string {
 
 const SPARK = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/** One character per value; zero shows as a space-like baseline '.' so quiet seconds are visible. */
+/** One character per value; a quiet second shows as '.' so it is not mistaken for missing data. */
 export function sparkline(values: readonly number[]): string {
   const max = Math.max(0, ...values);
   return values
     .map((v) => {
-      if (v <= 0 || max <= 0) return '·';
+      if (v <= 0 || max <= 0) return '.';
       const i = Math.min(SPARK.length - 1, Math.floor((v / max) * (SPARK.length - 1) + 0.5));
       return SPARK[Math.max(0, i)];
     })

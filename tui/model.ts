@@ -22,6 +22,8 @@ export const PANELS: readonly PanelId[] = ['cpus', 'tasks', 'causes', 'events'];
 export interface RemedyInfo {
   remedy: string[];
   causes: string;
+  /** catalogue entry id, when the catalogue has one */
+  id?: string;
 }
 /** Same shape as src/remedies.ts `remedyFor`; injected so the TUI does not depend on it being there. */
 export type RemedyLookup = (q: { class: InterruptionClass; kind: string; func?: string }) => RemedyInfo | undefined;
@@ -131,6 +133,8 @@ export interface Stats {
   /** newest first */
   events: EventEntry[];
   nextEventId: number;
+  /** number of keys in causes (kept to avoid counting on every record) */
+  causeCount: number;
   total: number;
   violations: number;
   isolOps: number;
@@ -217,6 +221,7 @@ function emptyStats(t0Ns?: number): Stats {
     causes: {},
     events: [],
     nextEventId: 1,
+    causeCount: 0,
     total: 0,
     violations: 0,
     isolOps: 0,
@@ -385,23 +390,60 @@ function drill(model: Model): Model {
 // ---------------------------------------------------------------------------
 // Aggregation
 
-function cloneStats(s: Stats): Stats {
-  const cpus: Record<string, CpuStats> = {};
-  for (const [k, c] of Object.entries(s.cpus)) {
-    cpus[k] = { ...c, byClass: { ...c.byClass }, buckets: c.buckets.map((b) => ({ ...b, byClass: { ...b.byClass } })) };
-  }
-  const tasks: Record<string, TaskStats> = {};
-  for (const [k, t] of Object.entries(s.tasks)) tasks[k] = { ...t, byClass: { ...t.byClass } };
-  const causes: Record<string, CauseGroup> = {};
-  for (const [k, g] of Object.entries(s.causes)) {
-    causes[k] = { ...g, pids: [...g.pids], callsites: [...g.callsites], victimCpus: [...g.victimCpus], hist: [...g.hist] };
-  }
-  return { ...s, cpus, tasks, causes, events: [...s.events] };
+// Copy-on-write: a batch copies the containers once and each CPU, task, cause
+// or bucket only when it first changes it, so the previous model (e.g. the
+// frozen one shown while paused) is never mutated and a batch costs what it touches.
+interface Batch {
+  s: Stats;
+  /** objects created by this batch, safe to mutate */
+  owned: WeakSet<object>;
+}
+
+function beginBatch(prev: Stats): Batch {
+  const s: Stats = { ...prev, cpus: { ...prev.cpus }, tasks: { ...prev.tasks }, causes: { ...prev.causes } };
+  return { s, owned: new WeakSet() };
+}
+
+function ownCpu(w: Batch, cpuNum: number): CpuStats {
+  let c = w.s.cpus[cpuNum];
+  if (c && w.owned.has(c)) return c;
+  c = c ? { ...c, byClass: { ...c.byClass }, buckets: [...c.buckets] } : emptyCpu(cpuNum);
+  w.owned.add(c);
+  w.s.cpus[cpuNum] = c;
+  return c;
+}
+
+function ownBucket(w: Batch, cpu: CpuStats, i: number): SecondBucket {
+  let b = cpu.buckets[i];
+  if (w.owned.has(b)) return b;
+  b = { ...b, byClass: { ...b.byClass } };
+  w.owned.add(b);
+  cpu.buckets[i] = b;
+  return b;
+}
+
+function ownTask(w: Batch, key: string): TaskStats | undefined {
+  let t = w.s.tasks[key];
+  if (!t || w.owned.has(t)) return t;
+  t = { ...t, byClass: { ...t.byClass } };
+  w.owned.add(t);
+  w.s.tasks[key] = t;
+  return t;
+}
+
+function ownCause(w: Batch, key: string): CauseGroup | undefined {
+  let g = w.s.causes[key];
+  if (!g || w.owned.has(g)) return g;
+  g = { ...g, pids: [...g.pids], callsites: [...g.callsites], victimCpus: [...g.victimCpus], hist: [...g.hist] };
+  w.owned.add(g);
+  w.s.causes[key] = g;
+  return g;
 }
 
 function ingest(model: Model, records: readonly OutputRecord[], nowNs: number): Model {
   if (records.length === 0) return { ...model, nowNs };
-  const s = cloneStats(model.stats);
+  const w = beginBatch(model.stats);
+  const s = w.s;
   let baseNs = model.baseNs;
   let maxTs: number | undefined;
   const newEvents: EventEntry[] = [];
@@ -412,16 +454,17 @@ function ingest(model: Model, records: readonly OutputRecord[], nowNs: number): 
         if (s.t0Ns === undefined) s.t0Ns = r.ts_ns;
         if (s.firstTsNs === undefined || r.ts_ns < s.firstTsNs) s.firstTsNs = r.ts_ns;
         maxTs = maxTs === undefined ? r.ts_ns : Math.max(maxTs, r.ts_ns);
-        addInterruption(s, r, baseNs, model.opts);
+        addInterruption(w, r, baseNs, model.opts);
         newEvents.push({ id: s.nextEventId++, rec: r });
+        if (newEvents.length >= 2 * model.opts.eventCapacity) newEvents.splice(0, newEvents.length - model.opts.eventCapacity);
         break;
       }
       case 'isol':
         maxTs = maxTs === undefined ? r.ts_ns : Math.max(maxTs, r.ts_ns);
-        addIsol(s, r, model.opts.maxTasks);
+        addIsol(w, r, model.opts.maxTasks);
         break;
       case 'summary':
-        addSummary(s, r, model.opts.maxTasks);
+        addSummary(w, r, model.opts.maxTasks);
         break;
       case 'start':
         // A second start record (e.g. concatenated recordings) is ignored: the header describes the first.
@@ -438,9 +481,16 @@ function ingest(model: Model, records: readonly OutputRecord[], nowNs: number): 
   // need not share an epoch.
   let clockOffsetNs = model.clockOffsetNs;
   if (clockOffsetNs === undefined && maxTs !== undefined && !model.opts.replay) clockOffsetNs = maxTs - nowNs;
+  // Keep the selected event selected as newer ones are prepended (row 0 = follow the newest).
+  let sel = model.sel;
+  if (!model.paused && sel.events > 0 && newEvents.length > 0) {
+    const shift = model.filter ? newEvents.filter((e) => eventMatches(e.rec, model.filter)).length : newEvents.length;
+    sel = { ...sel, events: Math.min(sel.events + shift, Math.max(0, s.events.length - 1)) };
+  }
   return {
     ...model,
     stats: s,
+    sel,
     nowNs,
     baseNs,
     clockOffsetNs,
@@ -452,9 +502,10 @@ function taskKey(tid: number): string {
   return String(tid);
 }
 
-function getTask(s: Stats, ref: TaskRef, maxTasks: number): TaskStats {
+function getTask(w: Batch, ref: TaskRef, maxTasks: number): TaskStats {
+  const s = w.s;
   const key = taskKey(ref.tid);
-  let t = s.tasks[key];
+  let t = ownTask(w, key);
   if (!t) {
     const keys = Object.keys(s.tasks);
     if (keys.length >= maxTasks) {
@@ -478,6 +529,7 @@ function getTask(s: Stats, ref: TaskRef, maxTasks: number): TaskStats {
       maxNs: 0,
       byClass: {},
     };
+    w.owned.add(t);
     s.tasks[key] = t;
   }
   if (ref.comm) t.comm = ref.comm;
@@ -494,12 +546,13 @@ export function histIndex(ns: number): number {
   return i;
 }
 
-function addInterruption(s: Stats, r: InterruptionRecord, baseNs: number, opts: Model['opts']): void {
+function addInterruption(w: Batch, r: InterruptionRecord, baseNs: number, opts: Model['opts']): void {
+  const s = w.s;
   s.total++;
   if (r.violation) s.violations++;
   const d = Math.max(0, r.duration_ns);
 
-  const cpu = (s.cpus[r.cpu] ??= emptyCpu(r.cpu));
+  const cpu = ownCpu(w, r.cpu);
   cpu.total++;
   if (r.violation) cpu.violations++;
   bump(cpu.byClass, r.class);
@@ -510,22 +563,24 @@ function addInterruption(s: Stats, r: InterruptionRecord, baseNs: number, opts: 
   }
   cpu.victim = r.victim;
   const sec = Math.floor((r.ts_ns - baseNs) / 1e9);
-  let b = cpu.buckets[cpu.buckets.length - 1];
-  if (!b || b.sec !== sec) {
-    b = cpu.buckets.find((x) => x.sec === sec) as SecondBucket;
-    if (!b) {
-      b = { sec, count: 0, stolenNs: 0, byClass: {} };
-      cpu.buckets.push(b);
-      if (cpu.buckets.length > 1 && cpu.buckets[cpu.buckets.length - 2].sec > sec) cpu.buckets.sort((x, y) => x.sec - y.sec);
-      const newest = cpu.buckets[cpu.buckets.length - 1].sec;
-      while (cpu.buckets.length > 0 && cpu.buckets[0].sec <= newest - opts.historySeconds) cpu.buckets.shift();
-    }
+  let bi = cpu.buckets.length - 1;
+  if (bi < 0 || cpu.buckets[bi].sec !== sec) bi = cpu.buckets.findIndex((x) => x.sec === sec);
+  let b: SecondBucket;
+  if (bi >= 0) {
+    b = ownBucket(w, cpu, bi);
+  } else {
+    b = { sec, count: 0, stolenNs: 0, byClass: {} };
+    w.owned.add(b);
+    cpu.buckets.push(b);
+    if (cpu.buckets.length > 1 && cpu.buckets[cpu.buckets.length - 2].sec > sec) cpu.buckets.sort((x, y) => x.sec - y.sec);
+    const newest = cpu.buckets[cpu.buckets.length - 1].sec;
+    while (cpu.buckets.length > 0 && cpu.buckets[0].sec <= newest - opts.historySeconds) cpu.buckets.shift();
   }
   b.count++;
   b.stolenNs += d;
   bump(b.byClass, r.class);
 
-  const t = getTask(s, r.victim, opts.maxTasks);
+  const t = getTask(w, r.victim, opts.maxTasks);
   t.interruptions++;
   if (r.violation) t.violations++;
   t.stolenNs += d;
@@ -537,7 +592,7 @@ function addInterruption(s: Stats, r: InterruptionRecord, baseNs: number, opts: 
     t.source = r.isol.source ?? (r.isol.state === 'declared' ? 'declared' : t.source);
   }
 
-  const g = causeGroupFor(s, r, opts.maxCauses);
+  const g = causeGroupFor(w, r, opts.maxCauses);
   g.count++;
   if (r.violation) g.violations++;
   g.stolenNs += d;
@@ -568,18 +623,15 @@ export function senderLabel(r: InterruptionRecord): { key: string; label: string
   return { key: `unknown|${c.cpu ?? ''}`, label: c.cpu !== undefined ? `unknown sender${on}` : 'unknown sender', self: false };
 }
 
-function causeGroupFor(s: Stats, r: InterruptionRecord, maxCauses: number): CauseGroup {
+function causeGroupFor(w: Batch, r: InterruptionRecord, maxCauses: number): CauseGroup {
+  const s = w.s;
   const who = senderLabel(r);
   const what = r.func ?? r.kind;
   const key = `${r.class}|${what}|${who.key}`;
-  let g = s.causes[key];
+  let g = ownCause(w, key);
   if (!g) {
-    const keys = Object.keys(s.causes);
-    if (keys.length >= maxCauses) {
-      let worst = keys[0];
-      for (const k of keys) if (s.causes[k].stolenNs < s.causes[worst].stolenNs) worst = k;
-      delete s.causes[worst];
-    }
+    if (s.causeCount >= maxCauses) evictCauses(s, maxCauses);
+    s.causeCount++;
     g = {
       key,
       class: r.class,
@@ -598,6 +650,7 @@ function causeGroupFor(s: Stats, r: InterruptionRecord, maxCauses: number): Caus
       sample: r,
       lastTsNs: r.ts_ns,
     };
+    w.owned.add(g);
     s.causes[key] = g;
   } else if (g.pids.length > 0 && r.cause.pid !== undefined && !g.pids.includes(r.cause.pid)) {
     // Same comm, several processes: show the comm only.
@@ -607,24 +660,34 @@ function causeGroupFor(s: Stats, r: InterruptionRecord, maxCauses: number): Caus
   return g;
 }
 
-function addIsol(s: Stats, r: IsolRecord, maxTasks: number): void {
-  s.isolOps++;
-  const t = getTask(s, { pid: r.pid, tid: r.tid, comm: r.comm }, maxTasks);
+/** Drops the least costly tenth of the cause groups at once, so a stream of new senders costs O(1) amortized. */
+function evictCauses(s: Stats, maxCauses: number): void {
+  const keep = Math.max(0, maxCauses - Math.max(1, Math.ceil(maxCauses / 10)));
+  const sorted = Object.values(s.causes).sort((a, b) => b.stolenNs - a.stolenNs || b.lastTsNs - a.lastTsNs);
+  const causes: Record<string, CauseGroup> = {};
+  for (const g of sorted.slice(0, keep)) causes[g.key] = g;
+  s.causes = causes;
+  s.causeCount = Math.min(sorted.length, keep);
+}
+
+function addIsol(w: Batch, r: IsolRecord, maxTasks: number): void {
+  w.s.isolOps++;
+  const t = getTask(w, { pid: r.pid, tid: r.tid, comm: r.comm }, maxTasks);
   t.lastOp = r.op;
   t.lastOpMeaning = r.meaning;
   t.lastOpWarning = r.warning;
   if (t.source === undefined || t.source === 'none') t.source = 'prctl';
 }
 
-function addSummary(s: Stats, r: SummaryRecord, maxTasks: number): void {
-  s.summary = r;
+function addSummary(w: Batch, r: SummaryRecord, maxTasks: number): void {
+  w.s.summary = r;
   for (const ts of r.tasks) {
-    const known = s.tasks[taskKey(ts.tid)];
+    const known = ownTask(w, taskKey(ts.tid));
     if (known) {
       known.isol = ts.isol;
       if (ts.source) known.source = ts.source;
     } else {
-      const t = getTask(s, { pid: ts.pid, tid: ts.tid, comm: ts.comm }, maxTasks);
+      const t = getTask(w, { pid: ts.pid, tid: ts.tid, comm: ts.comm }, maxTasks);
       Object.assign(t, {
         isol: ts.isol,
         source: ts.source,

@@ -154,6 +154,16 @@ describe.skipIf(!hasTmux)('tui in a real terminal (tmux)', () => {
     expect(paneFlag(s, 'alternate_on')).toBe('0');
   });
 
+  it('live path (--live demo): records stream in, live rates, elapsed clock runs', async () => {
+    const s = startReplay(100, 30, '', '--live --speed 4');
+    const screen = await waitFor(s, (x) => x.includes('int/s') && x.includes('ipi_mb') && /live 00:0\d\.\d/.test(x), 'live screen');
+    expect(screen).toContain('rates over last 5s');
+    expect(screen).toContain('lost n/a live');
+    keys(s, 'q');
+    expect(await waitFor(s, has('TUI-EXIT:'), 'exit')).toContain('TUI-EXIT:0');
+    expect(paneFlag(s, 'alternate_on')).toBe('0');
+  });
+
   it('a crash restores the terminal first, then prints the error and exits non-zero', async () => {
     const s = startReplay(100, 30, '', '--crash-after-ms 1500');
     await waitFor(s, has('ipi_mb'), 'the replayed recording');

@@ -76,6 +76,34 @@ describe('tui model: aggregation', () => {
     expect(Object.keys(m.stats.causes).length).toBeLessThanOrEqual(3);
     expect(Object.keys(m.stats.tasks).length).toBeLessThanOrEqual(1);
   });
+
+  it('a stream of ever-new senders keeps the cause table bounded and the costliest causes', () => {
+    const ipi = interruptions.find((r) => r.func === 'ipi_mb')!;
+    const flood = Array.from({ length: 5000 }, (_, i) => ({
+      ...ipi,
+      ts_ns: ipi.ts_ns + i,
+      duration_ns: 100,
+      cause: { ...ipi.cause, comm: `spray${i}`, pid: 10_000 + i },
+    }));
+    let m = initModel(start, { replay: true, maxCauses: 50 });
+    m = run(m, { type: 'records', records: interruptions, nowNs: 0 }, { type: 'records', records: flood, nowNs: 0 });
+    const rows = causeRows(visible(m), '');
+    expect(rows.length).toBeLessThanOrEqual(50);
+    expect(rows[0].sender).toBe('noise/4242 on CPU 0'); // the real offender survives the flood
+    expect(m.stats.total).toBe(interruptions.length + flood.length);
+  });
+
+  it('the selected event stays selected as newer ones arrive; row 0 follows the newest', () => {
+    const half = 40;
+    let m = initModel(start, { replay: true });
+    m = run(m, { type: 'records', records: interruptions.slice(0, half), nowNs: 0 }, { type: 'focus', panel: 'events' });
+    m = run(m, { type: 'select-down' }, { type: 'select-down' });
+    const picked = eventRows(visible(m), '')[m.sel.events].id;
+    m = reduce(m, { type: 'records', records: interruptions.slice(half, half + 7), nowNs: 0 });
+    expect(eventRows(visible(m), '')[m.sel.events].id).toBe(picked);
+    m = run(m, { type: 'select-home' }, { type: 'records', records: interruptions.slice(half + 7), nowNs: 0 });
+    expect(m.sel.events).toBe(0);
+  });
 });
 
 describe('tui model: time and rates', () => {

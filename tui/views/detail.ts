@@ -84,6 +84,7 @@ function remedyLines(q: { class: InterruptionClass; kind: string; func?: string 
   }
   if (found.causes) out.push(T(`Why: ${found.causes}`));
   for (const r of found.remedy) out.push(T(`- ${r}`, 'good'));
+  if (found.id) out.push(T(`(remedy catalogue: ${found.id})`, 'dim'));
   return out;
 }
 
