@@ -6,7 +6,11 @@
  * --sender-cpu issues exactly --count membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)
  * calls, sleeping --interval-us between them (default 0). The kernel IPIs every other
  * CPU currently running a thread of this mm, i.e. the spinner's CPU: one ipi_mb
- * cross-CPU call (call_function_single on x86) per membarrier.
+ * cross-CPU call (call_function_single on x86) per membarrier. Before each call the
+ * sender pings the spinner through an atomic and waits for its answer (no system
+ * calls), so the call is made while the spinner is known to be running: on a CPU
+ * shared with other busy tasks an IPI would otherwise be skipped whenever the
+ * spinner happened to be switched out.
  *
  *   ready pid=<tgid> tid=<sender tid> sender_tid=<tid> spinner_tid=<tid> spin_cpu=<S> sender_cpu=<C> count=<N>
  *   done sent=<N> errors=0 spin_cpu=<S> spinner_switches=<K>
@@ -24,6 +28,7 @@ static const char usage[] =
 static long spin_cpu = -1, sender_cpu = -1, count = -1, interval_us = 0;
 static atomic_int spinner_ready, sender_ready, go, finished, printed, release;
 static atomic_int spinner_tid, sender_tid;
+static atomic_long ping_seq, ping_ack;
 static long sent, errors;
 static int first_errno;
 
@@ -39,8 +44,12 @@ static void *spinner(void *arg)
 	wl_pin_self(spin_cpu);
 	atomic_store(&spinner_tid, wl_gettid());
 	atomic_store_explicit(&spinner_ready, 1, memory_order_release);
-	while (!atomic_load_explicit(&release, memory_order_relaxed))
+	while (!atomic_load_explicit(&release, memory_order_relaxed)) {
 		counter++;
+		long p = atomic_load_explicit(&ping_seq, memory_order_relaxed);
+		if (p != atomic_load_explicit(&ping_ack, memory_order_relaxed))
+			atomic_store_explicit(&ping_ack, p, memory_order_relaxed);
+	}
 	return NULL;
 }
 
@@ -55,6 +64,10 @@ static void *sender(void *arg)
 	for (long i = 0; i < count; i++) {
 		if (i > 0 && interval_us > 0)
 			wl_sleep_ns((uint64_t)interval_us * 1000ull);
+		/* Ping the spinner (user-space atomics only) so it is known to be on its CPU. */
+		atomic_store_explicit(&ping_seq, i + 1, memory_order_relaxed);
+		while (atomic_load_explicit(&ping_ack, memory_order_relaxed) != i + 1)
+			wl_cpu_relax();
 		if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) {
 			sent++;
 		} else {
