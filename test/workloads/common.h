@@ -180,11 +180,13 @@ static inline void wl_parse_args(int argc, char **argv, struct wl_opt *opts, str
 			snprintf(name, sizeof(name), "%s", a);
 		}
 
-		if (strcmp(name, "help") == 0 && !eq) {
+		if ((strcmp(name, "help") == 0 || strcmp(name, "no-wait") == 0) && eq)
+			wl_usage_error("--%s takes no value", name);
+		if (strcmp(name, "help") == 0) {
 			printf("usage: %s %s\n", wl_prog, wl_usage_text);
 			exit(0);
 		}
-		if (strcmp(name, "no-wait") == 0 && !eq) {
+		if (strcmp(name, "no-wait") == 0) {
 			c->no_wait = 1;
 			continue;
 		}
