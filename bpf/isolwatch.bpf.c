@@ -63,25 +63,9 @@ static __always_inline void count_probe(__u32 probe)
 		*c += 1;
 }
 
-/* The class an interruption is counted under: a preemption that ran work items is a workqueue interruption. */
-static __always_inline __u16 effective_class(struct iw_interruption *rec)
-{
-	__u16 root = rec->chain[0].class;
-	if (root != IW_CLASS_PREEMPT)
-		return root;
-#pragma unroll
-	for (int i = 1; i < IW_CHAIN_MAX; i++) {
-		if (i >= rec->chain_len)
-			break;
-		if (rec->chain[i].class == IW_CLASS_WORKQUEUE)
-			return IW_CLASS_WORKQUEUE;
-	}
-	return root;
-}
-
 static __always_inline void emit(struct iw_interruption *rec)
 {
-	__u32 cls = effective_class(rec);
+	__u32 cls = rec->chain[0].class;
 	struct iw_counter *c;
 
 	if (rec->cause_pid && rec->cause_pid == iw_self_tgid)
@@ -262,10 +246,24 @@ static __always_inline void finish_hard(struct iw_cpu_state *st, __u64 now, __u3
 	st->hard.rec.duration_ns = now - st->hard.rec.hdr.ts_ns;
 	st->hard.rec.flags |= extra_flags;
 	st->hard.depth = 0;
-	/* work items are why the victim was preempted: they belong to its chain */
 	if (st->pre.open && st->hard.rec.chain[0].class == IW_CLASS_WORKQUEUE) {
+		/*
+		 * A work item is why the victim was preempted: it is listed in the
+		 * preemption's chain and is also its own record, charged to the
+		 * preempted victim with its own queuer (several items may run in
+		 * one preemption, each queued by someone else).
+		 */
 		merge_into_pre(st);
-		return;
+		st->hard.rec.victim_pid = st->pre.rec.victim_pid;
+		st->hard.rec.victim_tid = st->pre.rec.victim_tid;
+		__builtin_memcpy(st->hard.rec.victim_comm, st->pre.rec.victim_comm, IW_COMM_LEN);
+		st->hard.rec.isol_conf_mask = st->pre.rec.isol_conf_mask;
+		st->hard.rec.isol_active_mask = st->pre.rec.isol_active_mask;
+		st->hard.rec.isol_quiesce_mask = st->pre.rec.isol_quiesce_mask;
+		st->hard.rec.isol_oneshot_mask = st->pre.rec.isol_oneshot_mask;
+		st->hard.rec.isol_inherit_mask = st->pre.rec.isol_inherit_mask;
+		st->hard.rec.flags &= ~(IW_F_IN_SYSCALL | IW_F_ISOL_KERNEL);
+		st->hard.rec.flags |= st->pre.rec.flags & (IW_F_IN_SYSCALL | IW_F_ISOL_KERNEL);
 	}
 	if (st->pre.open)
 		st->hard.rec.flags |= IW_F_IN_PREEMPT;
@@ -677,8 +675,19 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct iw_cpu_state *st;
 	__u32 next_tid, prev_tid, idx;
+	struct iw_ctx_state *cx = ctx_state();
 	__u64 now;
 
+	/*
+	 * No context switch happens inside a hardirq or softirq: the nesting
+	 * counters must be 0 here. Resetting them heals a count left over from
+	 * an interrupt that was in flight while the programs were attached
+	 * (entry seen, exit not yet attached).
+	 */
+	if (cx) {
+		cx->hardirq = 0;
+		cx->softirq = 0;
+	}
 	if (!watched(cpu))
 		return 0;
 	st = cpu_state();
@@ -701,9 +710,12 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 			finish_pre(st, now, IW_F_OPEN_END);
 			return 0;
 		}
-		idx = chain_add(&st->pre.rec, IW_CLASS_PREEMPT, next_tid, 0, 1, now);
-		if (idx < IW_CHAIN_MAX)
-			BPF_CORE_READ_STR_INTO(&st->pre.rec.chain[idx].name, next, comm);
+		/* name at most two more tasks: the chain keeps room for the work items */
+		if (st->pre.rec.chain_len < 3) {
+			idx = chain_add(&st->pre.rec, IW_CLASS_PREEMPT, next_tid, 0, 1, now);
+			if (idx < IW_CHAIN_MAX)
+				BPF_CORE_READ_STR_INTO(&st->pre.rec.chain[idx].name, next, comm);
+		}
 		return 0;
 	}
 	if (prev_state != TASK_RUNNING || prev_tid == 0 || (BPF_CORE_READ(prev, flags) & PF_KTHREAD) ||

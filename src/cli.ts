@@ -43,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
 function exitCodeFor(e: unknown): { code: number; message: string } {
   if (e instanceof UsageError || e instanceof PolicyError) return { code: 2, message: e.message };
   if (e instanceof EnvironmentError) return { code: 3, message: e.message };
-  if (e instanceof PermissionError) return { code: 3, message: `${e.message}\nisolwatch needs root (CAP_BPF + CAP_PERFMON): run it with sudo` };
+  if (e instanceof PermissionError) return { code: 3, message: e.message };
   if (e instanceof VerifierError) return { code: 3, message: `the kernel's verifier rejected isolwatch's BPF programs on this kernel:\n${e.message}` };
   if (e instanceof LibbpfError) return { code: 3, message: e.message };
   return { code: 1, message: e instanceof Error ? (e.stack ?? e.message) : String(e) };

@@ -221,19 +221,18 @@ export class Engine {
 }
 
 /**
- * The class/kind/func a reader sees first. A preemption that ran work items
- * is a workqueue interruption (the kworker preempting is only the vehicle);
- * an IPI's func is the cross-CPU function that ran (csd), not the vector.
- * Mirrors effective_class() in isolwatch.bpf.c, so kernel counters and
- * engine counts agree.
+ * The class/kind/func a reader sees first. The class is the root entry's,
+ * as in the kernel counters (emit() in isolwatch.bpf.c), so both agree; a
+ * preemption's func names the first work item it ran; an IPI's func is the
+ * cross-CPU function that ran (csd), not the vector.
  */
 export function headline(raw: RawInterruption, chain: ChainEntry[]): { cls: InterruptionClass; kind: string; func?: string } {
   const root = chain[0];
   if (!root) return { cls: 'kernel', kind: 'entry' };
   if (root.class === 'preempt') {
+    // the work items that ran are also records of their own (flag in_preempt)
     const work = chain.find((e) => e.class === 'workqueue');
-    if (work) return { cls: 'workqueue', kind: work.func ?? work.kind, func: work.func };
-    return { cls: 'preempt', kind: root.kind };
+    return { cls: 'preempt', kind: root.kind, ...(work?.func ? { func: work.func } : {}) };
   }
   if (root.class === 'workqueue') return { cls: 'workqueue', kind: root.func ?? root.kind, func: root.func };
   if (root.class === 'ipi') {

@@ -1,0 +1,120 @@
+// Root integration harness: runs the real CLI (real BPF) and real C
+// workloads, with the workloads' ready/go/done handshake so the measured
+// window is known on the same clock as the records (CLOCK_MONOTONIC).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import type { InterruptionRecord, OutputRecord } from '../../src/types.js';
+
+export const ROOT = join(import.meta.dirname, '../..');
+export const CLI = join(ROOT, 'dist/src/cli.js');
+export const BIN = (name: string) => join(ROOT, 'test/workloads/bin', name);
+
+/** Root tests are never skipped: they fail loudly when the environment cannot run them. */
+export function requireRoot(): void {
+  if (process.getuid?.() !== 0) throw new Error('root integration tests need root (they load BPF programs): run npm test as root');
+  if (!existsSync(CLI)) throw new Error(`${CLI} missing: run npm run build`);
+  if (!existsSync('/sys/kernel/btf/vmlinux')) throw new Error('this kernel has no BTF: root integration tests cannot run');
+}
+
+export const nowNs = () => Number(process.hrtime.bigint());
+
+export interface Watcher {
+  records: OutputRecord[];
+  ready: Promise<void>;
+  stop(): Promise<{ code: number | null; records: OutputRecord[]; stderr: string }>;
+  proc: ChildProcess;
+}
+
+/** Starts `isolwatch watch --json ...` and resolves ready once the start record (= attached) arrives. */
+export function startWatch(args: string[]): Watcher {
+  const proc = spawn(process.execPath, [CLI, 'watch', '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const records: OutputRecord[] = [];
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr += d));
+  let onReady!: () => void;
+  let onFail!: (e: Error) => void;
+  const ready = new Promise<void>((res, rej) => ((onReady = res), (onFail = rej)));
+  const rl = createInterface({ input: proc.stdout! });
+  rl.on('line', (l) => {
+    const r = JSON.parse(l) as OutputRecord;
+    records.push(r);
+    if (r.type === 'start') onReady();
+  });
+  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)));
+  exited.then((code) => onFail(new Error(`isolwatch exited (${code}) before attaching: ${stderr}`)));
+  return {
+    records,
+    ready,
+    proc,
+    async stop() {
+      await new Promise((r) => setTimeout(r, 400)); // one more drain period
+      proc.kill('SIGINT');
+      const code = await exited;
+      await new Promise((r) => setImmediate(r));
+      return { code, records, stderr };
+    },
+  };
+}
+
+export interface Workload {
+  ready: Record<string, string>;
+  go(): Promise<Record<string, string>>;
+  finish(): Promise<number | null>;
+  goNs?: number;
+  doneNs?: number;
+}
+
+function kv(line: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of line.split(/\s+/).slice(1)) {
+    const i = p.indexOf('=');
+    if (i > 0) out[p.slice(0, i)] = p.slice(i + 1);
+  }
+  return out;
+}
+
+/** Starts a workload and waits for its ready line; go() starts the window and resolves with the done line. */
+export async function startWorkload(name: string, args: string[]): Promise<Workload> {
+  const proc = spawn(BIN(name), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr!.on('data', (d) => (stderr += d));
+  const rl = createInterface({ input: proc.stdout! });
+  const lines: string[] = [];
+  const waiters: ((l: string) => void)[] = [];
+  rl.on('line', (l) => {
+    const w = waiters.shift();
+    if (w) w(l);
+    else lines.push(l);
+  });
+  const exited = new Promise<number | null>((res) => proc.on('exit', (c) => res(c)));
+  const next = (prefix: string) =>
+    new Promise<string>((res, rej) => {
+      const take = (l: string) => (l.startsWith(prefix) ? res(l) : waiters.unshift(take));
+      const queued = lines.findIndex((l) => l.startsWith(prefix));
+      if (queued >= 0) return res(lines.splice(queued, 1)[0]);
+      waiters.push(take);
+      exited.then((c) => rej(new Error(`${name} exited (${c}) before '${prefix}': ${stderr}`)));
+    });
+  const ready = kv(await next('ready'));
+  const w: Workload = {
+    ready,
+    async go() {
+      w.goNs = nowNs();
+      proc.stdin!.write('go\n');
+      const done = kv(await next('done'));
+      w.doneNs = nowNs();
+      return done;
+    },
+    async finish() {
+      proc.stdin!.end();
+      return exited;
+    },
+  };
+  return w;
+}
+
+export function interruptions(records: OutputRecord[], from = 0, to = Infinity): InterruptionRecord[] {
+  return records.filter((r): r is InterruptionRecord => r.type === 'interruption' && r.ts_ns >= from && r.ts_ns <= to);
+}
