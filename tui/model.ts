@@ -103,6 +103,7 @@ export interface CauseGroup {
   /** "noise/4242 on CPU 0", "softirq on CPU 1", "self: app/5000" */
   sender: string;
   selfCaused: boolean;
+  /** sender thread ids seen (tid, or pid when the record has no tid), at most 8 */
   pids: number[];
   callsites: string[];
   victimCpus: number[];
@@ -600,7 +601,8 @@ function addInterruption(w: Batch, r: InterruptionRecord, baseNs: number, opts: 
   g.hist[histIndex(d)]++;
   g.sample = r;
   g.lastTsNs = r.ts_ns;
-  if (r.cause.pid !== undefined && !g.pids.includes(r.cause.pid) && g.pids.length < 8) g.pids.push(r.cause.pid);
+  const senderId = r.cause.tid ?? r.cause.pid;
+  if (senderId !== undefined && !g.pids.includes(senderId) && g.pids.length < 8) g.pids.push(senderId);
   if (r.cause.callsite && !g.callsites.includes(r.cause.callsite) && g.callsites.length < 4) g.callsites.push(r.cause.callsite);
   if (!g.victimCpus.includes(r.cpu)) g.victimCpus.push(r.cpu);
 }
@@ -614,7 +616,9 @@ export function senderLabel(r: InterruptionRecord): { key: string; label: string
   const on = c.cpu !== undefined ? ` on CPU ${c.cpu}` : '';
   if (c.origin === 'isolwatch') return { key: `isolwatch|${c.cpu ?? ''}`, label: `isolwatch itself${on}`, self: false };
   if (c.comm !== undefined && (c.context === undefined || c.context === 'task')) {
-    const who = c.pid !== undefined ? `${c.comm}/${c.pid}` : c.comm;
+    // The thread that did it (a munmap in a sibling thread is the one to find), as comm/tid.
+    const id = c.tid ?? c.pid;
+    const who = id !== undefined ? `${c.comm}/${id}` : c.comm;
     return { key: `task|${c.comm}|${c.cpu ?? ''}`, label: `${who}${on}`, self: false };
   }
   if (c.context && c.context !== 'unknown') {
@@ -652,8 +656,8 @@ function causeGroupFor(w: Batch, r: InterruptionRecord, maxCauses: number): Caus
     };
     w.owned.add(g);
     s.causes[key] = g;
-  } else if (g.pids.length > 0 && r.cause.pid !== undefined && !g.pids.includes(r.cause.pid)) {
-    // Same comm, several processes: show the comm only.
+  } else if (g.pids.length > 0 && (r.cause.tid ?? r.cause.pid) !== undefined && !g.pids.includes((r.cause.tid ?? r.cause.pid)!)) {
+    // Same comm, several threads/processes: show the comm only.
     const on = r.cause.cpu !== undefined ? ` on CPU ${r.cause.cpu}` : '';
     g.sender = `${r.cause.comm ?? '?'}/*${on}`;
   }

@@ -171,7 +171,7 @@ describe('tui model: top causes', () => {
         ['kworker/0:2/87 on CPU 0', 1],
       ]),
     );
-    expect(rows.find((g) => g.func === 'flush_tlb_func')?.sender).toBe('app-gc/5000 on CPU 0');
+    expect(rows.find((g) => g.func === 'flush_tlb_func')?.sender).toBe('app-gc/5003 on CPU 0'); // the thread, by tid
     expect(rows.find((g) => g.kind === 'write')?.selfCaused).toBe(true);
     for (let i = 1; i < rows.length; i++) expect(rows[i - 1].stolenNs).toBeGreaterThanOrEqual(rows[i].stolenNs);
   });
@@ -290,6 +290,8 @@ describe('tui views: screen layout', () => {
     [132, 43],
     [220, 60],
     [40, 10],
+    [12, 4],
+    [1, 1],
   ];
   for (const [cols, rows] of sizes) {
     it(`fills exactly ${cols}x${rows}`, () => {

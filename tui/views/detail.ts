@@ -96,7 +96,7 @@ function causeDetail(g: CauseGroup, width: number, remedyFor?: RemedyLookup): Li
       `${fmtCount(g.count)} interruptions, ${fmtCount(g.violations)} violations, stolen ${fmtDuration(g.stolenNs)}, ` +
         `avg ${fmtDuration(avg)}, max ${fmtDuration(g.maxNs)}, on CPU ${g.victimCpus.join(',')}`,
     ),
-    T(`victim: ${g.sample.victim.comm}/${g.sample.victim.tid}   sender: ${g.sender}${g.pids.length > 1 ? ` (pids ${g.pids.join(',')})` : ''}`),
+    T(`victim: ${g.sample.victim.comm}/${g.sample.victim.tid}   sender: ${g.sender}${g.pids.length > 1 ? ` (threads ${g.pids.join(',')})` : ''}`),
     ...(g.callsites.length ? [T(`callsite${g.callsites.length > 1 ? 's' : ''}: ${g.callsites.join(', ')}`)] : []),
     plain(''),
     H('Chain (newest)'),
