@@ -328,11 +328,25 @@ static inline void wl_pin_main(const struct wl_common *c, long dflt)
 
 /* ------------------------------------------------------------- threads */
 
-static inline void wl_start_thread(pthread_t *t, void *(*fn)(void *), void *arg)
+/*
+ * Start a thread that is bound to cpu from birth (so it never runs anywhere else, not
+ * even before it pins itself with wl_pin_self()).
+ */
+static inline void wl_start_thread(pthread_t *t, void *(*fn)(void *), void *arg, long cpu)
 {
-	int err = pthread_create(t, NULL, fn, arg);
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int err;
+
+	pthread_attr_init(&attr);
+	CPU_ZERO(&set);
+	CPU_SET((int)cpu, &set);
+	err = pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	if (!err)
+		err = pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
 	if (err)
-		wl_die("pthread_create: %s", strerror(err));
+		wl_die("pthread_create (cpu %ld): %s", cpu, strerror(err));
 }
 
 /* Wait (from the main thread) until *flag becomes nonzero; polls with short sleeps. */

@@ -250,8 +250,8 @@ int main(int argc, char **argv)
 	}
 
 	if (!no_spinner)
-		wl_start_thread(&ts, spinner, NULL);
-	wl_start_thread(&tx, sender, NULL);
+		wl_start_thread(&ts, spinner, NULL, target_cpu);
+	wl_start_thread(&tx, sender, NULL, from_cpu);
 	if (!no_spinner)
 		wl_wait_flag(&spinner_ready);
 	wl_wait_flag(&sender_ready);

@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 			strerror(errno));
 	region = p;
 
-	wl_start_thread(&t, worker, NULL);
+	wl_start_thread(&t, worker, NULL, cpu);
 	wl_wait_flag(&worker_ready);
 	pid_t tid = atomic_load(&worker_tid);
 	printf("ready pid=%d tid=%d cpu=%ld pages=%ld page_size=%ld addr=%p\n", getpid(), tid, cpu,

@@ -107,8 +107,8 @@ int main(int argc, char **argv)
 	if (membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0)
 		wl_die("membarrier(REGISTER_PRIVATE_EXPEDITED): %s", strerror(errno));
 
-	wl_start_thread(&ts, spinner, NULL);
-	wl_start_thread(&tx, sender, NULL);
+	wl_start_thread(&ts, spinner, NULL, spin_cpu);
+	wl_start_thread(&tx, sender, NULL, sender_cpu);
 	wl_wait_flag(&spinner_ready);
 	wl_wait_flag(&sender_ready);
 	printf("ready pid=%d tid=%d sender_tid=%d spinner_tid=%d spin_cpu=%ld sender_cpu=%ld "

@@ -151,9 +151,9 @@ int main(int argc, char **argv)
 			wl_die("cannot calibrate the cycle counter");
 	}
 
-	wl_start_thread(&ts, spinner, NULL);
+	wl_start_thread(&ts, spinner, NULL, cpu);
 	if (use_timer)
-		wl_start_thread(&tt, timer, NULL);
+		wl_start_thread(&tt, timer, NULL, timer_cpu);
 	wl_wait_flag(&spinner_ready);
 	if (use_timer)
 		wl_wait_flag(&timer_ready);

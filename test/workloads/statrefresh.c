@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 		wl_die("open %s: %s%s", path, strerror(errno),
 		       errno == EACCES || errno == EPERM ? " (needs root)" : "");
 
-	wl_start_thread(&t, worker, NULL);
+	wl_start_thread(&t, worker, NULL, cpu);
 	wl_wait_flag(&worker_ready);
 	printf("ready pid=%d tid=%d cpu=%ld count=%ld\n", getpid(), atomic_load(&worker_tid), cpu,
 	       count);

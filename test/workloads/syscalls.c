@@ -55,7 +55,7 @@ int main(int argc, char **argv)
 	wl_check_cpu("cpu", cpu);
 	wl_pin_main(&c, wl_first_cpu_except(&cpu, 1));
 
-	wl_start_thread(&t, worker, NULL);
+	wl_start_thread(&t, worker, NULL, cpu);
 	wl_wait_flag(&worker_ready);
 	printf("ready pid=%d tid=%d cpu=%ld count=%ld syscall=getppid nr=%d\n", getpid(),
 	       atomic_load(&worker_tid), cpu, count, (int)SYS_getppid);

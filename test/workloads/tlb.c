@@ -136,8 +136,8 @@ int main(int argc, char **argv)
 	if (munmap(hole, (size_t)page_size) != 0)
 		wl_die("munmap: %s", strerror(errno));
 
-	wl_start_thread(&ts, spinner, NULL);
-	wl_start_thread(&tu, unmapper, NULL);
+	wl_start_thread(&ts, spinner, NULL, spin_cpu);
+	wl_start_thread(&tu, unmapper, NULL, unmap_cpu);
 	wl_wait_flag(&spinner_ready);
 	wl_wait_flag(&unmapper_ready);
 	printf("ready pid=%d tid=%d unmapper_tid=%d spinner_tid=%d spin_cpu=%ld unmap_cpu=%ld "
