@@ -76,7 +76,7 @@
 #define IW_F_SIGNAL_SENT (1 << 7)  /* in-kernel signal sent to the victim at this entry */
 #define IW_F_SIGNAL_FAILED (1 << 8) /* bpf_send_signal refused (EPERM, EBUSY, ...) */
 #define IW_F_KERNEL_MODE (1 << 9)  /* page fault taken in kernel mode */
-#define IW_F_IN_PREEMPT (1 << 10)  /* hit another task while a victim was preempted: not stolen from a victim again */
+#define IW_F_IN_PREEMPT (1 << 10)  /* ran in the kernel thread that preempted a victim: its time is in that preemption */
 
 /* Authoritative per-CPU totals (map iw_counts): index = class, plus LOST. */
 #define IW_COUNTER_LOST IW_CLASS_MAX

@@ -163,6 +163,13 @@ static __always_inline void fill_sender(struct iw_sender *s, __u64 callsite, __u
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
 }
 
+/* Kernel threads (the kworker, ksoftirqd, migration/N that preempted someone) are never victims. */
+static __always_inline int current_is_kthread(void)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+	return (t->flags & PF_KTHREAD) != 0;
+}
+
 static __always_inline void begin_episode(struct iw_episode *ep, __u32 cpu, __u64 now)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
@@ -265,7 +272,7 @@ static __always_inline void finish_hard(struct iw_cpu_state *st, __u64 now, __u3
 		st->hard.rec.flags &= ~(IW_F_IN_SYSCALL | IW_F_ISOL_KERNEL);
 		st->hard.rec.flags |= st->pre.rec.flags & (IW_F_IN_SYSCALL | IW_F_ISOL_KERNEL);
 	}
-	if (st->pre.open)
+	if (st->pre.open && (st->hard.rec.chain[0].class == IW_CLASS_WORKQUEUE || current_is_kthread()))
 		st->hard.rec.flags |= IW_F_IN_PREEMPT;
 	emit(&st->hard.rec);
 }
@@ -359,7 +366,7 @@ static __always_inline void instant(__u16 class, __u32 kind, __u64 func, __u64 d
 	chain_add(&st->scratch.rec, class, kind, func, 0, now);
 	st->scratch.rec.chain[0].duration_ns = duration_ns > 0xffffffffULL ? 0xffffffff : (__u32)duration_ns;
 	st->scratch.rec.duration_ns = duration_ns;
-	st->scratch.rec.flags |= flags | (st->pre.open ? IW_F_IN_PREEMPT : 0);
+	st->scratch.rec.flags |= flags | (st->pre.open && current_is_kthread() ? IW_F_IN_PREEMPT : 0);
 	st->scratch.rec.cause_ctx = IW_CTX_SELF;
 	st->scratch.rec.cause_pid = st->scratch.rec.victim_pid;
 	st->scratch.rec.cause_tid = st->scratch.rec.victim_tid;
@@ -702,21 +709,24 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	next_tid = BPF_CORE_READ(next, pid);
 	prev_tid = BPF_CORE_READ(prev, pid);
 	if (st->pre.open) {
+		struct task_struct *victim = (struct task_struct *)st->pre.victim_task;
+
 		if (next_tid == st->pre.rec.victim_tid) {
 			finish_pre(st, now, 0);
 			return 0;
 		}
-		if (next_tid == 0) { /* victim runnable but not coming back here: it migrated */
+		/* runnable but no longer ours: the load balancer moved it (or the CPU idles) */
+		if (next_tid == 0 || iw_task_cpu(victim) != cpu) {
 			finish_pre(st, now, IW_F_OPEN_END);
+		} else {
+			/* name at most two more tasks: the chain keeps room for the work items */
+			if (st->pre.rec.chain_len < 3) {
+				idx = chain_add(&st->pre.rec, IW_CLASS_PREEMPT, next_tid, 0, 1, now);
+				if (idx < IW_CHAIN_MAX)
+					BPF_CORE_READ_STR_INTO(&st->pre.rec.chain[idx].name, next, comm);
+			}
 			return 0;
 		}
-		/* name at most two more tasks: the chain keeps room for the work items */
-		if (st->pre.rec.chain_len < 3) {
-			idx = chain_add(&st->pre.rec, IW_CLASS_PREEMPT, next_tid, 0, 1, now);
-			if (idx < IW_CHAIN_MAX)
-				BPF_CORE_READ_STR_INTO(&st->pre.rec.chain[idx].name, next, comm);
-		}
-		return 0;
 	}
 	if (prev_state != TASK_RUNNING || prev_tid == 0 || (BPF_CORE_READ(prev, flags) & PF_KTHREAD) ||
 	    next_tid == 0)
@@ -727,6 +737,7 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	st->pre.rec.hdr.type = IW_REC_INTERRUPTION;
 	st->pre.rec.hdr.cpu = cpu;
 	st->pre.cause_prio = 0;
+	st->pre.victim_task = (__u64)prev;
 	set_victim(&st->pre.rec, prev);
 	if (bpf_map_lookup_elem(&iw_sys, &prev_tid))
 		st->pre.rec.flags |= IW_F_IN_SYSCALL;
@@ -927,7 +938,7 @@ int BPF_PROG(handle_raw_syscalls_sys_exit, struct pt_regs *regs, long ret)
 		goto out;
 	now = bpf_ktime_get_ns();
 	begin_episode(&st->scratch, cpu, ss->start_ns);
-	st->scratch.rec.flags = ss->flags | (ss->cpu != cpu ? IW_F_OPEN_END : 0) | (st->pre.open ? IW_F_IN_PREEMPT : 0);
+	st->scratch.rec.flags = ss->flags | (ss->cpu != cpu ? IW_F_OPEN_END : 0);
 	chain_add(&st->scratch.rec, IW_CLASS_SYSCALL, (__u32)ss->nr, 0, 0, ss->start_ns);
 	st->scratch.rec.duration_ns = now - ss->start_ns;
 	st->scratch.rec.chain[0].duration_ns =

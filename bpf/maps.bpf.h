@@ -35,6 +35,7 @@ struct iw_episode {
 	__u32 open;
 	__u32 cause_prio;
 	__u32 _pad;
+	__u64 victim_task; /* task_struct of a preempted victim, to notice it migrated */
 };
 
 struct iw_cpu_state {
