@@ -1,0 +1,80 @@
+// The CLI contract end to end as root: exit codes, error messages, `run`
+// reports, and nothing left attached afterwards.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BIN, CLI, requireRoot } from './harness.js';
+
+const cli = (args: string[], opts: { user?: string } = {}) => {
+  const argv = opts.user ? ['runuser', '-u', opts.user, '--', process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
+  return spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+};
+
+const ourPrograms = () =>
+  (JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as { name?: string }[]).filter((p) =>
+    (p.name ?? '').startsWith('handle_'),
+  ).length;
+
+beforeAll(() => requireRoot());
+
+describe('isolwatch CLI as root', () => {
+  it('usage errors exit 2 and say what to do', () => {
+    const r = cli(['watch', '--cpus', 'x']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--cpus.*bad CPU list/);
+    const p = cli(['watch', '--pid', '999999999', '--duration', '1']);
+    expect(p.status).toBe(2);
+    expect(p.stderr).toMatch(/no such process/);
+  });
+
+  it('a malformed policy exits 2 with file:line:col', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iw-cli-'));
+    const f = join(dir, 'bad.yaml');
+    writeFileSync(f, 'version: 1\nname: bad\nrules:\n  - name: r\n    match:\n      class: ipis\n    actions: [log]\n');
+    const r = cli(['watch', '--cpus', '1', '--duration', '1', '--json', '--policy', f]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`${f}:6:\\d+: .*class`));
+  });
+
+  it('without privileges it exits 3 and names the remedy', () => {
+    const r = cli(['watch', '--cpus', '1', '--duration', '1', '--json'], { user: 'nobody' });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/root|CAP_BPF/);
+  });
+
+  it('run judges the declared command: its own syscalls fail the syscall budget, reports are written', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iw-run-'));
+    const junit = join(dir, 'j.xml');
+    const report = join(dir, 'r.ndjson');
+    const summary = join(dir, 's.md');
+    const r = cli(['run', '--cpus', '1', '--warmup', '0.3', '--junit', junit, '--report', report, '--summary', summary, '--',
+      BIN('spin'), '--cpu', '1', '--seconds', '1', '--syscalls-per-sec', '2000', '--timer-cpu', '0', '--no-wait']);
+    expect(r.status).toBe(1);
+    const recs = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(recs[0].type).toBe('start');
+    const sum = recs.at(-1);
+    expect(sum.type).toBe('summary');
+    expect(sum.verdict.pass).toBe(false);
+    expect(sum.verdict.reasons.join(' ')).toMatch(/syscall/);
+    const declared = recs.filter((x) => x.type === 'interruption' && x.isol.state === 'declared' && x.class === 'syscall' && x.kind === 'getppid');
+    expect(declared.length).toBeGreaterThan(100);
+    expect(readFileSync(junit, 'utf8')).toMatch(/<testsuite[^>]*failures="[1-9]/);
+    expect(readFileSync(summary, 'utf8')).toMatch(/FAIL/);
+  });
+
+  it('run with a failing command exits 1 and reports its status', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iw-run-'));
+    const report = join(dir, 'r.ndjson');
+    const r = cli(['run', '--cpus', '1', '--warmup', '0', '--budget', 'total=100000', '--allow-self', '--report', report, '--', 'sh', '-c', 'exit 3']);
+    expect(r.status).toBe(1);
+    const sum = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
+    expect(sum.verdict.exit_status).toBe(3);
+  });
+
+  it('nothing stays attached after the commands above', async () => {
+    for (let i = 0; i < 20 && ourPrograms() > 0; i++) await new Promise((r) => setTimeout(r, 250));
+    expect(ourPrograms()).toBe(0);
+  });
+});

@@ -1,0 +1,70 @@
+// The engine on a recording made by `isolwatch record` on this project's
+// host (CPU 1 watched; membarrier x20 from CPU 0 and 2 stat_refresh writes).
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { replay } from '../../src/commands/report.js';
+import { readDefines, readLayouts, renderLayoutModule } from '../../src/events/gen-layout.js';
+import { CLASSES, type InterruptionRecord } from '../../src/types.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const FIXTURE = join(ROOT, 'test/fixtures/recordings/host-membarrier.rec.ndjson');
+
+describe('replay of a host recording', () => {
+  const r = replay(readFileSync(FIXTURE, 'utf8'), FIXTURE);
+  const ints = r.records.filter((x): x is InterruptionRecord => x.type === 'interruption');
+
+  it('attributes every membarrier IPI to the sending thread on CPU 0', () => {
+    const mb = ints.filter((i) => i.func === 'ipi_mb');
+    expect(mb).toHaveLength(20);
+    const senders = new Set(mb.map((i) => i.cause.tid));
+    expect(senders.size).toBe(1);
+    for (const i of mb) {
+      expect(i).toMatchObject({ cpu: 1, class: 'ipi', kind: 'call_function_single' });
+      expect(i.cause).toMatchObject({ self: false, context: 'task', cpu: 0, comm: 'membarrier' });
+      expect(i.cause.callsite).toMatch(/^membarrier_private_expedited\+0x/);
+      expect(i.victim.comm).toBe('membarrier');
+      expect(i.victim.tid).not.toBe(i.cause.tid);
+      expect(i.chain.map((e) => e.kind)).toEqual(['call_function_single', 'csd']);
+    }
+  });
+
+  it('charges refresh_vm_stats work to the writer, one record per write', () => {
+    const work = ints.filter((i) => i.class === 'workqueue' && i.func === 'refresh_vm_stats');
+    expect(work).toHaveLength(2);
+    for (const w of work) expect(w.cause).toMatchObject({ context: 'task', cpu: 0, comm: 'statrefresh' });
+  });
+
+  it('summarizes exactly what it reported, with the kernel totals beside it', () => {
+    const cpu1 = r.summary.cpus['1'];
+    const total = Object.values(cpu1.by_class).reduce((a, b) => a + (b ?? 0), 0);
+    expect(total).toBe(ints.filter((i) => i.cpu === 1).length);
+    for (const k of Object.keys(cpu1.by_class)) expect(CLASSES).toContain(k);
+    expect(r.summary.kernel_counts?.['1']).toBeDefined();
+    expect(r.summary.lost_events).toBe(0);
+    expect(r.start.watched_cpus).toEqual([1]);
+  });
+
+  it('rejects what is not a recording with a clear message', () => {
+    expect(() => replay('{"type":"start"}\n', 'x.ndjson')).toThrow(/not an isolwatch recording.*isolwatch record/);
+    expect(() => replay('garbage\n', 'y.ndjson')).toThrow(/y.ndjson:1: not JSON/);
+  });
+});
+
+describe('record layout', () => {
+  it('layout.generated.ts matches the BTF of the built object (regenerate with npm run gen-layout)', () => {
+    const obj = join(ROOT, 'build/isolwatch.bpf.o');
+    const fresh = renderLayoutModule(readLayouts(obj), readDefines(readFileSync(join(ROOT, 'bpf/events.h'), 'utf8')));
+    expect(fresh).toBe(readFileSync(join(ROOT, 'src/events/layout.generated.ts'), 'utf8'));
+  });
+
+  it('the BTF sizes agree with the C static asserts', () => {
+    const out = execFileSync('bpftool', ['btf', 'dump', 'file', join(ROOT, 'build/isolwatch.bpf.o'), 'format', 'c'], { encoding: 'utf8' });
+    expect(out).toMatch(/struct iw_interruption \{/);
+    const l = readLayouts(join(ROOT, 'build/isolwatch.bpf.o'));
+    expect(l.iw_entry.size).toBe(56);
+    expect(l.iw_isol_call.size).toBe(120);
+    expect(l.iw_interruption.fields.chain.offset + 6 * 56).toBe(l.iw_interruption.size);
+  });
+});
