@@ -123,6 +123,11 @@ export async function run(o: RunOptions): Promise<number> {
       signal: exit.signal,
       failOnCmdError: !o.allowCmdFailure,
     });
+    if (warmupEndNs === undefined) {
+      // a CI check that judged nothing must not pass silently
+      judgement.pass = false;
+      judgement.reasons.push(`the command ended before the ${o.warmup}s warm-up: nothing was judged (lower --warmup or run longer)`);
+    }
     summary.verdict = { pass: judgement.pass, reasons: judgement.reasons, exit_status: exit.code, signal: exit.signal };
     const start = live.start;
     if (o.report) {
