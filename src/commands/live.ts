@@ -18,6 +18,7 @@ import type { InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from 
 
 export const VERSION = '0.1.0';
 
+
 export interface LiveOptions {
   cpus?: number[];
   pids?: number[];

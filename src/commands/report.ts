@@ -1,7 +1,8 @@
 // `isolwatch report FILE`: replays a recording through the same engine as a
 // live run and writes the same outputs (text, NDJSON, JUnit, markdown, TUI).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { mergeBudgets, parseBudget, BudgetError, judgeRun } from '../budget.js';
+import { judgeRun } from '../budget.js';
+import { budgetsFromFlags } from './budgets.js';
 import { Engine } from '../correlate/engine.js';
 import { parseRecording, RecordingError } from '../events/recording.js';
 import type { RawRecord } from '../events/decode.js';
@@ -88,13 +89,7 @@ export async function report(o: ReportOptions): Promise<number> {
     });
     return 0;
   }
-  let budgets;
-  try {
-    budgets = mergeBudgets(...o.budgets.map((b) => parseBudget(b)));
-  } catch (e) {
-    if (e instanceof BudgetError) throw new UsageError(e.message);
-    throw e;
-  }
+  const budgets = budgetsFromFlags(o.budgets);
   const judgement = judgeRun({
     interruptions,
     budgets,

@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { mergeBudgets, parseBudget, BudgetError, judgeRun } from '../budget.js';
+import { judgeRun } from '../budget.js';
+import type { Command } from '../cli-args.js';
 import { UsageError } from '../errors.js';
 import { detectPrIsol } from '../isol/detect.js';
 import { parseIsolateSpec, planIsolate, IsolateSpecError } from '../isol/isolate.js';
@@ -15,28 +16,13 @@ import { toNdjsonLine } from '../output/ndjson.js';
 import { formatStart, formatSummary } from '../output/text.js';
 import { remedyFor } from '../remedies.js';
 import type { InterruptionRecord, IsolRecord, OutputRecord } from '../types.js';
+import { budgetsFromFlags } from './budgets.js';
 import { openLive } from './live.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../errors.js';
 
-export interface RunOptions {
-  cpus?: number[];
-  probes?: string;
-  json: boolean;
-  policy?: string;
-  enforce: boolean;
-  obj?: string;
-  budgets: string[];
-  warmup: number;
-  junit?: string;
-  report?: string;
-  summary?: string;
-  allowSelf: boolean;
-  allowCmdFailure: boolean;
-  isolate?: string;
-  argv: string[];
-}
+export type RunOptions = Extract<Command, { cmd: 'run' }>['opts'];
 
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
 
@@ -45,13 +31,7 @@ function chisolPath(): string {
 }
 
 export async function run(o: RunOptions): Promise<number> {
-  let budgets;
-  try {
-    budgets = mergeBudgets(...o.budgets.map((b) => parseBudget(b)));
-  } catch (e) {
-    if (e instanceof BudgetError) throw new UsageError(e.message);
-    throw e;
-  }
+  const budgets = budgetsFromFlags(o.budgets);
   // refuse --isolate before anything is attached or started
   let argv = o.argv;
   if (o.isolate) {

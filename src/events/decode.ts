@@ -1,5 +1,6 @@
 // Decodes ring-buffer records (bpf/events.h) into plain objects. Offsets come
 // from layout.generated.ts (generated from the object's BTF), never typed by hand.
+import type { IsolCall } from '../isol/decode.js';
 import { IW, LAYOUT } from './layout.generated.js';
 
 export interface RawEntry {
@@ -37,23 +38,9 @@ export interface RawInterruption {
   chain: RawEntry[];
 }
 
-export interface RawIsolCall {
+/** struct iw_isol_call; its fields are documented where they are interpreted (src/isol/decode.ts). */
+export interface RawIsolCall extends IsolCall {
   rec: 'isol';
-  ts_ns: bigint;
-  cpu: number;
-  arg2: bigint;
-  arg3: bigint;
-  arg4: bigint;
-  arg5: bigint;
-  result: bigint;
-  in_mask: bigint;
-  out_mask: bigint;
-  ctl: [bigint, bigint];
-  pid: number;
-  tid: number;
-  option: number;
-  read_ok: number;
-  comm: string;
 }
 
 export type RawRecord = RawInterruption | RawIsolCall;
