@@ -55,7 +55,8 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
     const { records } = await w.stop();
     const sender = Number(wl.ready.sender_tid);
     const spinner = Number(wl.ready.spinner_tid);
-    const ipis = interruptions(records, wl.goNs, wl.doneNs).filter((r) => r.cpu === 1 && r.class === 'ipi' && r.func === 'ipi_mb');
+    // other processes on a shared machine may use membarrier too: judge the IPIs that hit our spinner
+    const ipis = interruptions(records, wl.goNs, wl.doneNs).filter((r) => r.cpu === 1 && r.func === 'ipi_mb' && r.victim.tid === spinner);
     // one IPI per call while the spinner runs on CPU 1; a call while it was switched out sends none
     const switches = Number(done.spinner_switches ?? 0);
     expect(ipis.length).toBeLessThanOrEqual(N);
@@ -74,15 +75,17 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
     const w = startWatch(['--cpus', WATCHED]);
     await w.ready;
     const wl = await startWorkload('tlb', ['--spin-cpu', '1', '--unmap-cpu', '0', '--count', String(N)]);
-    await wl.go();
+    const done = await wl.go();
     await wl.finish();
     const { records } = await w.stop();
     const unmapper = Number(wl.ready.unmapper_tid);
-    const flushes = interruptions(records, wl.goNs, wl.doneNs).filter((r) => r.cpu === 1 && r.func === 'flush_tlb_func');
-    const fromUnmapper = flushes.filter((r) => r.cause.tid === unmapper && r.cause.cpu === 0);
-    expect(fromUnmapper.length).toBeGreaterThanOrEqual(Math.floor(N * 0.9));
-    expect(fromUnmapper.length).toBeLessThanOrEqual(N * 2);
-    expect(fromUnmapper[0].cause.comm).toBe('tlb');
+    const spinner = Number(wl.ready.spinner_tid);
+    // a shootdown reaches CPU 1 only while our spinner runs there: judge the flushes that hit it
+    const flushes = interruptions(records, wl.goNs, wl.doneNs).filter((r) => r.cpu === 1 && r.func === 'flush_tlb_func' && r.victim.tid === spinner);
+    const switches = Number(done.spinner_switches ?? 0);
+    expect(flushes.length).toBeGreaterThanOrEqual(Math.max(1, N - switches));
+    expect(flushes.length).toBeLessThanOrEqual(N);
+    for (const r of flushes) expect(r.cause).toMatchObject({ self: false, context: 'task', tid: unmapper, cpu: 0, comm: 'tlb' });
   });
 
   it('stat_refresh from CPU 0 -> refresh_vm_stats work on CPU 1 attributed to the writer; vmstat_update never blames the interrupted task', async () => {
