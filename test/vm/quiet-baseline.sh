@@ -11,7 +11,11 @@
 #    "counts":{"local_timer":{"0":1260,"1":40},"call_function":{..},"softirq":{..},"syscall":{..},..}}
 # Classes: local_timer, call_function (incl. single), reschedule, irq_work, irq (device), softirq,
 # syscall, user_exit (context_tracking: any kernel entry from user mode on a nohz_full CPU).
+# Senders of multi-CPU call-function IPIs (the kind seen now and then on CPUs 2-3) are counted
+# with their stacks in @broadcast_ipi_sender: shown with QUIET_RAW=1.
 # QUIET_WINDOW (5 s), QUIET_SETTLE (3 s), QUIET_CPU (3); argument: the spinner binary.
+# Diagnosis: QUIET_EXTRA='bpftrace probes' are added (use the /@on/ filter to count in the window
+# only), QUIET_RAW=1 copies bpftrace's raw output to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 win=${QUIET_WINDOW:-5} settle=${QUIET_SETTLE:-3} cpu=${QUIET_CPU:-3}
@@ -34,6 +38,8 @@ tracepoint:irq:irq_handler_entry /@on/ { @irq[cpu] = count(); }
 tracepoint:irq:softirq_entry /@on/ { @softirq[cpu] = count(); }
 tracepoint:raw_syscalls:sys_enter /@on/ { @syscall[cpu] = count(); }
 tracepoint:context_tracking:user_exit /@on/ { @user_exit[cpu] = count(); }
+kprobe:native_send_call_func_ipi /@on/ { @broadcast_ipi_sender[comm, kstack(10)] = count(); }
+'"${QUIET_EXTRA:-}"'
 tracepoint:syscalls:sys_enter_kill /args->sig == 0 && args->pid >= '"$marker"' && args->pid <= '"$((marker + 2))"'/ {
   if (args->pid == '"$marker"') { printf("armed\n"); }
   if (args->pid == '"$((marker + 1))"') { @t0 = nsecs; @on = 1; printf("open\n"); }
