@@ -136,15 +136,14 @@ describe('quiet-CPU lab (test/vm/run)', () => {
       const why = `baseline ${raw}\nbpftrace raw output (stderr):\n${r.stderr}`;
       expect(b.window_ms, why).toBeGreaterThanOrEqual(4000);
       expect(n('local_timer', 0), why).toBeGreaterThan(100);
-      // the claim: no tick and no syscall on the spinner's nohz_full CPU
+      // The claim: no kernel entry at all on the quiet CPUs — no tick, no syscall, no IPI,
+      // no IRQ. (Before transparent_hugepage=never was added to the guest's command line,
+      // about 1 window in 3 had khugepaged's IPI to every CPU plus 2-3 ticks on CPU 3: a real
+      // interruption source, named in the raw output by @broadcast_ipi_sender.)
+      for (const cpu of [2, 3]) {
+        for (const cls of Object.keys(b.counts)) expect(`${cls}@cpu${cpu}=${n(cls, cpu)}`, why).toBe(`${cls}@cpu${cpu}=0`);
+      }
       expect(n('local_timer', 3), why).toBe(0);
-      expect(n('syscall', 3), why).toBe(0);
-      // Kernel entries on CPU 3 were 0 in most runs; now and then one call-function IPI sent
-      // to every CPU (and the user_exit it causes) lands in the window: tolerated up to 2,
-      // and the sender's stack is in the raw output above.
-      expect(n('call_function', 3), why).toBeLessThanOrEqual(2);
-      expect(n('user_exit', 3), why).toBeLessThanOrEqual(2);
-      expect(n('irq', 3) + n('softirq', 3) + n('reschedule', 3) + n('irq_work', 3), why).toBe(0);
     }, (GENERIC_TIMEOUT_S + 60) * 1000);
   });
 
