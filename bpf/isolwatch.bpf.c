@@ -170,9 +170,25 @@ static __always_inline int current_is_kthread(void)
 	return (t->flags & PF_KTHREAD) != 0;
 }
 
-static __always_inline void begin_episode(struct iw_episode *ep, __u32 cpu, __u64 now)
+/* chain entries keep durations in 32 bits */
+static __always_inline __u32 sat32(__u64 v)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task_btf();
+	return v > 0xffffffffULL ? 0xffffffff : (__u32)v;
+}
+
+/* The victim caused it itself (syscall, fault). */
+static __always_inline void set_self_cause(struct iw_interruption *rec, __u32 cpu)
+{
+	rec->cause_ctx = IW_CTX_SELF;
+	rec->cause_pid = rec->victim_pid;
+	rec->cause_tid = rec->victim_tid;
+	rec->cause_cpu = cpu;
+	__builtin_memcpy(rec->cause_comm, rec->victim_comm, IW_COMM_LEN);
+}
+
+/* Starts a record whose victim is t. */
+static __always_inline void begin_episode_of(struct iw_episode *ep, struct task_struct *t, __u32 cpu, __u64 now)
+{
 	__u32 tid;
 
 	__builtin_memset(&ep->rec, 0, sizeof(ep->rec));
@@ -184,6 +200,11 @@ static __always_inline void begin_episode(struct iw_episode *ep, __u32 cpu, __u6
 	tid = ep->rec.victim_tid;
 	if (tid && bpf_map_lookup_elem(&iw_sys, &tid))
 		ep->rec.flags |= IW_F_IN_SYSCALL;
+}
+
+static __always_inline void begin_episode(struct iw_episode *ep, __u32 cpu, __u64 now)
+{
+	begin_episode_of(ep, (struct task_struct *)bpf_get_current_task_btf(), cpu, now);
 }
 
 /* Appends one chain entry; returns its index or IW_CHAIN_MAX when full. */
@@ -329,8 +350,7 @@ static __always_inline void hard_exit(void)
 	if (d < IW_STACK_MAX) {
 		idx = st->hard.stack_idx[d];
 		if (idx < IW_CHAIN_MAX) {
-			__u64 dur = now - st->hard.stack_start[d];
-			st->hard.rec.chain[idx].duration_ns = dur > 0xffffffffULL ? 0xffffffff : (__u32)dur;
+			st->hard.rec.chain[idx].duration_ns = sat32(now - st->hard.stack_start[d]);
 		}
 	}
 	st->hard.depth = d;
@@ -343,7 +363,6 @@ static __always_inline void instant(__u16 class, __u32 kind, __u64 func, __u64 d
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct iw_cpu_state *st;
-	struct iw_episode *ep = NULL;
 	__u64 now;
 	__u32 idx;
 
@@ -353,25 +372,20 @@ static __always_inline void instant(__u16 class, __u32 kind, __u64 func, __u64 d
 	if (!st)
 		return;
 	now = bpf_ktime_get_ns();
-	if (st->hard.depth > 0)
-		ep = &st->hard;
-	if (ep) {
-		idx = chain_add(&ep->rec, class, kind, func, ep == &st->hard ? st->hard.depth : 1, now);
+	if (st->hard.depth > 0) {
+		/* inside an open nest: one more entry of its chain */
+		idx = chain_add(&st->hard.rec, class, kind, func, st->hard.depth, now);
 		if (idx < IW_CHAIN_MAX)
-			ep->rec.chain[idx].duration_ns = duration_ns > 0xffffffffULL ? 0xffffffff : (__u32)duration_ns;
+			st->hard.rec.chain[idx].duration_ns = sat32(duration_ns);
 		return;
 	}
 	st->ct_specific += 1;
 	begin_episode(&st->scratch, cpu, now);
 	chain_add(&st->scratch.rec, class, kind, func, 0, now);
-	st->scratch.rec.chain[0].duration_ns = duration_ns > 0xffffffffULL ? 0xffffffff : (__u32)duration_ns;
+	st->scratch.rec.chain[0].duration_ns = sat32(duration_ns);
 	st->scratch.rec.duration_ns = duration_ns;
 	st->scratch.rec.flags |= flags | (st->pre.open && current_is_kthread() ? IW_F_IN_PREEMPT : 0);
-	st->scratch.rec.cause_ctx = IW_CTX_SELF;
-	st->scratch.rec.cause_pid = st->scratch.rec.victim_pid;
-	st->scratch.rec.cause_tid = st->scratch.rec.victim_tid;
-	st->scratch.rec.cause_cpu = cpu;
-	__builtin_memcpy(st->scratch.rec.cause_comm, st->scratch.rec.victim_comm, IW_COMM_LEN);
+	set_self_cause(&st->scratch.rec, cpu);
 	emit(&st->scratch.rec);
 }
 
@@ -668,8 +682,7 @@ int BPF_PROG(handle_sched_waking, struct task_struct *p)
 static __always_inline void finish_pre(struct iw_cpu_state *st, __u64 now, __u32 flags)
 {
 	st->pre.rec.duration_ns = now - st->pre.rec.hdr.ts_ns;
-	st->pre.rec.chain[0].duration_ns =
-		st->pre.rec.duration_ns > 0xffffffffULL ? 0xffffffff : (__u32)st->pre.rec.duration_ns;
+	st->pre.rec.chain[0].duration_ns = sat32(st->pre.rec.duration_ns);
 	st->pre.rec.flags |= flags;
 	st->pre.open = 0;
 	emit(&st->pre.rec);
@@ -732,15 +745,8 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	    next_tid == 0)
 		return 0;
 	/* a runnable user task leaves the CPU: it is the victim until it runs here again */
-	__builtin_memset(&st->pre.rec, 0, sizeof(st->pre.rec));
-	st->pre.rec.hdr.ts_ns = now;
-	st->pre.rec.hdr.type = IW_REC_INTERRUPTION;
-	st->pre.rec.hdr.cpu = cpu;
-	st->pre.cause_prio = 0;
+	begin_episode_of(&st->pre, prev, cpu, now);
 	st->pre.victim_task = (__u64)prev;
-	set_victim(&st->pre.rec, prev);
-	if (bpf_map_lookup_elem(&iw_sys, &prev_tid))
-		st->pre.rec.flags |= IW_F_IN_SYSCALL;
 	idx = chain_add(&st->pre.rec, IW_CLASS_PREEMPT, next_tid, 0, 0, now);
 	if (idx < IW_CHAIN_MAX)
 		BPF_CORE_READ_STR_INTO(&st->pre.rec.chain[idx].name, next, comm);
@@ -779,7 +785,7 @@ int BPF_PROG(handle_nmi_handler, void *handler, s64 delta_ns, int handled)
 	rec->chain[0].kind = handled;
 	rec->chain[0].func = (__u64)handler;
 	rec->chain[0].start_ns = rec->hdr.ts_ns;
-	rec->chain[0].duration_ns = delta_ns > 0xffffffffLL ? 0xffffffff : (__u32)delta_ns;
+	rec->chain[0].duration_ns = sat32(delta_ns);
 	count_probe(IW_PROBE_NMI);
 	emit(rec);
 	return 0;
@@ -941,14 +947,9 @@ int BPF_PROG(handle_raw_syscalls_sys_exit, struct pt_regs *regs, long ret)
 	st->scratch.rec.flags = ss->flags | (ss->cpu != cpu ? IW_F_OPEN_END : 0);
 	chain_add(&st->scratch.rec, IW_CLASS_SYSCALL, (__u32)ss->nr, 0, 0, ss->start_ns);
 	st->scratch.rec.duration_ns = now - ss->start_ns;
-	st->scratch.rec.chain[0].duration_ns =
-		st->scratch.rec.duration_ns > 0xffffffffULL ? 0xffffffff : (__u32)st->scratch.rec.duration_ns;
+	st->scratch.rec.chain[0].duration_ns = sat32(st->scratch.rec.duration_ns);
 	st->scratch.rec.chain[0].func = (__u64)ret;
-	st->scratch.rec.cause_ctx = IW_CTX_SELF;
-	st->scratch.rec.cause_pid = st->scratch.rec.victim_pid;
-	st->scratch.rec.cause_tid = st->scratch.rec.victim_tid;
-	st->scratch.rec.cause_cpu = cpu;
-	__builtin_memcpy(st->scratch.rec.cause_comm, st->scratch.rec.victim_comm, IW_COMM_LEN);
+	set_self_cause(&st->scratch.rec, cpu);
 	emit(&st->scratch.rec);
 out:
 	bpf_map_delete_elem(&iw_sys, &tid);

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeRecord, type RawRecord } from './events/decode.js';
 import { IW } from './events/layout.generated.js';
-import { BpfObject, hasTracepoint, numPossibleCpus, type BpfMap } from './libbpf/index.js';
+import { BpfObject, hasTracepoint } from './libbpf/index.js';
 import { CLASSES, type InterruptionClass } from './types.js';
 
 import { EnvironmentError, UsageError } from './errors.js';
@@ -90,7 +90,6 @@ export class Session {
   private timer?: NodeJS.Timeout;
   private closed = false;
   private readonly obj: BpfObject;
-  private readonly ncpus = numPossibleCpus();
 
   private constructor(obj: BpfObject, private cpus: number[]) {
     this.obj = obj;
@@ -210,14 +209,6 @@ export class Session {
   }
   disarmSignal(tid: number): void {
     this.obj.map('iw_signal').delete(u32(tid));
-  }
-
-  map(name: string): BpfMap {
-    return this.obj.map(name);
-  }
-
-  get possibleCpus(): number {
-    return this.ncpus;
   }
 
   /** Single teardown path: stop the timer, final drain by the caller, detach and free. Idempotent. */

@@ -9,7 +9,7 @@ import { EnvironmentError, UsageError } from '../errors.js';
 import { Enforcer } from '../enforce/index.js';
 import { detectPrIsol } from '../isol/detect.js';
 import { IsolTracker } from '../isol/state.js';
-import { hasTracepoint, vmlinuxBtf } from '../libbpf/index.js';
+import { vmlinuxBtf } from '../libbpf/index.js';
 import { loadPolicy, type Policy } from '../policy/index.js';
 import { DEFAULT_PROBES_TASK, DEFAULT_PROBES_WATCH, parseProbes, pinSelfTo, Session, type KernelCounts } from '../session.js';
 import { defaultWatchedCpus, housekeepingCpus, parseCpuList, readCpuTopology, type WatchedCpus } from '../system/cpus.js';
@@ -145,7 +145,6 @@ export function openLive(opts: LiveOptions): Live {
     ts_ns: nowNs(),
     ...(opts.command ? { command: opts.command } : {}),
   };
-  void hasTracepoint;
 
   let closed = false;
   return {

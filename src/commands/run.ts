@@ -3,7 +3,6 @@
 // judge against the budgets, write the reports, return the exit code.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { judgeRun } from '../budget.js';
 import type { Command } from '../cli-args.js';
 import { UsageError } from '../errors.js';
@@ -119,7 +118,6 @@ export async function run(o: RunOptions): Promise<number> {
     if (o.json) {
       for (const r of [start, ...records, summary]) process.stdout.write(toNdjsonLine(r as OutputRecord) + '\n');
     } else err(formatSummary(summary, judgement));
-    void osConstants;
     return judgement.pass ? 0 : 1;
   } finally {
     live.close();

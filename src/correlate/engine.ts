@@ -35,13 +35,11 @@ export interface EngineOptions {
   policy?: (rec: InterruptionRecord) => { violation: boolean; action?: ActionRecord } | undefined;
 }
 
-interface TaskAcc extends TaskSummary {}
-
 const NS_PER_S = 1e9;
 
 export class Engine {
   private cpus = new Map<number, CpuSummary>();
-  private tasks = new Map<number, TaskAcc>();
+  private tasks = new Map<number, TaskSummary>();
   private violations = 0;
   private selfCaused = 0;
   private filtered = 0;
@@ -86,7 +84,7 @@ export class Engine {
   toInterruption(raw: RawInterruption): InterruptionRecord {
     const sym = this.opts.symbols;
     const chain: ChainEntry[] = raw.chain.map((e) => this.chainEntry(e));
-    const { cls, kind, func } = headline(raw, chain);
+    const { cls, kind, func } = headline(chain);
     const flags = flagNames(raw.flags);
 
     const ctx = CTX_NAMES[raw.cause_ctx] ?? 'unknown';
@@ -144,8 +142,7 @@ export class Engine {
       const f = this.opts.symbols.lookup(e.func);
       if (f) out.func = f;
     }
-    if (e.name && cls !== 'preempt') out.name = e.name;
-    if (cls === 'preempt' && e.name) out.name = e.name;
+    if (e.name) out.name = e.name;
     return out;
   }
 
@@ -226,7 +223,7 @@ export class Engine {
  * preemption's func names the first work item it ran; an IPI's func is the
  * cross-CPU function that ran (csd), not the vector.
  */
-export function headline(raw: RawInterruption, chain: ChainEntry[]): { cls: InterruptionClass; kind: string; func?: string } {
+export function headline(chain: ChainEntry[]): { cls: InterruptionClass; kind: string; func?: string } {
   const root = chain[0];
   if (!root) return { cls: 'kernel', kind: 'entry' };
   if (root.class === 'preempt') {
@@ -244,6 +241,5 @@ export function headline(raw: RawInterruption, chain: ChainEntry[]): { cls: Inte
     return { cls: 'timer', kind: root.kind, func: t?.func };
   }
   if (root.class === 'irq' || root.class === 'nmi') return { cls: root.class, kind: root.kind, func: root.func };
-  void raw;
   return { cls: root.class, kind: root.kind };
 }

@@ -1,7 +1,7 @@
 // What the tracing core must show (issue "Tracing core"), on this machine's
 // real kernel with CPU 1 watched and CPU 0 as housekeeping. Exact counts
 // only for what each test causes itself; tolerances for the rest.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { interruptions, nowNs, requireRoot, startWatch, startWorkload } from './harness.js';
@@ -147,4 +147,3 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
   });
 });
 
-void execFileSync;
