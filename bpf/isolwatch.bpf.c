@@ -944,7 +944,8 @@ int BPF_PROG(handle_raw_syscalls_sys_exit, struct pt_regs *regs, long ret)
 		goto out;
 	now = bpf_ktime_get_ns();
 	begin_episode(&st->scratch, cpu, ss->start_ns);
-	st->scratch.rec.flags = ss->flags | (ss->cpu != cpu ? IW_F_OPEN_END : 0);
+	/* keep what set_victim() read (isol_from_kernel); in_syscall says nothing about a syscall itself */
+	st->scratch.rec.flags = (st->scratch.rec.flags & IW_F_ISOL_KERNEL) | ss->flags | (ss->cpu != cpu ? IW_F_OPEN_END : 0);
 	chain_add(&st->scratch.rec, IW_CLASS_SYSCALL, (__u32)ss->nr, 0, 0, ss->start_ns);
 	st->scratch.rec.duration_ns = now - ss->start_ns;
 	st->scratch.rec.chain[0].duration_ns = sat32(st->scratch.rec.duration_ns);
@@ -993,7 +994,7 @@ int BPF_PROG(handle_ct_user_enter, int dummy)
 		begin_episode(&st->scratch, cpu, st->ct_start);
 		chain_add(&st->scratch.rec, IW_CLASS_KERNEL, 0, 0, 0, st->ct_start);
 		st->scratch.rec.duration_ns = now - st->ct_start;
-		st->scratch.rec.chain[0].duration_ns = (__u32)st->scratch.rec.duration_ns;
+		st->scratch.rec.chain[0].duration_ns = sat32(st->scratch.rec.duration_ns);
 		st->scratch.rec.flags |= IW_F_FROM_USER;
 		emit(&st->scratch.rec);
 	}
