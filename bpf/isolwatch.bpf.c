@@ -577,10 +577,10 @@ int BPF_PROG(handle_ipi_send_cpu, const unsigned int cpu, unsigned long callsite
 	return 0;
 }
 
-SEC("tp_btf/ipi_send_cpumask")
-int BPF_PROG(handle_ipi_send_cpumask, const struct cpumask *mask, unsigned long callsite, void *callback)
+/* The watched CPUs set in a kernel cpumask get this sender. */
+static __always_inline void remember_ipi_mask(const struct cpumask *mask, unsigned long callsite, void *callback)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, self = bpf_get_smp_processor_id();
 	__u32 *n = bpf_map_lookup_elem(&iw_watch_list, &zero);
 	__u32 count = n ? *n : 0;
 
@@ -595,12 +595,59 @@ int BPF_PROG(handle_ipi_send_cpumask, const struct cpumask *mask, unsigned long 
 		if (!c)
 			break;
 		cpu = *c;
-		if (cpu >= IW_MAX_CPUS)
+		if (cpu >= IW_MAX_CPUS || cpu == self) /* the sender never IPIs itself */
 			continue;
 		bpf_probe_read_kernel(&word, sizeof(word), (void *)mask + (cpu / 64) * 8);
 		if ((word >> (cpu % 64)) & 1)
 			remember_ipi(cpu, callsite, callback);
 	}
+}
+
+SEC("tp_btf/ipi_send_cpumask")
+int BPF_PROG(handle_ipi_send_cpumask, const struct cpumask *mask, unsigned long callsite, void *callback)
+{
+	remember_ipi_mask(mask, callsite, callback);
+	return 0;
+}
+
+/*
+ * Kernels before 6.4 have neither ipi_send_* nor csd_* tracepoints (Debian
+ * 12's 6.1 among them). There the senders are taken from kprobes on the two
+ * functions every cross-CPU call goes through, and the reschedule sender.
+ * User space attaches these only when ipi_send_cpu is missing. The callsite
+ * is the probed function's return address (at entry, the word at the stack
+ * pointer): the caller, e.g. membarrier_private_expedited when the wrapper
+ * smp_call_function_many() tail-calls, or on_each_cpu_cond_mask for TLB
+ * shootdowns.
+ */
+static __always_inline unsigned long entry_return_address(struct pt_regs *regs)
+{
+	unsigned long ret = 0;
+
+	bpf_probe_read_kernel(&ret, sizeof(ret), (void *)PT_REGS_SP(regs));
+	return ret;
+}
+
+SEC("kprobe/smp_call_function_many_cond")
+int BPF_KPROBE(handle_ipi_fallback_many, const struct cpumask *mask, smp_call_func_t func)
+{
+	remember_ipi_mask(mask, entry_return_address(ctx), (void *)func);
+	return 0;
+}
+
+SEC("kprobe/generic_exec_single")
+int BPF_KPROBE(handle_ipi_fallback_single, int cpu, struct __call_single_data *csd)
+{
+	if (cpu >= 0 && (__u32)cpu != bpf_get_smp_processor_id() && watched(cpu))
+		remember_ipi(cpu, entry_return_address(ctx), (void *)BPF_CORE_READ(csd, func));
+	return 0;
+}
+
+SEC("kprobe/native_smp_send_reschedule")
+int BPF_KPROBE(handle_ipi_fallback_resched, int cpu)
+{
+	if (cpu >= 0 && watched(cpu))
+		remember_ipi(cpu, entry_return_address(ctx), 0);
 	return 0;
 }
 

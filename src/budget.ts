@@ -244,6 +244,8 @@ export interface JudgeInput {
   allowSelf?: boolean;
   /** interruptions before this timestamp (same clock as ts_ns) are reported, not judged */
   warmupEndNs?: number;
+  /** interruptions from this timestamp on (the end of the judged window) are reported, not judged */
+  windowEndNs?: number;
   watchedCpus: readonly number[];
   /** CMD's exit status; null when it was killed by a signal; undefined when there was no CMD */
   exit_status?: number | null;
@@ -295,6 +297,8 @@ export interface Judgement {
   topCauses: TopCause[];
   /** before warm-up end on watched CPUs: reported, not judged */
   warmup: ClassTally & { topCauses: TopCause[] };
+  /** after the judged window (run --duration) on watched CPUs: reported, not judged */
+  after: ClassTally & { topCauses: TopCause[] };
   /** the task's own syscalls/faults not counted because of allowSelf */
   allowedSelf: number;
   /** interruptions isolwatch itself caused (not judged) */
@@ -330,6 +334,7 @@ export function judgeRun(input: JudgeInput): Judgement {
   const watched = new Set(input.watchedCpus);
   const counted: InterruptionRecord[] = [];
   const warm: InterruptionRecord[] = [];
+  const late: InterruptionRecord[] = [];
   let allowedSelf = 0;
   let toolCaused = 0;
   let notIsolated = 0;
@@ -338,6 +343,10 @@ export function judgeRun(input: JudgeInput): Judgement {
     if (!watched.has(r.cpu)) continue;
     if (input.warmupEndNs !== undefined && r.ts_ns < input.warmupEndNs) {
       warm.push(r);
+      continue;
+    }
+    if (input.windowEndNs !== undefined && r.ts_ns >= input.windowEndNs) {
+      late.push(r);
       continue;
     }
     if (r.cause?.origin === 'isolwatch') {
@@ -399,6 +408,8 @@ export function judgeRun(input: JudgeInput): Judgement {
 
   const warmTally = emptyTally();
   for (const r of warm) add(warmTally, r);
+  const lateTally = emptyTally();
+  for (const r of late) add(lateTally, r);
 
   const reasons: string[] = [];
   for (const b of perBudget) {
@@ -434,6 +445,7 @@ export function judgeRun(input: JudgeInput): Judgement {
     counted: total,
     topCauses: topCauses(counted, Math.max(topN, 10)),
     warmup: { ...warmTally, topCauses: topCauses(warm, topN) },
+    after: { ...lateTally, topCauses: topCauses(late, topN) },
     allowedSelf,
     toolCaused,
     notIsolated,

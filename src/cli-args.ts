@@ -23,6 +23,8 @@ export type Command =
       opts: CommonOptions & {
         budgets: string[];
         warmup: number;
+        /** seconds judged after the warm-up; later interruptions are reported, not judged */
+        window?: number;
         junit?: string;
         report?: string;
         summary?: string;
@@ -55,6 +57,7 @@ const SPECS: Record<string, Spec> = {
       ...COMMON,
       '--budget': true,
       '--warmup': true,
+      '--duration': true,
       '--junit': true,
       '--report': true,
       '--summary': true,
@@ -176,6 +179,7 @@ export function parseArgs(argv: string[]): Command {
           ...common(cmd, values),
           budgets: values.get('--budget') ?? [],
           warmup: seconds(cmd, '--warmup', one(values, '--warmup')) ?? 1,
+          window: seconds(cmd, '--duration', one(values, '--duration')),
           junit: one(values, '--junit'),
           report: one(values, '--report'),
           summary: one(values, '--summary'),
@@ -221,7 +225,7 @@ usage:
   isolwatch [watch] [--cpus LIST] [--pid PID[,PID..]] [--duration SEC] [--json]
                     [--probes GROUPS] [--policy FILE] [--enforce]
   isolwatch run [--cpus LIST] [--policy FILE] [--budget CLASS=N,..|stolen=DUR] [--warmup SEC]
-                [--junit FILE] [--report FILE] [--summary FILE] [--allow-self]
+                [--duration SEC] [--junit FILE] [--report FILE] [--summary FILE] [--allow-self]
                 [--allow-cmd-failure] [--isolate quiesce=vmstat[,inherit=conf|active]]
                 [--probes GROUPS] -- CMD [ARGS..]
   isolwatch doctor [--cpus LIST] [--json]
@@ -231,7 +235,8 @@ usage:
 
 watch    live view on a terminal (q quits), NDJSON when stdout is not a terminal or with --json
 run      start CMD pinned to the watched CPUs, declare it isolated after --warmup (default 1 s),
-         watch until it exits, judge against budgets (default: zero interruptions)
+         judge for --duration SEC (default: until it exits; what follows, e.g. CMD's own exit
+         path, is reported, not judged), against budgets (default: zero interruptions)
 doctor   audit the isolation set-up (boot parameters, IRQ affinity, sysctls) with remedies
 record   write the raw record stream to FILE; 'report FILE' replays it through the same engine
 demo     a spinner on the watched CPU and labelled disturbers from a housekeeping CPU

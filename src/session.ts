@@ -13,6 +13,13 @@ import { CLASSES, type InterruptionClass } from './types.js';
 
 import { EnvironmentError, UsageError } from './errors.js';
 
+let kallsymsText: string | undefined;
+/** A kernel function a kprobe can attach to (listed in /proc/kallsyms as text). */
+function kernelFunctionExists(name: string): boolean {
+  kallsymsText ??= readFileSync('/proc/kallsyms', 'utf8');
+  return new RegExp(`^[0-9a-f]+ [tT] ${name.replace(/[.]/g, '\\.')}$`, 'm').test(kallsymsText);
+}
+
 /** Probe groups: the unit users switch on and off (`--probes`). */
 export const PROBE_GROUPS: Record<string, { prefix: string[]; core?: boolean; about: string }> = {
   core: {
@@ -22,7 +29,10 @@ export const PROBE_GROUPS: Record<string, { prefix: string[]; core?: boolean; ab
   },
   vectors: { prefix: ['handle_vec_'], about: 'x86 APIC vectors: local timer, IPIs, irq_work' },
   timers: { prefix: ['handle_timer_'], about: 'hrtimer and timer-list callbacks' },
-  ipi: { prefix: ['handle_csd_', 'handle_ipi_send_'], about: 'cross-CPU calls and their senders' },
+  ipi: {
+    prefix: ['handle_csd_', 'handle_ipi_send_', 'handle_ipi_fallback_'],
+    about: 'cross-CPU calls and their senders (kprobes on kernels before 6.4)',
+  },
   work: { prefix: ['handle_workqueue_'], about: 'work items and who queued them' },
   wakeup: { prefix: ['handle_sched_waking'], about: 'who woke the task that preempted the victim' },
   faults: { prefix: ['handle_exc_page_fault_'], about: 'page faults (x86 exceptions tracepoints)' },
@@ -127,6 +137,15 @@ export class Session {
       const wanted = group !== undefined && opts.probes.has(group);
       if (!wanted) {
         obj.setAutoload(name, false);
+        continue;
+      }
+      if (obj.programInfo(name).section.startsWith('kprobe/')) {
+        // sender fallback for kernels without the ipi_send_* tracepoints
+        const needed = !hasTracepoint('ipi_send_cpu');
+        const present = needed && kernelFunctionExists(target);
+        if (!present) obj.setAutoload(name, false);
+        if (needed && !present && !targets.has(target)) this.missing.push(target);
+        targets.set(target, present);
         continue;
       }
       const present = hasTracepoint(target);

@@ -31,6 +31,7 @@ function chisolPath(): string {
 
 export async function run(o: RunOptions): Promise<number> {
   const budgets = budgetsFromFlags(o.budgets);
+  if (o.window !== undefined && o.window <= 0) throw new UsageError(`isolwatch run: --duration ${o.window}: the judged window must be longer than 0 s`);
   // refuse --isolate before anything is attached or started
   let argv = o.argv;
   if (o.isolate) {
@@ -65,8 +66,10 @@ export async function run(o: RunOptions): Promise<number> {
 
     const child = spawn('taskset', ['-c', live.watched.cpus.join(','), ...argv], { stdio: ['ignore', 'inherit', 'inherit'] });
     let warmupEndNs: number | undefined;
+    let windowEndNs: number | undefined;
     const warm = setTimeout(() => {
       warmupEndNs = Number(process.hrtime.bigint());
+      if (o.window !== undefined) windowEndNs = warmupEndNs + o.window * 1e9;
       if (child.pid) {
         live.tracker.declare({ pid: child.pid }, { children: true, ts_ns: warmupEndNs });
         live.enforcer?.updateTask({ pid: child.pid, tid: child.pid, comm: '' }, 'declared');
@@ -88,6 +91,10 @@ export async function run(o: RunOptions): Promise<number> {
     live.pump((recs) => records.push(...recs));
     if (exit.error) err(`isolwatch run: could not start '${o.argv[0]}': ${exit.error.message}`);
     if (warmupEndNs === undefined) err(`isolwatch run: the command ended before the ${o.warmup}s warm-up: nothing was judged as isolated`);
+    const endNs = Number(process.hrtime.bigint());
+    if (windowEndNs !== undefined && warmupEndNs !== undefined && endNs < windowEndNs) {
+      err(`isolwatch run: note: the command ended ${((endNs - warmupEndNs) / 1e9).toFixed(1)} s into the ${o.window} s judged window`);
+    }
 
     const durationS = Number(process.hrtime.bigint() - t0) / 1e9;
     const summary = live.summary(durationS);
@@ -97,6 +104,7 @@ export async function run(o: RunOptions): Promise<number> {
       budgets,
       allowSelf: o.allowSelf,
       warmupEndNs: warmupEndNs ?? Number.MAX_SAFE_INTEGER,
+      windowEndNs,
       watchedCpus: live.watched.cpus,
       exit_status: exit.code,
       signal: exit.signal,

@@ -101,6 +101,7 @@ export function toJunit(data: ReportData): string {
     ['self_caused', String(data.summary.self_caused)],
     ['warmup_interruptions', String(j.warmup.count)],
   ];
+  if (j.after?.count) props.push(['after_window_interruptions', String(j.after.count)]);
   if (data.start.command) props.push(['command', data.start.command]);
   if (data.start.probes.missing.length) props.push(['probes_missing', data.start.probes.missing.join(',')]);
 

@@ -158,12 +158,17 @@ export function toMarkdown(data: MarkdownData): string {
     out.push('');
   }
 
-  if (j.warmup.count > 0 || j.allowedSelf > 0 || j.toolCaused > 0 || j.notIsolated > 0) {
+  const after = j.after ?? { count: 0, by_class: {}, stolen_ns: 0 };
+  if (j.warmup.count > 0 || after.count > 0 || j.allowedSelf > 0 || j.toolCaused > 0 || j.notIsolated > 0) {
     out.push('### Not judged');
     out.push('');
     if (j.warmup.count > 0) {
       const by = CLASSES.filter((c) => j.warmup.by_class[c]).map((c) => `${c} ${j.warmup.by_class[c]}`).join(', ');
       out.push(`- before warm-up end: ${plural(j.warmup.count, 'interruption')} (${by}), ${formatDuration(j.warmup.stolen_ns)} stolen`);
+    }
+    if (after.count > 0) {
+      const by = CLASSES.filter((c) => after.by_class[c]).map((c) => `${c} ${after.by_class[c]}`).join(', ');
+      out.push(`- after the judged window: ${plural(after.count, 'interruption')} (${by}), ${formatDuration(after.stolen_ns)} stolen`);
     }
     if (j.allowedSelf > 0) out.push(`- the task's own syscalls/faults (allowed): ${j.allowedSelf}`);
     if (j.toolCaused > 0) out.push(`- caused by isolwatch itself: ${j.toolCaused}`);

@@ -231,6 +231,11 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
       const by = CLASSES.filter((c) => w.by_class[c]).map((c) => `${c} ${w.by_class[c]}`).join(', ');
       lines.push(`before warm-up (not judged): ${plural(w.count, 'interruption')} (${by}), ${formatDuration(w.stolen_ns)} stolen`);
     }
+    const a = judgement.after;
+    if (a && a.count > 0) {
+      const by = CLASSES.filter((c) => a.by_class[c]).map((c) => `${c} ${a.by_class[c]}`).join(', ');
+      lines.push(`after the judged window (not judged): ${plural(a.count, 'interruption')} (${by}), ${formatDuration(a.stolen_ns)} stolen`);
+    }
     if (judgement.notIsolated > 0) lines.push(`while not isolated (not judged): ${plural(judgement.notIsolated, 'interruption')}`);
     if (judgement.toolCaused > 0) lines.push(`caused by isolwatch (not judged): ${plural(judgement.toolCaused, 'interruption')}`);
     if (judgement.allowedSelf > 0) lines.push(`allowed (--allow-self): ${judgement.allowedSelf} of the task's own syscalls/faults`);

@@ -197,6 +197,25 @@ describe('judgeRun', () => {
     expect(j.notIsolated).toBe(1);
   });
 
+  it('judges only the window [warm-up end, window end); what follows is reported as after', () => {
+    const recs = [
+      rec({ ts_ns: 500 }), // warm-up
+      rec({ ts_ns: 1_000, duration_ns: 10 }), // judged
+      rec({ ts_ns: 1_999, duration_ns: 20 }), // judged (last ns of the window)
+      self('syscall', 'exit', { ts_ns: 2_000, duration_ns: 40 }), // the command's exit path
+      rec({ ts_ns: 2_500, duration_ns: 80 }),
+    ];
+    const j = judgeRun({ interruptions: recs, watchedCpus: [1], warmupEndNs: 1_000, windowEndNs: 2_000 });
+    expect(j.counted).toMatchObject({ count: 2, stolen_ns: 30 });
+    expect(j.warmup.count).toBe(1);
+    expect(j.after).toMatchObject({ count: 2, by_class: { syscall: 1, ipi: 1 }, stolen_ns: 120, max_ns: 80 });
+    expect(j.after.topCauses.map((t) => t.what)).toEqual(['ipi_mb', 'exit']);
+    // without a window end, the same exit path is judged
+    const open = judgeRun({ interruptions: recs, watchedCpus: [1], warmupEndNs: 1_000 });
+    expect(open.counted.count).toBe(4);
+    expect(open.after.count).toBe(0);
+  });
+
   it('judges per-class limits and the stolen budget over all watched CPUs', () => {
     const recs = [rec({ cpu: 1, duration_ns: 30_000 }), rec({ cpu: 2, duration_ns: 30_000 }), rec({ cpu: 2, duration_ns: 1_000 })];
     const ok = judgeRun({ interruptions: recs, watchedCpus: [1, 2], budgets: parseBudget('ipi=3,stolen=61us') });

@@ -9,6 +9,7 @@ import { mdCell, toMarkdown, type RemedyLookup } from '../../src/output/markdown
 import { isReporterName, reporters, type ReportInput } from '../../src/output/index.js';
 import { parseNdjson, splitRecords } from '../../src/output/ndjson.js';
 import { judgeRun, parseBudget } from '../../src/budget.js';
+import { formatSummary } from '../../src/output/text.js';
 import { remedyFor as catalogue } from '../../src/remedies.js';
 import type { InterruptionRecord } from '../../src/types.js';
 
@@ -235,6 +236,18 @@ describe('toMarkdown', () => {
     expect(warn).toBeGreaterThan(0);
     expect(md).toContain('so such a CPU cannot be quiet');
     expect(warn).toBeLessThan(md.indexOf('### While isolated'));
+  });
+
+  it('a judged window (run --duration): what came after is listed under Not judged, in text and JUnit too', () => {
+    const base = input('noisy');
+    const last = base.interruptions.at(-1)!.ts_ns;
+    const judgement = judgeRun({ interruptions: base.interruptions, watchedCpus: base.start.watched_cpus, warmupEndNs: base.start.ts_ns! + 1e9, windowEndNs: last });
+    const after = base.interruptions.filter((r) => r.ts_ns >= last).length;
+    expect(judgement.after.count).toBe(after);
+    expect(judgement.counted.count).toBe(input('noisy').judgement.counted.count - after);
+    expect(toMarkdown({ ...base, judgement })).toMatch(new RegExp(`- after the judged window: ${after} interruptions? \\(`));
+    expect(formatSummary(base.summary, judgement)).toMatch(new RegExp(`after the judged window \\(not judged\\): ${after} interruptions? \\(`));
+    expect(toJunit({ ...base, judgement })).toContain(`<property name="after_window_interruptions" value="${after}"/>`);
   });
 
   it('lists budgets that were given, and the command status', () => {
