@@ -22,6 +22,8 @@
 /* Record types (iw_hdr.type). */
 #define IW_REC_INTERRUPTION 1
 #define IW_REC_ISOL 2 /* a PR_ISOL-numbered prctl (63..67) returned */
+#define IW_REC_FORK 3 /* a tracked task forked or cloned (struct iw_task_event) */
+#define IW_REC_EXIT 4 /* a tracked thread exited (struct iw_task_event) */
 
 /* Interruption classes (stable; names live in TypeScript). */
 #define IW_CLASS_SYSCALL 0
@@ -163,6 +165,28 @@ struct iw_isol_call {
 	char comm[IW_COMM_LEN];
 };
 
+/*
+ * Fork/clone and exit of tracked tasks, so user space can apply PR_ISOL
+ * inheritance and declarations to children and forget exited threads.
+ * Tracked: a thread that made a successful PR_ISOL-numbered SET prctl (65,
+ * 67), a process user space declared (map iw_track_pid), and their
+ * descendants.
+ */
+#define IW_TASK_TRACKED_TID (1 << 0) /* the forking / exiting thread is tracked itself */
+#define IW_TASK_TRACKED_PID (1 << 1) /* its process is tracked */
+#define IW_TASK_GROUP_DEAD (1 << 2)  /* exit: the last thread of the process */
+
+struct iw_task_event {
+	struct iw_hdr hdr;
+	__u32 pid;          /* fork: the child's tgid (= parent_pid for a new thread); exit: the thread's tgid */
+	__u32 tid;          /* fork: the child's tid; exit: the exiting thread */
+	__u32 parent_pid;   /* fork: the forking thread's tgid; exit: 0 */
+	__u32 parent_tid;   /* fork: the forking thread; exit: 0 */
+	__u32 flags;        /* IW_TASK_* */
+	__u32 _pad;
+	char comm[IW_COMM_LEN];
+};
+
 struct iw_counter {
 	__u64 count;
 	__u64 stolen_ns;
@@ -174,5 +198,6 @@ _Static_assert(sizeof(struct iw_hdr) == 16, "iw_hdr layout");
 _Static_assert(sizeof(struct iw_interruption) == 16 + 8 * 8 + 4 * 6 + 2 * 2 + 4 + 32 + 56 * IW_CHAIN_MAX,
 	       "iw_interruption layout");
 _Static_assert(sizeof(struct iw_isol_call) == 16 + 8 * 9 + 4 * 4 + 16, "iw_isol_call layout");
+_Static_assert(sizeof(struct iw_task_event) == 16 + 4 * 6 + 16, "iw_task_event layout");
 
 #endif /* __IW_EVENTS_H */

@@ -37,6 +37,7 @@ const volatile __u32 iw_trace_prctl = 0;    /* PR_ISOL-numbered prctls on every 
 struct iw_interruption *iw_anchor_interruption __attribute__((unused));
 struct iw_isol_call *iw_anchor_isol_call __attribute__((unused));
 struct iw_counter *iw_anchor_counter __attribute__((unused));
+struct iw_task_event *iw_anchor_task_event __attribute__((unused));
 
 #define TASK_RUNNING 0
 #define PF_KTHREAD 0x00200000
@@ -943,6 +944,11 @@ static __always_inline void prctl_exit(long ret, __u32 tid)
 		if (cnt)
 			cnt->count += 1;
 	}
+	/* a SET that succeeded may have given the thread PR_ISOL state: follow its forks */
+	if (ret == 0 && (c->option == 65 || c->option == 67)) {
+		__u8 one = 1;
+		bpf_map_update_elem(&iw_track_tid, &tid, &one, BPF_ANY);
+	}
 	bpf_map_delete_elem(&iw_prctl, &tid);
 }
 
@@ -1001,6 +1007,77 @@ int BPF_PROG(handle_raw_syscalls_sys_exit, struct pt_regs *regs, long ret)
 	emit(&st->scratch.rec);
 out:
 	bpf_map_delete_elem(&iw_sys, &tid);
+	return 0;
+}
+
+/* ------------------------------------- fork/exit of tracked tasks (isol) */
+
+static __always_inline void emit_task_event(struct iw_task_event *e)
+{
+	if (bpf_ringbuf_output(&iw_events, e, sizeof(*e), BPF_RB_NO_WAKEUP)) {
+		__u32 k = IW_COUNTER_LOST;
+		struct iw_counter *cnt = bpf_map_lookup_elem(&iw_counts, &k);
+		if (cnt)
+			cnt->count += 1;
+	}
+}
+
+/* Runs in the forking thread; two hash lookups for untracked tasks. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_task_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptid = BPF_CORE_READ(parent, pid), ppid = BPF_CORE_READ(parent, tgid);
+	struct iw_task_event e = {};
+	__u8 one = 1;
+
+	if (bpf_map_lookup_elem(&iw_track_tid, &ptid))
+		e.flags |= IW_TASK_TRACKED_TID;
+	if (bpf_map_lookup_elem(&iw_track_pid, &ppid))
+		e.flags |= IW_TASK_TRACKED_PID;
+	if (!e.flags)
+		return 0;
+	e.hdr.ts_ns = bpf_ktime_get_ns();
+	e.hdr.type = IW_REC_FORK;
+	e.hdr.cpu = bpf_get_smp_processor_id();
+	e.pid = BPF_CORE_READ(child, tgid);
+	e.tid = BPF_CORE_READ(child, pid);
+	e.parent_pid = ppid;
+	e.parent_tid = ptid;
+	BPF_CORE_READ_STR_INTO(&e.comm, child, comm);
+	if (e.flags & IW_TASK_TRACKED_TID)
+		bpf_map_update_elem(&iw_track_tid, &e.tid, &one, BPF_ANY);
+	if ((e.flags & IW_TASK_TRACKED_PID) && e.pid != ppid)
+		bpf_map_update_elem(&iw_track_pid, &e.pid, &one, BPF_ANY);
+	emit_task_event(&e);
+	return 0;
+}
+
+/* Runs in the exiting thread, after signal->live was decremented (0: the process is gone). */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_task_exit, struct task_struct *p)
+{
+	__u32 tid = BPF_CORE_READ(p, pid), pid = BPF_CORE_READ(p, tgid);
+	struct iw_task_event e = {};
+
+	if (bpf_map_lookup_elem(&iw_track_tid, &tid))
+		e.flags |= IW_TASK_TRACKED_TID;
+	if (bpf_map_lookup_elem(&iw_track_pid, &pid))
+		e.flags |= IW_TASK_TRACKED_PID;
+	if (!e.flags)
+		return 0;
+	if (BPF_CORE_READ(p, signal, live.counter) == 0)
+		e.flags |= IW_TASK_GROUP_DEAD;
+	e.hdr.ts_ns = bpf_ktime_get_ns();
+	e.hdr.type = IW_REC_EXIT;
+	e.hdr.cpu = bpf_get_smp_processor_id();
+	e.pid = pid;
+	e.tid = tid;
+	BPF_CORE_READ_STR_INTO(&e.comm, p, comm);
+	if (e.flags & IW_TASK_TRACKED_TID)
+		bpf_map_delete_elem(&iw_track_tid, &tid);
+	if (e.flags & IW_TASK_GROUP_DEAD)
+		bpf_map_delete_elem(&iw_track_pid, &pid);
+	emit_task_event(&e);
 	return 0;
 }
 

@@ -175,4 +175,25 @@ struct {
 	__type(value, struct iw_isol_call);
 } iw_prctl SEC(".maps");
 
+/*
+ * Tasks whose fork/clone and exit user space wants (iw_task_event).
+ * iw_track_tid: threads that made a successful PR_ISOL-numbered SET prctl,
+ * and their descendants. iw_track_pid: processes declared isolated (written
+ * by user space: --pid, run's CMD) and the processes they fork. LRU bounds
+ * both; an evicted entry only means its later forks go unreported.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} iw_track_tid SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u8);
+} iw_track_pid SEC(".maps");
+
 #endif /* __IW_MAPS_BPF_H */

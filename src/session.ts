@@ -3,7 +3,7 @@
 // ring buffer from a timer, reads the authoritative counters, and tears down
 // on one path. Owns every native resource through BpfObject.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeRecord, type RawRecord } from './events/decode.js';
@@ -42,6 +42,7 @@ export const PROBE_GROUPS: Record<string, { prefix: string[]; core?: boolean; ab
     about: 'syscalls + PR_ISOL prctls; puts every task on the slow syscall path (see bench/)',
   },
   ctxtrack: { prefix: ['handle_ct_'], about: 'context tracking user_exit/enter: any kernel entry (nohz_full CPUs)' },
+  tasks: { prefix: ['handle_task_'], about: 'fork/exit of tracked tasks: PR_ISOL inheritance, declared children (two map lookups per fork/exit)' },
 };
 
 export const DEFAULT_PROBES_WATCH = Object.keys(PROBE_GROUPS).filter((g) => g !== 'syscalls');
@@ -78,6 +79,8 @@ export interface SessionOptions {
   cpus: number[];
   probes: Set<string>;
   objPath?: string;
+  /** CO-RE relocations against this BTF instead of the kernel's (libbpf btf_custom_path; tests of kernel-only fields). */
+  btfCustomPath?: string;
   selfTgid?: number;
 }
 
@@ -114,7 +117,7 @@ export class Session {
     if (!existsSync('/sys/kernel/btf/vmlinux')) {
       throw new EnvironmentError('this kernel has no BTF (/sys/kernel/btf/vmlinux): isolwatch needs CONFIG_DEBUG_INFO_BTF=y');
     }
-    const obj = BpfObject.open(objPath);
+    const obj = BpfObject.open(objPath, { btfCustomPath: opts.btfCustomPath });
     const s = new Session(obj, opts.cpus);
     try {
       s.configure(opts);
@@ -228,6 +231,11 @@ export class Session {
   }
   disarmSignal(tid: number): void {
     this.obj.map('iw_signal').delete(u32(tid));
+  }
+
+  /** Reports fork/exit of this process and of the processes it forks from now on (declared isolated: --pid, run). */
+  trackProcess(pid: number): void {
+    this.obj.map('iw_track_pid').update(u32(pid), Uint8Array.of(1));
   }
 
   /** Single teardown path: stop the timer, final drain by the caller, detach and free. Idempotent. */

@@ -105,7 +105,10 @@ export function openLive(opts: LiveOptions): Live {
   const session = Session.open({ cpus: watched.cpus, probes, objPath: opts.obj });
   const tracker = new IsolTracker({ prIsol });
   const nowNs = () => Number(process.hrtime.bigint());
-  for (const pid of pids) tracker.declare({ pid }, { children: true, ts_ns: nowNs() });
+  for (const pid of pids) {
+    tracker.declare({ pid }, { children: true, ts_ns: nowNs() });
+    session.trackProcess(pid); // its forks/exits reach the tracker (declared children)
+  }
 
   let enforcer: Enforcer | undefined;
   if (policy) {

@@ -65,6 +65,8 @@ export async function run(o: RunOptions): Promise<number> {
     const timer = setInterval(() => live.pump((recs) => records.push(...recs)), 100);
 
     const child = spawn('taskset', ['-c', live.watched.cpus.join(','), ...argv], { stdio: ['ignore', 'inherit', 'inherit'] });
+    // follow CMD's forks from the start: children forked during the warm-up are declared with it
+    if (child.pid) live.session.trackProcess(child.pid);
     let warmupEndNs: number | undefined;
     let windowEndNs: number | undefined;
     const warm = setTimeout(() => {

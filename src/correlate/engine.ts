@@ -2,7 +2,7 @@
 // interruption / isol / summary records out. Pure: no I/O, no clock of its
 // own (timestamps come from the records), every dependency injected, so it
 // runs the same on a live stream and on a recording.
-import type { RawEntry, RawInterruption, RawIsolCall, RawRecord } from '../events/decode.js';
+import type { RawEntry, RawInterruption, RawIsolCall, RawRecord, RawTaskEvent } from '../events/decode.js';
 import { IW } from '../events/layout.generated.js';
 import { decodeIsolCall } from '../isol/decode.js';
 import { judge } from '../isol/judge.js';
@@ -48,10 +48,28 @@ export class Engine {
 
   constructor(private opts: EngineOptions) {}
 
-  /** One decoded record in; the output record it yields (or null when filtered out). */
+  /** One decoded record in; the output record it yields (null when filtered out, or for fork/exit: state only). */
   ingest(raw: RawRecord): InterruptionRecord | IsolRecord | null {
-    if (raw.rec === 'isol') return this.ingestIsol(raw);
-    return this.ingestInterruption(raw);
+    switch (raw.rec) {
+      case 'isol':
+        return this.ingestIsol(raw);
+      case 'fork':
+      case 'exit':
+        return this.ingestTask(raw);
+      default:
+        return this.ingestInterruption(raw);
+    }
+  }
+
+  /** Fork/clone and exit of tracked tasks: PR_ISOL inheritance and declared children (IsolTracker). */
+  private ingestTask(raw: RawTaskEvent): null {
+    const ts_ns = Number(raw.ts_ns);
+    if (raw.rec === 'fork') {
+      this.opts.tracker.onTaskEvent({ type: 'fork', parent_tid: raw.parent_tid, parent_pid: raw.parent_pid, child_tid: raw.tid, child_pid: raw.pid, ts_ns });
+    } else {
+      this.opts.tracker.onTaskEvent({ type: 'exit', tid: raw.tid, pid: raw.pid, group_dead: (raw.flags & IW.IW_TASK_GROUP_DEAD) !== 0, ts_ns });
+    }
+    return null;
   }
 
   private ingestIsol(raw: RawIsolCall): IsolRecord {

@@ -43,15 +43,34 @@ export interface RawIsolCall extends IsolCall {
   rec: 'isol';
 }
 
-export type RawRecord = RawInterruption | RawIsolCall;
+/** struct iw_task_event: a tracked task forked/cloned (rec 'fork') or a tracked thread exited (rec 'exit'). */
+export interface RawTaskEvent {
+  rec: 'fork' | 'exit';
+  ts_ns: bigint;
+  cpu: number;
+  /** fork: the child's tgid (= parent_pid for a new thread); exit: the thread's tgid */
+  pid: number;
+  /** fork: the child's tid; exit: the exiting thread */
+  tid: number;
+  /** fork: the forking thread's tgid and tid; exit: 0 */
+  parent_pid: number;
+  parent_tid: number;
+  /** IW_TASK_* */
+  flags: number;
+  comm: string;
+}
+
+export type RawRecord = RawInterruption | RawIsolCall | RawTaskEvent;
 
 const I = LAYOUT.iw_interruption.fields;
 const E = LAYOUT.iw_entry.fields;
 const C = LAYOUT.iw_isol_call.fields;
 const H = LAYOUT.iw_hdr.fields;
+const T = LAYOUT.iw_task_event.fields;
 const ENTRY_SIZE = LAYOUT.iw_entry.size;
 export const INTERRUPTION_SIZE = LAYOUT.iw_interruption.size;
 export const ISOL_CALL_SIZE = LAYOUT.iw_isol_call.size;
+export const TASK_EVENT_SIZE = LAYOUT.iw_task_event.size;
 
 const latin1 = new TextDecoder('latin1');
 function cstr(buf: Uint8Array, off: number, len: number): string {
@@ -78,6 +97,10 @@ export function decodeRecord(buf: Uint8Array): RawRecord {
   if (type === IW.IW_REC_ISOL) {
     if (buf.byteLength < ISOL_CALL_SIZE) throw new DecodeError(`isol record of ${buf.byteLength} bytes, expected ${ISOL_CALL_SIZE}`);
     return decodeIsolCall(buf, dv);
+  }
+  if (type === IW.IW_REC_FORK || type === IW.IW_REC_EXIT) {
+    if (buf.byteLength < TASK_EVENT_SIZE) throw new DecodeError(`task event record of ${buf.byteLength} bytes, expected ${TASK_EVENT_SIZE}`);
+    return decodeTaskEvent(buf, dv, type === IW.IW_REC_FORK ? 'fork' : 'exit');
   }
   throw new DecodeError(`unknown record type ${type} (ABI version ${IW.IW_ABI_VERSION})`);
 }
@@ -143,5 +166,20 @@ function decodeIsolCall(buf: Uint8Array, dv: DataView): RawIsolCall {
     option: dv.getUint32(C.option.offset, true),
     read_ok: dv.getUint32(C.read_ok.offset, true),
     comm: cstr(buf, C.comm.offset, C.comm.size),
+  };
+}
+
+function decodeTaskEvent(buf: Uint8Array, dv: DataView, rec: 'fork' | 'exit'): RawTaskEvent {
+  const hdr = T.hdr.offset;
+  return {
+    rec,
+    ts_ns: dv.getBigUint64(hdr + H.ts_ns.offset, true),
+    cpu: dv.getUint32(hdr + H.cpu.offset, true),
+    pid: dv.getUint32(T.pid.offset, true),
+    tid: dv.getUint32(T.tid.offset, true),
+    parent_pid: dv.getUint32(T.parent_pid.offset, true),
+    parent_tid: dv.getUint32(T.parent_tid.offset, true),
+    flags: dv.getUint32(T.flags.offset, true),
+    comm: cstr(buf, T.comm.offset, T.comm.size),
   };
 }

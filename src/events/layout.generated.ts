@@ -269,6 +269,46 @@ export const LAYOUT = {
         "kind": "u"
       }
     }
+  },
+  "iw_task_event": {
+    "size": 56,
+    "fields": {
+      "hdr": {
+        "offset": 0,
+        "size": 16,
+        "kind": "struct"
+      },
+      "pid": {
+        "offset": 16,
+        "size": 4,
+        "kind": "u"
+      },
+      "tid": {
+        "offset": 20,
+        "size": 4,
+        "kind": "u"
+      },
+      "parent_pid": {
+        "offset": 24,
+        "size": 4,
+        "kind": "u"
+      },
+      "parent_tid": {
+        "offset": 28,
+        "size": 4,
+        "kind": "u"
+      },
+      "flags": {
+        "offset": 32,
+        "size": 4,
+        "kind": "u"
+      },
+      "comm": {
+        "offset": 40,
+        "size": 16,
+        "kind": "char"
+      }
+    }
   }
 } as const;
 
@@ -280,6 +320,8 @@ export const IW = {
   "IW_MAX_CPUS": 1024,
   "IW_REC_INTERRUPTION": 1,
   "IW_REC_ISOL": 2,
+  "IW_REC_FORK": 3,
+  "IW_REC_EXIT": 4,
   "IW_CLASS_SYSCALL": 0,
   "IW_CLASS_PAGE_FAULT": 1,
   "IW_CLASS_EXCEPTION": 2,
@@ -342,5 +384,8 @@ export const IW = {
   "IW_PROBE_PAGE_FAULT": 14,
   "IW_PROBE_SYSCALL": 15,
   "IW_PROBE_USER_EXIT": 16,
-  "IW_PROBES": 17
+  "IW_PROBES": 17,
+  "IW_TASK_TRACKED_TID": 1,
+  "IW_TASK_TRACKED_PID": 2,
+  "IW_TASK_GROUP_DEAD": 4
 } as const;

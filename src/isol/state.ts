@@ -21,6 +21,8 @@ export interface ExitEvent {
   type: 'exit';
   tid: number;
   pid?: number;
+  /** The last thread of the process exited (IW_TASK_GROUP_DEAD): its declaration ends too. */
+  group_dead?: boolean;
   ts_ns?: number;
 }
 
@@ -82,6 +84,8 @@ export class IsolTracker {
   private readonly pidOf = new Map<number, number>();
   private readonly declaredPids = new Map<number, Declaration>();
   private readonly declaredTids = new Map<number, Declaration>();
+  /** child tgid -> parent tgid for processes seen forking (so a later declaration can cover them). */
+  private readonly parentPid = new Map<number, number>();
   private readonly prIsol: 'kernel' | 'absent';
   private readonly now: () => number;
 
@@ -178,11 +182,17 @@ export class IsolTracker {
       this.tasks.delete(ev.tid);
       this.declaredTids.delete(ev.tid);
       this.pidOf.delete(ev.tid);
+      if (ev.group_dead && ev.pid !== undefined) {
+        // the process is gone: its pid may be reused by an unrelated process
+        this.declaredPids.delete(ev.pid);
+        this.parentPid.delete(ev.pid);
+      }
       return;
     }
     const parentPid = ev.parent_pid ?? this.pidOf.get(ev.parent_tid) ?? ev.parent_tid;
     this.pidOf.set(ev.parent_tid, parentPid);
     this.pidOf.set(ev.child_tid, ev.child_pid);
+    if (ev.child_pid !== parentPid) this.parentPid.set(ev.child_pid, parentPid);
     const p = this.tasks.get(ev.parent_tid);
     // ISOL_INHERIT_ACTIVE is only meaningful together with ISOL_INHERIT_CONF.
     if (p && p.inherit_mask & ISOL_INHERIT_CONF) {
@@ -208,8 +218,28 @@ export class IsolTracker {
   /** `--pid` / `run`: the user says this process (all its threads) or this thread is isolated. */
   declare(target: { pid: number } | { tid: number }, opts: { children?: boolean; ts_ns?: number } = {}): void {
     const d: Declaration = { since_ns: opts.ts_ns ?? this.now(), children: opts.children ?? false };
-    if ('pid' in target) this.declaredPids.set(target.pid, d);
-    else this.declaredTids.set(target.tid, d);
+    if ('pid' in target) {
+      this.declaredPids.set(target.pid, d);
+      // processes it forked before the declaration (e.g. during run's warm-up) are its children too
+      if (d.children) for (const child of this.descendantsOf(target.pid)) if (!this.declaredPids.has(child)) this.declaredPids.set(child, { ...d });
+    } else this.declaredTids.set(target.tid, d);
+  }
+
+  /** Live processes forked (transitively) by pid, as far as fork events told. */
+  private descendantsOf(pid: number): number[] {
+    const out: number[] = [];
+    const seen = new Set([pid]);
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [child, parent] of this.parentPid) {
+        if (seen.has(parent) && !seen.has(child)) {
+          seen.add(child);
+          out.push(child);
+          grew = true;
+        }
+      }
+    }
+    return out;
   }
 
   undeclare(target: { pid: number } | { tid: number }): void {

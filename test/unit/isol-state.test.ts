@@ -146,6 +146,39 @@ describe('declared isolation and priority', () => {
     expect(t.isolInfoFor(600, 600).state).toBe('none');
   });
 
+  it('a declaration with children also covers processes forked before it (run declares after the warm-up), transitively; not threads-only or unrelated ones', () => {
+    const t = new IsolTracker({ prIsol: 'absent' });
+    t.onTaskEvent({ type: 'fork', parent_tid: 100, parent_pid: 100, child_tid: 400, child_pid: 400 });
+    t.onTaskEvent({ type: 'fork', parent_tid: 400, parent_pid: 400, child_tid: 410, child_pid: 410 });
+    t.onTaskEvent({ type: 'fork', parent_tid: 100, parent_pid: 100, child_tid: 102, child_pid: 100 }); // a thread
+    t.onTaskEvent({ type: 'fork', parent_tid: 700, parent_pid: 700, child_tid: 800, child_pid: 800 });
+    t.declare({ pid: 100 }, { children: true, ts_ns: 5 });
+    expect(t.declarationFor(400, 400)).toEqual({ since_ns: 5, children: true });
+    expect(t.isolInfoFor(410, 410).state).toBe('declared');
+    expect(t.isolInfoFor(102, 100).state).toBe('declared'); // by pid
+    expect(t.isolInfoFor(800, 800).state).toBe('none');
+    // without children: only the process itself
+    const u = new IsolTracker({ prIsol: 'absent' });
+    u.onTaskEvent({ type: 'fork', parent_tid: 100, parent_pid: 100, child_tid: 400, child_pid: 400 });
+    u.declare({ pid: 100 });
+    expect(u.isolInfoFor(400, 400).state).toBe('none');
+  });
+
+  it('exit: a thread exit keeps the process declared, the last one (group_dead) ends the declaration; pid reuse starts clean', () => {
+    const t = new IsolTracker({ prIsol: 'absent' });
+    t.declare({ pid: 100 }, { children: true });
+    t.onTaskEvent({ type: 'fork', parent_tid: 100, parent_pid: 100, child_tid: 400, child_pid: 400 });
+    t.onTaskEvent({ type: 'exit', tid: 102, pid: 100 });
+    expect(t.isDeclared(100, 100)).toBe(true);
+    t.onTaskEvent({ type: 'exit', tid: 400, pid: 400, group_dead: true });
+    expect(t.isDeclared(400, 400)).toBe(false);
+    t.onTaskEvent({ type: 'exit', tid: 100, pid: 100, group_dead: true });
+    expect(t.isDeclared(100, 100)).toBe(false);
+    // a later, unrelated process with a reused pid forked by someone else is not covered
+    t.onTaskEvent({ type: 'fork', parent_tid: 1, parent_pid: 1, child_tid: 400, child_pid: 400 });
+    expect(t.isDeclared(400, 400)).toBe(false);
+  });
+
   it('kernel > prctl > declared > none', () => {
     const t = new IsolTracker({ prIsol: 'kernel' });
     t.declare({ pid: 100 });
