@@ -26,7 +26,10 @@ import {
   hex,
 } from './abi.js';
 
-/** struct iw_isol_call as TypeScript (u64 -> bigint; result is the kernel's signed return, -errno on failure). */
+/**
+ * struct iw_isol_call as TypeScript (u64 -> bigint; result is the kernel's signed return, -errno on failure).
+ * Bytes are decoded in one place, src/events/decode.ts, at offsets generated from the object's BTF.
+ */
 export interface IsolCall {
   ts_ns: bigint;
   cpu: number;
@@ -52,61 +55,6 @@ export interface IsolCall {
 export const IW_ISOL_READ_IN = 1 << 0;
 export const IW_ISOL_READ_OUT = 1 << 1;
 export const IW_ISOL_READ_CTL = 1 << 2;
-
-/** Byte offsets of struct iw_isol_call (x86_64/arm64 LP64 layout of bpf/events.h, 120 bytes). */
-export const ISOL_CALL_LAYOUT = {
-  ts_ns: 0,
-  type: 8,
-  cpu: 12,
-  arg2: 16,
-  arg3: 24,
-  arg4: 32,
-  arg5: 40,
-  result: 48,
-  in_mask: 56,
-  out_mask: 64,
-  ctl: 72,
-  pid: 88,
-  tid: 92,
-  option: 96,
-  read_ok: 100,
-  comm: 104,
-  comm_len: 16,
-  size: 120,
-} as const;
-export type IsolCallLayout = { [K in keyof typeof ISOL_CALL_LAYOUT]: number };
-
-/**
- * Reads one record from ring-buffer bytes. The layout is a parameter so the
- * events layer can pass offsets generated from the object's BTF.
- */
-export function parseIsolCall(bytes: Uint8Array, offset = 0, layout: IsolCallLayout = ISOL_CALL_LAYOUT): IsolCall {
-  if (bytes.length - offset < layout.size) {
-    throw new RangeError(`iw_isol_call: need ${layout.size} bytes at offset ${offset}, have ${bytes.length - offset}`);
-  }
-  const dv = new DataView(bytes.buffer, bytes.byteOffset + offset, layout.size);
-  const u64 = (o: number) => dv.getBigUint64(o, true);
-  const u32 = (o: number) => dv.getUint32(o, true);
-  const commBytes = bytes.subarray(offset + layout.comm, offset + layout.comm + layout.comm_len);
-  const nul = commBytes.indexOf(0);
-  return {
-    ts_ns: u64(layout.ts_ns),
-    cpu: u32(layout.cpu),
-    arg2: u64(layout.arg2),
-    arg3: u64(layout.arg3),
-    arg4: u64(layout.arg4),
-    arg5: u64(layout.arg5),
-    result: dv.getBigInt64(layout.result, true),
-    in_mask: u64(layout.in_mask),
-    out_mask: u64(layout.out_mask),
-    ctl: [u64(layout.ctl), u64(layout.ctl + 8)],
-    pid: u32(layout.pid),
-    tid: u32(layout.tid),
-    option: u32(layout.option),
-    read_ok: u32(layout.read_ok),
-    comm: new TextDecoder().decode(nul < 0 ? commBytes : commBytes.subarray(0, nul)),
-  };
-}
 
 export interface DecodeContext {
   /** start.pr_isol: 'kernel' only when detectPrIsol() found the ABI. */

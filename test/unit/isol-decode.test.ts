@@ -2,7 +2,9 @@
 // documented struct contents, as the BPF side reads them) and on a stock
 // kernel (what the colliding upstream option really did).
 import { describe, expect, it } from 'vitest';
-import { ISOL_CALL_LAYOUT, decodeIsolCall, parseIsolCall, type IsolCall } from '../../src/isol/decode.js';
+import { decodeRecord } from '../../src/events/decode.js';
+import { IW, LAYOUT } from '../../src/events/layout.generated.js';
+import { decodeIsolCall, type IsolCall } from '../../src/isol/decode.js';
 
 const PTR = 0x7ffd_1234_5a30n;
 const PTR2 = 0x7ffd_1234_5a70n;
@@ -215,26 +217,27 @@ describe('decode on a stock arm64 kernel', () => {
   });
 });
 
-describe('parseIsolCall', () => {
-  it('reads struct iw_isol_call little-endian at its documented offsets', () => {
-    const L = ISOL_CALL_LAYOUT;
-    const buf = new Uint8Array(8 + L.size);
-    const dv = new DataView(buf.buffer, 8);
-    dv.setBigUint64(L.ts_ns, 123456789n, true);
-    dv.setUint32(L.type, 2, true);
-    dv.setUint32(L.cpu, 7, true);
-    dv.setBigUint64(L.arg2, PTR, true);
-    dv.setBigUint64(L.arg3, PTR2, true);
-    dv.setBigInt64(L.result, -22n, true);
-    dv.setBigUint64(L.in_mask, 1n, true);
-    dv.setBigUint64(L.ctl, 0n, true);
-    dv.setBigUint64(L.ctl + 8, 1n, true);
-    dv.setUint32(L.pid, 100, true);
-    dv.setUint32(L.tid, 101, true);
-    dv.setUint32(L.option, 67, true);
-    dv.setUint32(L.read_ok, 5, true);
-    buf.set(new TextEncoder().encode('dpdk-worker'), 8 + L.comm);
-    const c = parseIsolCall(buf, 8);
+describe('iw_isol_call bytes -> decodeIsolCall (the generated layout is the only byte layout)', () => {
+  it('a ring-buffer record written at the BTF-generated offsets decodes to the IsolCall decodeIsolCall takes', () => {
+    const L = LAYOUT.iw_isol_call.fields;
+    const H = LAYOUT.iw_hdr.fields;
+    const buf = new Uint8Array(LAYOUT.iw_isol_call.size);
+    const dv = new DataView(buf.buffer);
+    dv.setBigUint64(L.hdr.offset + H.ts_ns.offset, 123456789n, true);
+    dv.setUint32(L.hdr.offset + H.type.offset, IW.IW_REC_ISOL, true);
+    dv.setUint32(L.hdr.offset + H.cpu.offset, 7, true);
+    dv.setBigUint64(L.arg2.offset, PTR, true);
+    dv.setBigUint64(L.arg3.offset, PTR2, true);
+    dv.setBigInt64(L.result.offset, -22n, true);
+    dv.setBigUint64(L.in_mask.offset, 1n, true);
+    dv.setBigUint64(L.ctl.offset + 8, 1n, true);
+    dv.setUint32(L.pid.offset, 100, true);
+    dv.setUint32(L.tid.offset, 101, true);
+    dv.setUint32(L.option.offset, 67, true);
+    dv.setUint32(L.read_ok.offset, 5, true);
+    buf.set(new TextEncoder().encode('dpdk-worker'), L.comm.offset);
+    const { rec, ...c } = decodeRecord(buf) as IsolCall & { rec: string };
+    expect(rec).toBe('isol');
     expect(c).toEqual({
       ts_ns: 123456789n,
       cpu: 7,
@@ -252,19 +255,7 @@ describe('parseIsolCall', () => {
       read_ok: 5,
       comm: 'dpdk-worker',
     });
-    expect(() => parseIsolCall(buf, 16)).toThrow(/need 120 bytes/);
-  });
-});
-
-describe('layout agreement with the BTF-generated events layer', () => {
-  it('ISOL_CALL_LAYOUT matches src/events/layout.generated.ts (generated from the compiled object)', async () => {
-    const { LAYOUT } = await import('../../src/events/layout.generated.js');
-    const g = LAYOUT.iw_isol_call;
-    const L = ISOL_CALL_LAYOUT;
-    expect(L.size).toBe(g.size);
-    for (const f of ['arg2', 'arg3', 'arg4', 'arg5', 'result', 'in_mask', 'out_mask', 'ctl', 'pid', 'tid', 'option', 'read_ok', 'comm'] as const) {
-      expect({ f, off: L[f] }).toEqual({ f, off: g.fields[f].offset });
-    }
-    expect(L.comm_len).toBe(g.fields.comm.size);
+    expect(decodeIsolCall(c, { prIsol: 'absent', arch: 'x86_64' }).meaning).toMatch(/PR_SET_MEMORY_MERGE.*-EINVAL.*arg3=0x7ffd12345a70/);
+    expect(() => decodeRecord(buf.subarray(0, LAYOUT.iw_isol_call.size - 8))).toThrow(/isol record of 112 bytes, expected 120/);
   });
 });
