@@ -79,6 +79,7 @@
 #define IW_F_SIGNAL_FAILED (1 << 8) /* bpf_send_signal refused (EPERM, EBUSY, ...) */
 #define IW_F_KERNEL_MODE (1 << 9)  /* page fault taken in kernel mode */
 #define IW_F_IN_PREEMPT (1 << 10)  /* ran in the kernel thread that preempted a victim: its time is in that preemption */
+#define IW_F_SIGNAL_HELD (1 << 11) /* armed for an in-kernel signal, held back by its cooldown / rate limit */
 
 /* Authoritative per-CPU totals (map iw_counts): index = class, plus LOST. */
 #define IW_COUNTER_LOST IW_CLASS_MAX
@@ -187,6 +188,28 @@ struct iw_task_event {
 	char comm[IW_COMM_LEN];
 };
 
+/*
+ * In-kernel enforcement (map iw_signal, tid -> struct iw_signal_arm): user
+ * space arms a thread from the policy; the BPF side sends the signal to that
+ * thread from its own kernel entries and keeps the cooldown / rate-limit state
+ * (last_ns, window_start_ns, sent_in_window). A rate-limit window starts at
+ * the first signal sent after the previous window ended (src/enforce/limit.ts
+ * is the same rule in TypeScript).
+ */
+#define IW_SIG_ON_SYSCALL (1 << 0) /* signal at the thread's sys_enter */
+#define IW_SIG_ON_FAULT (1 << 1)   /* signal at its user-mode page faults */
+
+struct iw_signal_arm {
+	__u64 cooldown_ns;     /* minimum time between two signals; 0: none */
+	__u64 window_ns;       /* rate-limit window; 0: no rate limit */
+	__u64 last_ns;         /* when the last signal was sent; 0: never */
+	__u64 window_start_ns; /* start of the current rate-limit window */
+	__u32 signo;
+	__u32 on;              /* IW_SIG_ON_* */
+	__u32 max_per_window;  /* signals allowed per window (with window_ns) */
+	__u32 sent_in_window;
+};
+
 struct iw_counter {
 	__u64 count;
 	__u64 stolen_ns;
@@ -198,6 +221,7 @@ _Static_assert(sizeof(struct iw_hdr) == 16, "iw_hdr layout");
 _Static_assert(sizeof(struct iw_interruption) == 16 + 8 * 8 + 4 * 6 + 2 * 2 + 4 + 32 + 56 * IW_CHAIN_MAX,
 	       "iw_interruption layout");
 _Static_assert(sizeof(struct iw_isol_call) == 16 + 8 * 9 + 4 * 4 + 16, "iw_isol_call layout");
+_Static_assert(sizeof(struct iw_signal_arm) == 8 * 4 + 4 * 4, "iw_signal_arm layout");
 _Static_assert(sizeof(struct iw_task_event) == 16 + 4 * 6 + 16, "iw_task_event layout");
 
 #endif /* __IW_EVENTS_H */

@@ -37,6 +37,7 @@ const volatile __u32 iw_trace_prctl = 0;    /* PR_ISOL-numbered prctls on every 
 struct iw_interruption *iw_anchor_interruption __attribute__((unused));
 struct iw_isol_call *iw_anchor_isol_call __attribute__((unused));
 struct iw_counter *iw_anchor_counter __attribute__((unused));
+struct iw_signal_arm *iw_anchor_signal_arm __attribute__((unused));
 struct iw_task_event *iw_anchor_task_event __attribute__((unused));
 
 #define TASK_RUNNING 0
@@ -64,6 +65,22 @@ static __always_inline void count_probe(__u32 probe)
 		*c += 1;
 }
 
+/*
+ * bpf_send_signal*() from a tracepoint defers the signal to an irq_work, one
+ * self-IPI on this CPU: the first irq_work within 1 ms of a send is ours.
+ */
+static __always_inline void signal_irq_work(struct iw_interruption *rec)
+{
+	__u32 zero = 0;
+	__u64 *sent = bpf_map_lookup_elem(&iw_signal_sent_ns, &zero);
+
+	if (!sent || !*sent)
+		return;
+	if (rec->hdr.ts_ns >= *sent && rec->hdr.ts_ns - *sent < 1000000)
+		rec->flags |= IW_F_SELF_CAUSED;
+	*sent = 0;
+}
+
 static __always_inline void emit(struct iw_interruption *rec)
 {
 	__u32 cls = rec->chain[0].class;
@@ -71,6 +88,8 @@ static __always_inline void emit(struct iw_interruption *rec)
 
 	if (rec->cause_pid && rec->cause_pid == iw_self_tgid)
 		rec->flags |= IW_F_SELF_CAUSED;
+	if (cls == IW_CLASS_IPI && rec->chain[0].kind == IW_VEC_IRQ_WORK)
+		signal_irq_work(rec);
 	c = bpf_map_lookup_elem(&iw_counts, &cls);
 	if (c) {
 		c->count += 1;
@@ -839,16 +858,49 @@ int BPF_PROG(handle_nmi_handler, void *handler, s64 delta_ns, int handled)
 	return 0;
 }
 
-static __always_inline void signal_on_entry(__u32 tid, __u32 *flags)
+/*
+ * In-kernel enforcement: a thread user space armed (iw_signal) is signalled
+ * from its own kernel entry. Thread-directed (bpf_send_signal_thread): the
+ * handler runs in this thread, before the entry returns to user space; a
+ * process-directed signal could be taken by another thread. The cooldown and
+ * rate limit live here so a handler's own syscalls and its rt_sigreturn
+ * cannot re-trigger it without end.
+ */
+static __always_inline void signal_on_entry(__u32 tid, __u32 *flags, __u32 on)
 {
-	__u32 *sig = bpf_map_lookup_elem(&iw_signal, &tid);
-	if (!sig)
+	struct iw_signal_arm *a = bpf_map_lookup_elem(&iw_signal, &tid);
+	__u32 zero = 0;
+	__u64 now, *sent;
+
+	if (!a || !(a->on & on))
 		return;
-	/* delivered before the task returns to user space */
-	if (bpf_send_signal(*sig) == 0)
-		*flags |= IW_F_SIGNAL_SENT;
-	else
+	now = bpf_ktime_get_ns();
+	if (a->last_ns && now - a->last_ns < a->cooldown_ns)
+		goto held;
+	if (a->window_ns) {
+		if (!a->window_start_ns || now - a->window_start_ns >= a->window_ns) {
+			a->window_start_ns = now;
+			a->sent_in_window = 0;
+		}
+		if (a->sent_in_window >= a->max_per_window)
+			goto held;
+	}
+	/* before sending: the irq_work self-IPI can interrupt this very program */
+	sent = bpf_map_lookup_elem(&iw_signal_sent_ns, &zero);
+	if (sent)
+		*sent = now;
+	if (bpf_send_signal_thread(a->signo)) {
+		if (sent)
+			*sent = 0;
 		*flags |= IW_F_SIGNAL_FAILED;
+		return;
+	}
+	a->last_ns = now;
+	a->sent_in_window += 1;
+	*flags |= IW_F_SIGNAL_SENT;
+	return;
+held:
+	*flags |= IW_F_SIGNAL_HELD;
 }
 
 SEC("tp_btf/page_fault_user")
@@ -860,7 +912,7 @@ int BPF_PROG(handle_exc_page_fault_user, unsigned long address, struct pt_regs *
 	if (!watched(bpf_get_smp_processor_id()))
 		return 0;
 	count_probe(IW_PROBE_PAGE_FAULT);
-	signal_on_entry(tid, &flags);
+	signal_on_entry(tid, &flags, IW_SIG_ON_FAULT);
 	instant(IW_CLASS_PAGE_FAULT, (__u32)error_code, address, 0, flags);
 	return 0;
 }
@@ -967,7 +1019,7 @@ int BPF_PROG(handle_raw_syscalls_sys_enter, struct pt_regs *regs, long id)
 	ss.start_ns = bpf_ktime_get_ns();
 	ss.nr = id;
 	ss.cpu = cpu;
-	signal_on_entry(tid, &ss.flags);
+	signal_on_entry(tid, &ss.flags, IW_SIG_ON_SYSCALL);
 	bpf_map_update_elem(&iw_sys, &tid, &ss, BPF_ANY);
 	st = cpu_state();
 	if (st)

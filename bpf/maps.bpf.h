@@ -98,13 +98,21 @@ struct {
 	__type(value, __u64);
 } iw_probe_hits SEC(".maps");
 
-/* User ABI: tid -> signal number sent in-kernel at that task's next kernel entry. */
+/* User ABI: tid -> the in-kernel signal armed for that thread (see events.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 1024);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct iw_signal_arm);
 } iw_signal SEC(".maps");
+
+/* Per CPU: when an in-kernel signal was last sent (its irq_work self-IPI is isolwatch's doing). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} iw_signal_sent_ns SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeRecord, type RawRecord } from './events/decode.js';
-import { IW } from './events/layout.generated.js';
+import { IW, LAYOUT } from './events/layout.generated.js';
 import { BpfObject, hasTracepoint } from './libbpf/index.js';
 import { CLASSES, type InterruptionClass } from './types.js';
 
@@ -73,6 +73,15 @@ export function defaultObjectPath(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   for (const c of [join(here, '../../build/isolwatch.bpf.o'), join(here, '../build/isolwatch.bpf.o')]) if (existsSync(c)) return c;
   return join(here, '../../build/isolwatch.bpf.o');
+}
+
+/** What an armed thread gets from the kernel side (bpf/events.h struct iw_signal_arm). */
+export interface SignalArm {
+  signo: number;
+  onSyscall: boolean;
+  onFault: boolean;
+  cooldownNs?: number;
+  rateLimit?: { count: number; windowNs: number };
 }
 
 export interface SessionOptions {
@@ -225,9 +234,22 @@ export class Session {
     return vals.map((v) => Number(new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0, true)));
   }
 
-  /** In-kernel signal at the task's next syscall entry or fault (bpf_send_signal). */
-  armSignal(tid: number, signo: number): void {
-    this.obj.map('iw_signal').update(u32(tid), u32(signo));
+  /**
+   * Arms an in-kernel signal for one thread (struct iw_signal_arm): sent with
+   * bpf_send_signal_thread from its own syscall entries and/or user page
+   * faults, subject to the cooldown and rate limit the kernel side keeps.
+   */
+  armSignal(tid: number, arm: SignalArm): void {
+    const L = LAYOUT.iw_signal_arm;
+    const v = new Uint8Array(L.size);
+    const dv = new DataView(v.buffer);
+    const f = L.fields;
+    dv.setBigUint64(f.cooldown_ns.offset, BigInt(Math.round(arm.cooldownNs ?? 0)), true);
+    dv.setBigUint64(f.window_ns.offset, BigInt(Math.round(arm.rateLimit?.windowNs ?? 0)), true);
+    dv.setUint32(f.signo.offset, arm.signo, true);
+    dv.setUint32(f.on.offset, (arm.onSyscall ? IW.IW_SIG_ON_SYSCALL : 0) | (arm.onFault ? IW.IW_SIG_ON_FAULT : 0), true);
+    dv.setUint32(f.max_per_window.offset, arm.rateLimit?.count ?? 0, true);
+    this.obj.map('iw_signal').update(u32(tid), v);
   }
   disarmSignal(tid: number): void {
     this.obj.map('iw_signal').delete(u32(tid));

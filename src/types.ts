@@ -95,6 +95,8 @@ export interface InterruptionRecord {
   /** e.g. "in_syscall", "no_exit", "open_end", "chain_truncated" */
   flags?: string[];
   action?: ActionRecord;
+  /** Every action the policy planned for this interruption (log, signal, fail), taken or would-be, with its result. */
+  actions?: ActionRecord[];
   /** What the judgement has to say, e.g. "own syscall: the kernel quiesces on return by design". */
   note?: string;
   chain: ChainEntry[];
@@ -109,6 +111,8 @@ export interface ActionRecord {
   /** delivered | dry-run | EPERM | ESRCH | rate-limited | refused:<why> */
   result: string;
   rule?: string;
+  /** Why: the rule, what hit whom, which budget was exceeded. */
+  reason?: string;
 }
 
 export interface IsolRecord {

@@ -114,7 +114,8 @@ export function openLive(opts: LiveOptions): Live {
   if (policy) {
     enforcer = new Enforcer(policy, {
       enforce: opts.enforce === true,
-      signaller: { arm: (tid, signo) => session.armSignal(tid, signo), disarm: (tid) => session.disarmSignal(tid) },
+      signaller: { arm: (tid, arm) => session.armSignal(tid, arm), disarm: (tid) => session.disarmSignal(tid) },
+      watchedCpus: watched.cpus,
     });
   }
   const pidSet = new Set(pids);
@@ -127,12 +128,13 @@ export function openLive(opts: LiveOptions): Live {
     policy: enforcer
       ? (rec) => {
           const r = enforcer!.handle(rec, rec.ts_ns);
-          const action = r.records.find((a) => a.kind !== 'log') ?? r.records[0];
+          const action = r.records.find((a) => a.kind === 'signal') ?? r.records.find((a) => a.kind !== 'log') ?? r.records[0];
+          if (r.records.length) rec.actions = r.records; // every action, taken or would-be, with its result
           return { violation: r.evaluation.violation, ...(action ? { action } : {}) };
         }
       : undefined,
   });
-  if (enforcer) for (const pid of pids) enforcer.updateTask({ pid, tid: pid, comm: '' }, 'declared');
+  if (enforcer) for (const pid of pids) enforcer.updateProcess(pid, 'declared'); // every thread, for in-kernel signals
 
   const start: StartRecord = {
     type: 'start',
@@ -150,6 +152,7 @@ export function openLive(opts: LiveOptions): Live {
   };
 
   let closed = false;
+  let lastSweepNs = nowNs();
   return {
     start,
     session,
@@ -160,6 +163,10 @@ export function openLive(opts: LiveOptions): Live {
     watched,
     warnings,
     pump(onOut, onRaw) {
+      if (enforcer && nowNs() - lastSweepNs > 1e9) {
+        lastSweepNs = nowNs();
+        enforcer.sweep(); // forget armed threads that are gone before their tids can be reused
+      }
       return session.drain((raws) => {
         onRaw?.(raws);
         const out: (InterruptionRecord | IsolRecord)[] = [];

@@ -74,7 +74,7 @@ export async function run(o: RunOptions): Promise<number> {
       if (o.window !== undefined) windowEndNs = warmupEndNs + o.window * 1e9;
       if (child.pid) {
         live.tracker.declare({ pid: child.pid }, { children: true, ts_ns: warmupEndNs });
-        live.enforcer?.updateTask({ pid: child.pid, tid: child.pid, comm: '' }, 'declared');
+        live.enforcer?.updateProcess(child.pid, 'declared'); // every thread, for in-kernel signals
       }
     }, o.warmup * 1000);
     const forward = (sig: NodeJS.Signals) => () => child.kill(sig);

@@ -1,34 +1,57 @@
 // Enforcer: carries out the actions a policy planned, safely. Dry-run unless
 // constructed with enforce: true. Never signals PID 1, kernel threads,
 // isolwatch itself, or tasks outside the policy's scope; applies rate limits
-// and cooldowns; returns an ActionRecord for every action, taken or not.
+// and cooldowns (src/enforce/limit.ts); returns an ActionRecord for every
+// action, taken or not.
 //
-// User-space delivery is process-directed (kill(2) on the tgid via
-// process.kill): the kernel picks any thread of the process that does not
-// block the signal. Thread-directed delivery (tgkill) would need a native
-// call, which only src/libbpf may make; in-kernel mode (bpf_send_signal from
-// the victim's own context) is the thread-precise path.
+// Two delivery paths:
+// - in-kernel: the Enforcer arms a thread (InKernelSignaller, implemented by
+//   the BPF session); the kernel side sends the signal with
+//   bpf_send_signal_thread from that thread's own syscall entries / user page
+//   faults, so it is handled before the entry returns to user space, and keeps
+//   the cooldown and rate limit itself. Records say what it did (flags
+//   signal_sent, signal_held, signal_failed).
+// - user: kill(2) on the process (process.kill on the tgid) after the record
+//   arrives: process-directed, any thread that does not block the signal takes
+//   it. Thread-directed tgkill would need a native call, which only src/libbpf
+//   may make. Used for user-mode actions, and for in-kernel actions the kernel
+//   side did not carry out (external causes, a thread not armed yet, failure).
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ActionRecord, InterruptionRecord, IsolStateName, TaskRef } from '../types.js';
 import { createPolicyState, evaluate, inKernelSignalFor, inProcessScope, type Evaluation, type PlannedAction, type PolicyState } from '../policy/evaluate.js';
 import type { Policy } from '../policy/types.js';
+import { charge, newLimitState, tryTake, type LimitSpec, type LimitState } from './limit.js';
 import { readProcFacts, type ProcFacts } from './proc.js';
 
+/** What the kernel side is asked to do for one armed thread. */
+export interface InKernelArm {
+  signo: number;
+  /** signal at the thread's syscall entries */
+  onSyscall: boolean;
+  /** signal at its user-mode page faults */
+  onFault: boolean;
+  cooldownNs?: number;
+  rateLimit?: { count: number; windowNs: number };
+}
+
 /**
- * Implemented by the BPF loader: while a tid is armed, the kernel side sends
- * `signo` with bpf_send_signal() from that task's own kernel entries, before
- * the entry returns to user space.
+ * Implemented by the BPF session: while a tid is armed, the kernel side sends
+ * the signal with bpf_send_signal_thread() from that thread's own kernel
+ * entries, before the entry returns to user space.
  */
 export interface InKernelSignaller {
-  arm(tid: number, signo: number): void;
+  arm(tid: number, arm: InKernelArm): void;
   disarm(tid: number): void;
 }
 
 /**
- * Interruption flags the kernel side sets when it acted on an armed tid
- * (InterruptionRecord.flags). Without IN_KERNEL_SIGNAL_SENT the Enforcer falls
- * back to user-space delivery so the signal is not lost.
+ * Interruption flags the kernel side sets on an armed thread's entries
+ * (InterruptionRecord.flags): sent, held back by the cooldown / rate limit, or
+ * refused by the kernel (then the Enforcer delivers from user space).
  */
 export const IN_KERNEL_SIGNAL_SENT = 'signal_sent';
+export const IN_KERNEL_SIGNAL_HELD = 'signal_held';
 export const IN_KERNEL_SIGNAL_FAILED = 'signal_failed';
 
 /** An ActionRecord plus the human reason (rule, entry, budget) it was planned for. */
@@ -45,11 +68,12 @@ export interface EnforcerOptions {
   procRoot?: string;
   /** Signal sender; default process.kill. Tests inject spies. */
   kill?: (pid: number, signal: string) => void;
-}
-
-interface Limiter {
-  sent: number[];
-  last?: number;
+  /**
+   * The CPUs being watched. With scope.cpus in the policy, threads are armed
+   * in-kernel only when every watched CPU is in scope (the kernel side does
+   * not check CPUs against the scope).
+   */
+  watchedCpus?: number[];
 }
 
 export class Enforcer {
@@ -59,8 +83,11 @@ export class Enforcer {
   private readonly selfPid: number;
   private readonly procRoot: string;
   private readonly kill: (pid: number, signal: string) => void;
-  private readonly limiters = new Map<string, Limiter>();
-  private readonly armed = new Map<number, number>();
+  private readonly limiters = new Map<string, LimitState>();
+  /** tid -> what it is armed with (JSON of the InKernelArm), and its signal number */
+  private readonly armed = new Map<number, { key: string; signo: number }>();
+  /** tids updateTask has decided for: records of other threads arm them lazily */
+  private readonly considered = new Set<number>();
 
   constructor(
     readonly policy: Policy,
@@ -96,25 +123,27 @@ export class Enforcer {
       rule: a.rule,
       reason: a.reason,
     });
+    const spec: LimitSpec = { cooldownNs: a.cooldownNs, rateLimit: a.rateLimit };
+    const flags = rec?.flags ?? [];
+    if (a.mode === 'in-kernel' && this.enforce && a.pid !== undefined) {
+      // The kernel side already acted on this entry of a thread this session armed (safety was checked
+      // when arming; only this Enforcer writes the session's map): report it even if the thread is gone
+      // by now (SIGKILL, or an exit after which sweep() disarmed it).
+      if (flags.includes(IN_KERNEL_SIGNAL_SENT)) {
+        charge(this.limiter(a, a.pid), spec, nowNs); // so user-space fallbacks see the kernel's sends
+        return out('delivered', 'in-kernel');
+      }
+      if (flags.includes(IN_KERNEL_SIGNAL_HELD)) return out('rate-limited', 'in-kernel');
+    }
     const refusal = this.refusal(a.pid, a.comm);
     if (refusal) return out(refusal);
     const pid = a.pid as number;
-
-    if (a.mode === 'in-kernel') {
-      const flags = rec?.flags ?? [];
-      // Arm for the next entries even if this one was missed.
-      if (this.enforce && this.opts.signaller && a.tid !== undefined && a.signo !== undefined && this.armed.get(a.tid) !== a.signo) {
-        this.opts.signaller.arm(a.tid, a.signo);
-        this.armed.set(a.tid, a.signo);
-      }
-      if (this.enforce && flags.includes(IN_KERNEL_SIGNAL_SENT)) {
-        this.limit(a, pid, nowNs);
-        return out('delivered', 'in-kernel');
-      }
-      // Not signalled in the kernel (not armed yet, no BPF signaller, or it failed): deliver from user space.
-    }
-    if (this.limit(a, pid, nowNs)) return out('rate-limited', 'user');
-    if (!this.enforce) return out('dry-run'); // the mode the policy asked for
+    const limiter = this.limiter(a, pid);
+    // A thread not decided for yet (e.g. a new thread of a declared process): arm it for its next entries.
+    if (a.mode === 'in-kernel' && this.enforce && rec && rec.victim.tid === a.tid && !this.considered.has(a.tid)) this.updateTask(rec.victim, rec.isol.state);
+    // Not signalled in the kernel (user mode, external cause, not armed yet, kernel refused): from user space.
+    if (!this.enforce) return out(tryTake(limiter, spec, nowNs) ? 'dry-run' : 'rate-limited'); // in the mode the policy asked for
+    if (!tryTake(limiter, spec, nowNs)) return out('rate-limited', 'user');
     try {
       this.kill(pid, a.signal as string);
       return out('delivered', 'user');
@@ -137,49 +166,82 @@ export class Enforcer {
     return undefined;
   }
 
-  /** Applies cooldown and rate limit; true when this delivery must be suppressed. */
-  private limit(a: PlannedAction, pid: number, nowNs: number): boolean {
-    if (!a.rateLimit && a.cooldownNs === undefined) return false;
+  /** The limiter of one action for one process (rule, action, pid). */
+  private limiter(a: PlannedAction, pid: number): LimitState {
     const key = `${a.rule}\u0000${a.actionIndex}\u0000${pid}`;
     let l = this.limiters.get(key);
-    if (!l) this.limiters.set(key, (l = { sent: [] }));
-    if (a.cooldownNs !== undefined && l.last !== undefined && nowNs - l.last < a.cooldownNs) return true;
-    if (a.rateLimit) {
-      const horizon = nowNs - a.rateLimit.windowNs;
-      l.sent = l.sent.filter((t) => t > horizon);
-      if (l.sent.length >= a.rateLimit.count) return true;
-      l.sent.push(nowNs);
-    }
-    l.last = nowNs;
-    return false;
+    if (!l) this.limiters.set(key, (l = newLimitState()));
+    return l;
   }
 
   /**
-   * Keeps the in-kernel signaller in step with a task's isolation state: arms
-   * the tid when the policy wants in-kernel signals for it, disarms otherwise.
-   * Does nothing in dry-run or without a signaller. Returns the armed signal.
+   * Keeps the in-kernel signaller in step with a thread's isolation state:
+   * arms the tid when the policy wants in-kernel signals for its own entries
+   * (see inKernelSignalFor), disarms otherwise. Does nothing in dry-run or
+   * without a signaller. An empty comm is read from /proc.
    */
   updateTask(task: TaskRef, isol: IsolStateName): { armed: boolean; signal?: string; rule?: string; refused?: string } {
     const sig = this.opts.signaller;
-    const want = inKernelSignalFor(this.policy, { pid: task.pid, comm: task.comm, cgroup: readProcFacts(task.pid, this.procRoot).cgroup }, isol);
-    const refused = want ? this.refusal(task.pid, task.comm) : undefined;
-    if (!sig || !this.enforce || !want || refused) {
+    const facts = readProcFacts(task.pid, this.procRoot);
+    const comm = task.comm || facts.comm;
+    this.considered.add(task.tid);
+    const plan = inKernelSignalFor(this.policy, { pid: task.pid, comm, cgroup: facts.cgroup }, isol);
+    const refused = plan ? this.refusal(task.pid, comm) : undefined;
+    const scopeCpus = this.policy.scope.cpus;
+    const cpusOk = !scopeCpus || (this.opts.watchedCpus !== undefined && this.opts.watchedCpus.every((c) => scopeCpus.includes(c)));
+    if (!sig || !this.enforce || !plan || refused || !cpusOk) {
       if (sig && this.armed.has(task.tid)) {
         sig.disarm(task.tid);
         this.armed.delete(task.tid);
       }
       return { armed: false, refused };
     }
-    if (this.armed.get(task.tid) !== want.signo) {
-      sig.arm(task.tid, want.signo);
-      this.armed.set(task.tid, want.signo);
+    const arm: InKernelArm = {
+      signo: plan.signo,
+      onSyscall: plan.onSyscall,
+      onFault: plan.onFault,
+      ...(plan.cooldownNs !== undefined ? { cooldownNs: plan.cooldownNs } : {}),
+      ...(plan.rateLimit ? { rateLimit: plan.rateLimit } : {}),
+    };
+    const key = JSON.stringify(arm);
+    if (this.armed.get(task.tid)?.key !== key) {
+      sig.arm(task.tid, arm);
+      this.armed.set(task.tid, { key, signo: plan.signo });
     }
-    return { armed: true, signal: want.signal, rule: want.rule };
+    return { armed: true, signal: plan.signal, rule: plan.rule };
+  }
+
+  /** updateTask for every thread of a process (/proc/PID/task); returns how many were armed. */
+  updateProcess(pid: number, isol: IsolStateName): number {
+    let tids: number[];
+    try {
+      tids = readdirSync(join(this.procRoot, String(pid), 'task')).map(Number).filter((t) => Number.isInteger(t) && t > 0);
+    } catch {
+      tids = [pid];
+    }
+    let armed = 0;
+    for (const tid of tids) if (this.updateTask({ pid, tid, comm: '' }, isol).armed) armed++;
+    return armed;
+  }
+
+  /**
+   * Disarms threads that are gone (e.g. killed in-kernel), so a reused tid is
+   * never signalled. Call it periodically; returns the tids disarmed.
+   */
+  sweep(): number[] {
+    const gone: number[] = [];
+    for (const tid of this.armed.keys()) {
+      if (existsSync(join(this.procRoot, String(tid)))) continue; // /proc/TID resolves threads too
+      this.opts.signaller?.disarm(tid);
+      this.armed.delete(tid);
+      gone.push(tid);
+    }
+    return gone;
   }
 
   /** Tids currently armed for in-kernel signals, with their signal numbers. */
   armedTasks(): ReadonlyMap<number, number> {
-    return this.armed;
+    return new Map([...this.armed].map(([tid, a]) => [tid, a.signo]));
   }
 
   /** Disarms every in-kernel signal this Enforcer armed. Safe to call twice. */

@@ -2,9 +2,12 @@
 export {
   Enforcer,
   IN_KERNEL_SIGNAL_FAILED,
+  IN_KERNEL_SIGNAL_HELD,
   IN_KERNEL_SIGNAL_SENT,
   type EnforcedAction,
   type EnforcerOptions,
+  type InKernelArm,
   type InKernelSignaller,
 } from './enforcer.js';
 export { PF_KTHREAD, parseProcCgroup, parseProcStat, readProcFacts, type ProcFacts } from './proc.js';
+export { charge, newLimitState, tryTake, type LimitSpec, type LimitState } from './limit.js';

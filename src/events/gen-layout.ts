@@ -25,7 +25,7 @@ export interface FieldLayout {
 }
 export type StructLayouts = Record<string, { size: number; fields: Record<string, FieldLayout> }>;
 
-const STRUCTS = ['iw_hdr', 'iw_entry', 'iw_interruption', 'iw_isol_call', 'iw_counter', 'iw_task_event'];
+const STRUCTS = ['iw_hdr', 'iw_entry', 'iw_interruption', 'iw_isol_call', 'iw_counter', 'iw_task_event', 'iw_signal_arm'];
 const DEFINES = /^#define (IW_[A-Z0-9_]+) (.+?)\s*(?:\/\*.*)?$/;
 
 export function readLayouts(objPath: string): StructLayouts {

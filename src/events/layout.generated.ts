@@ -309,6 +309,51 @@ export const LAYOUT = {
         "kind": "char"
       }
     }
+  },
+  "iw_signal_arm": {
+    "size": 48,
+    "fields": {
+      "cooldown_ns": {
+        "offset": 0,
+        "size": 8,
+        "kind": "u"
+      },
+      "window_ns": {
+        "offset": 8,
+        "size": 8,
+        "kind": "u"
+      },
+      "last_ns": {
+        "offset": 16,
+        "size": 8,
+        "kind": "u"
+      },
+      "window_start_ns": {
+        "offset": 24,
+        "size": 8,
+        "kind": "u"
+      },
+      "signo": {
+        "offset": 32,
+        "size": 4,
+        "kind": "u"
+      },
+      "on": {
+        "offset": 36,
+        "size": 4,
+        "kind": "u"
+      },
+      "max_per_window": {
+        "offset": 40,
+        "size": 4,
+        "kind": "u"
+      },
+      "sent_in_window": {
+        "offset": 44,
+        "size": 4,
+        "kind": "u"
+      }
+    }
   }
 } as const;
 
@@ -365,6 +410,7 @@ export const IW = {
   "IW_F_SIGNAL_FAILED": 256,
   "IW_F_KERNEL_MODE": 512,
   "IW_F_IN_PREEMPT": 1024,
+  "IW_F_SIGNAL_HELD": 2048,
   "IW_COUNTER_LOST": 11,
   "IW_COUNTERS": 12,
   "IW_PROBE_LOCAL_TIMER": 0,
@@ -387,5 +433,7 @@ export const IW = {
   "IW_PROBES": 17,
   "IW_TASK_TRACKED_TID": 1,
   "IW_TASK_TRACKED_PID": 2,
-  "IW_TASK_GROUP_DEAD": 4
+  "IW_TASK_GROUP_DEAD": 4,
+  "IW_SIG_ON_SYSCALL": 1,
+  "IW_SIG_ON_FAULT": 2
 } as const;

@@ -16,6 +16,7 @@ type Shape = { keys: readonly string[]; nested?: Record<string, Shape>; items?: 
 
 const TASK: Shape = { keys: ['pid', 'tid', 'comm'] };
 const CLASS_COUNTS: Shape = { keys: CLASSES };
+const ACTION: Shape = { keys: ['kind', 'signal', 'target', 'pid', 'mode', 'result', 'rule', 'reason'] };
 const CHAIN_ENTRY: Shape = { keys: ['class', 'kind', 'func', 'name', 'duration_ns', 'depth'] };
 
 const SHAPES: Record<OutputRecord['type'], Shape> = {
@@ -24,14 +25,14 @@ const SHAPES: Record<OutputRecord['type'], Shape> = {
     nested: { probes: { keys: ['attached', 'missing'] } },
   },
   interruption: {
-    keys: ['type', 'ts_ns', 'cpu', 'duration_ns', 'class', 'kind', 'func', 'victim', 'cause', 'isol', 'violation', 'flags', 'action', 'note', 'chain'],
+    keys: ['type', 'ts_ns', 'cpu', 'duration_ns', 'class', 'kind', 'func', 'victim', 'cause', 'isol', 'violation', 'flags', 'action', 'actions', 'note', 'chain'],
     nested: {
       victim: TASK,
       cause: { keys: ['self', 'context', 'cpu', 'pid', 'tid', 'comm', 'callsite', 'origin'] },
       isol: { keys: ['state', 'source', 'active_mask', 'quiesce_mask', 'conf_mask'] },
-      action: { keys: ['kind', 'signal', 'target', 'pid', 'mode', 'result', 'rule'] },
+      action: ACTION,
     },
-    items: { chain: CHAIN_ENTRY },
+    items: { chain: CHAIN_ENTRY, actions: ACTION },
   },
   isol: {
     keys: ['type', 'ts_ns', 'pid', 'tid', 'comm', 'op', 'args', 'result', 'meaning', 'warning'],

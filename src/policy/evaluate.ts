@@ -15,7 +15,7 @@
 import type { InterruptionRecord, TaskRef } from '../types.js';
 import { formatDuration } from './duration.js';
 import { anyGlob, globMatch } from './glob.js';
-import type { Budget, Policy, PolicyRule, PolicyScope, RateLimit, SignalMode, SignalTarget } from './types.js';
+import type { Budget, Policy, PolicyRule, PolicyScope, RateLimit, SignalAction, SignalMode, SignalTarget } from './types.js';
 
 export interface PlannedAction {
   kind: 'log' | 'signal' | 'fail';
@@ -198,14 +198,62 @@ export function evaluate(policy: Policy, rec: InterruptionRecord, state: PolicyS
   return { violation: true, rule: rule.name, reason, actions };
 }
 
-/** The in-kernel signal a policy asks for on a task's own kernel entries, if any (first rule wins). */
-export function inKernelSignalFor(policy: Policy, task: ScopeSubject, isolState: InterruptionRecord['isol']['state']): { rule: string; signal: string; signo: number } | undefined {
+/**
+ * What the kernel side may do on its own for a task's own entries: send
+ * `signo` to the thread at its syscall entries (onSyscall) and/or user page
+ * faults (onFault), with the action's cooldown and rate limit.
+ */
+export interface InKernelPlan {
+  rule: string;
+  actionIndex: number;
+  signal: string;
+  signo: number;
+  onSyscall: boolean;
+  onFault: boolean;
+  cooldownNs?: number;
+  rateLimit?: RateLimit;
+}
+
+/**
+ * The in-kernel signal a policy asks for on a task's own syscalls and user
+ * page faults while its isolation is in `isolState`, if the kernel side can
+ * carry it out exactly as evaluate() would decide. For each of the two entry
+ * classes the first rule that could own such an entry decides (as in
+ * evaluate()); the class is armed only when that rule matches every such
+ * entry (no kind/func matcher), makes every match a violation (no budget, or
+ * count 0 without a stolen-time budget) and has an in-kernel signal to the
+ * victim. Anything else is left to user space.
+ */
+export function inKernelSignalFor(policy: Policy, task: ScopeSubject, isolState: InterruptionRecord['isol']['state']): InKernelPlan | undefined {
   if (!inProcessScope(policy.scope, task)) return undefined;
-  for (const r of policy.rules) {
-    if (!r.match.isol.includes(isolState)) continue;
-    if (r.match.self === false || r.match.sender) continue;
-    for (const a of r.actions)
-      if (a.kind === 'signal' && a.mode === 'in-kernel' && a.target === 'victim') return { rule: r.name, signal: a.signal, signo: a.signo };
-  }
-  return undefined;
+  const owner = (cls: InterruptionRecord['class']): { rule: PolicyRule; actionIndex: number } | undefined => {
+    for (const r of policy.rules) {
+      const m = r.match;
+      if (!m.isol.includes(isolState)) continue;
+      if (m.self === false || m.sender) continue; // never owns the task's own entries
+      if (m.class && !m.class.includes(cls)) continue;
+      if (m.kind || m.func) return undefined; // owns some of them: only user space can tell which
+      const b = r.budget;
+      if (b && (b.count !== 0 || b.stolenNs !== undefined)) return undefined; // a budget the kernel does not keep
+      const actionIndex = r.actions.findIndex((a) => a.kind === 'signal' && a.mode === 'in-kernel' && a.target === 'victim');
+      return actionIndex >= 0 ? { rule: r, actionIndex } : undefined;
+    }
+    return undefined;
+  };
+  const sys = owner('syscall');
+  const fault = owner('page_fault');
+  const pick = sys ?? fault;
+  if (!pick) return undefined;
+  const same = (o?: { rule: PolicyRule; actionIndex: number }) => o !== undefined && o.rule === pick.rule && o.actionIndex === pick.actionIndex;
+  const a = pick.rule.actions[pick.actionIndex] as SignalAction;
+  return {
+    rule: pick.rule.name,
+    actionIndex: pick.actionIndex,
+    signal: a.signal,
+    signo: a.signo,
+    onSyscall: same(sys),
+    onFault: same(fault),
+    ...(a.cooldownNs !== undefined ? { cooldownNs: a.cooldownNs } : {}),
+    ...(a.rateLimit ? { rateLimit: a.rateLimit } : {}),
+  };
 }

@@ -10,6 +10,7 @@ export {
   ruleMatches,
   victimInScope,
   type Evaluation,
+  type InKernelPlan,
   type PlannedAction,
   type PolicyState,
   type ScopeSubject,

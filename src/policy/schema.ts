@@ -437,6 +437,14 @@ function checkAction(c: Checker, node: Node | null, path: string): PolicyAction 
     }
   }
   const cooldownNs = s.has('cooldown') ? c.duration(s.get('cooldown')!.value, `${sub}.cooldown`, 'the cooldown', false) : undefined;
+  // The kernel side signals at every kernel entry of the thread: a handler's own syscalls and its
+  // rt_sigreturn are kernel entries too, so a signal the task survives needs a limit or it never ends.
+  if (mode === 'in-kernel' && signal !== 'SIGKILL' && signo !== undefined && !s.has('cooldown') && !rl)
+    c.at(
+      s.get('mode')!.value,
+      `${sub}.mode`,
+      `an 'in-kernel' ${signal} without cooldown or rate_limit would be sent again at every kernel entry, including the handler's own rt_sigreturn: add cooldown: 1ms (or a rate_limit), or use SIGKILL`,
+    );
   if (c.issues.length > before || signal === undefined || signo === undefined || !target || !mode) return undefined;
   return { kind: 'signal', signal, signo, target, mode, rateLimit, cooldownNs };
 }

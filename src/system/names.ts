@@ -82,6 +82,7 @@ const FLAG_NAMES: [number, string][] = [
   [IW.IW_F_SIGNAL_FAILED, 'signal_failed'],
   [IW.IW_F_KERNEL_MODE, 'kernel_mode'],
   [IW.IW_F_IN_PREEMPT, 'in_preempt'],
+  [IW.IW_F_SIGNAL_HELD, 'signal_held'],
 ];
 
 export function flagNames(flags: number): string[] {

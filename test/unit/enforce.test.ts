@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Enforcer, IN_KERNEL_SIGNAL_SENT, parseProcCgroup, parseProcStat, readProcFacts, type InKernelSignaller } from '../../src/enforce/index.js';
+import { Enforcer, IN_KERNEL_SIGNAL_HELD, IN_KERNEL_SIGNAL_SENT, newLimitState, parseProcCgroup, parseProcStat, readProcFacts, tryTake, type InKernelSignaller } from '../../src/enforce/index.js';
 import { loadPolicy, parsePolicy } from '../../src/policy/index.js';
 import type { InterruptionRecord } from '../../src/types.js';
 
@@ -142,14 +142,14 @@ describe('Enforcer', () => {
 
   it('in-kernel: arms the victim tid, reports kernel delivery, falls back to user space otherwise', () => {
     const calls: string[] = [];
-    const signaller: InKernelSignaller = { arm: (t, s) => void calls.push(`arm ${t} ${s}`), disarm: (t) => void calls.push(`disarm ${t}`) };
+    const signaller: InKernelSignaller = { arm: (t, a) => void calls.push(`arm ${t} ${a.signo} ${a.onSyscall} ${a.onFault}`), disarm: (t) => void calls.push(`disarm ${t}`) };
     const sent: [number, string][] = [];
     const e = new Enforcer(loadPolicy('policies/strict.yaml'), { enforce: true, procRoot: proc, selfPid: SELF, kill: (p, s) => void sent.push([p, s]), signaller });
     expect(e.updateTask({ pid: 100, tid: 100, comm: 'app' }, 'inactive')).toEqual({ armed: false, refused: undefined });
     expect(e.updateTask({ pid: 100, tid: 100, comm: 'app' }, 'active')).toEqual({ armed: true, signal: 'SIGKILL', rule: 'any-entry' });
     expect(e.updateTask({ pid: 100, tid: 100, comm: 'app' }, 'active').armed).toBe(true);
     expect(e.updateTask({ pid: 2, tid: 2, comm: 'kthreadd' }, 'active')).toEqual({ armed: false, refused: 'refused:kernel-thread' });
-    expect(calls).toEqual(['arm 100 9']);
+    expect(calls).toEqual(['arm 100 9 true true']);
     const own = rec(100, { class: 'syscall', kind: 'getpid', cause: { self: true }, flags: [IN_KERNEL_SIGNAL_SENT] });
     expect(e.handle(own, 0).records[1]).toMatchObject({ kind: 'signal', signal: 'SIGKILL', mode: 'in-kernel', result: 'delivered', pid: 100 });
     expect(sent).toEqual([]);
@@ -159,8 +159,50 @@ describe('Enforcer', () => {
     expect(e.handle(rec(100), 2).records[2]).toMatchObject({ kind: 'fail', result: 'delivered' });
     e.close();
     e.close();
-    expect(calls).toEqual(['arm 100 9', 'disarm 100']);
+    expect(calls).toEqual(['arm 100 9 true true', 'disarm 100']);
     expect(e.armedTasks().size).toBe(0);
+  });
+
+  it('in-kernel: the kernel side held it back (cooldown / rate limit) -> rate-limited, nothing from user space', () => {
+    const calls: string[] = [];
+    const p = 'scope:\n  processes: [{comm: app}]\nrules:\n  - name: n\n    match: {class: syscall, self: true}\n    actions:\n      - signal: {name: SIGUSR1, mode: in-kernel, cooldown: 5ms, rate_limit: {count: 2, window: 1s}}\n';
+    const sent: [number, string][] = [];
+    const e = new Enforcer(parsePolicy(p, 'n.yaml'), {
+      enforce: true, procRoot: proc, selfPid: SELF, kill: (pid, sig) => void sent.push([pid, sig]),
+      signaller: { arm: (t, a) => void calls.push(JSON.stringify([t, a])), disarm: (t) => void calls.push(`disarm ${t}`) },
+    });
+    // comm '' is read from /proc (app): in scope
+    expect(e.updateTask({ pid: 100, tid: 100, comm: '' }, 'declared')).toEqual({ armed: true, signal: 'SIGUSR1', rule: 'n' });
+    expect(calls).toEqual([JSON.stringify([100, { signo: 10, onSyscall: true, onFault: false, cooldownNs: 5e6, rateLimit: { count: 2, windowNs: 1e9 } }])]);
+    const own = (flags: string[]) => rec(100, { class: 'syscall', kind: 'getppid', cause: { self: true }, isol: { state: 'declared' }, flags });
+    expect(e.handle(own([IN_KERNEL_SIGNAL_SENT]), 0).records[0]).toMatchObject({ mode: 'in-kernel', result: 'delivered' });
+    expect(e.handle(own([IN_KERNEL_SIGNAL_HELD]), 1e6).records[0]).toMatchObject({ mode: 'in-kernel', result: 'rate-limited' });
+    // not signalled in the kernel: user space, under the same limits, which saw the kernel's send (cooldown 5 ms)
+    expect(e.handle(own([]), 2e6).records[0]).toMatchObject({ mode: 'user', result: 'rate-limited' });
+    expect(e.handle(own([]), 10e6).records[0]).toMatchObject({ mode: 'user', result: 'delivered' });
+    expect(e.handle(own([]), 20e6).records[0]).toMatchObject({ mode: 'user', result: 'rate-limited' }); // 2 per window used
+    expect(sent).toEqual([[100, 'SIGUSR1']]);
+  });
+
+  it('in-kernel SIGKILL already sent by the kernel is reported delivered even when the process is gone', () => {
+    fakeTask(700, 'app');
+    const e = new Enforcer(loadPolicy('policies/strict.yaml'), { enforce: true, procRoot: proc, selfPid: SELF, kill: () => undefined, signaller: { arm: () => undefined, disarm: () => undefined } });
+    expect(e.updateTask({ pid: 700, tid: 700, comm: 'app' }, 'declared').armed).toBe(true);
+    rmSync(join(proc, '700'), { recursive: true });
+    const own = rec(700, { class: 'syscall', kind: 'getppid', cause: { self: true }, isol: { state: 'declared' }, flags: [IN_KERNEL_SIGNAL_SENT] });
+    expect(e.handle(own, 0).records[1]).toMatchObject({ mode: 'in-kernel', result: 'delivered', signal: 'SIGKILL' });
+    // without the kernel's flag the same record is ESRCH: nothing left to signal
+    expect(e.handle({ ...own, flags: [] }, 1).records[1]).toMatchObject({ result: 'ESRCH' });
+    expect(e.sweep()).toEqual([700]);
+    expect(e.armedTasks().size).toBe(0);
+  });
+
+  it('in-kernel arming needs every watched CPU in scope.cpus', () => {
+    const p = 'scope:\n  cpus: "3"\nrules:\n  - name: k\n    actions:\n      - signal: {name: SIGKILL, mode: in-kernel}\n';
+    const make = (watchedCpus?: number[]) => new Enforcer(parsePolicy(p, 'k.yaml'), { enforce: true, procRoot: proc, selfPid: SELF, watchedCpus, signaller: { arm: () => undefined, disarm: () => undefined } });
+    expect(make([3]).updateTask({ pid: 100, tid: 100, comm: 'app' }, 'declared').armed).toBe(true);
+    expect(make([2, 3]).updateTask({ pid: 100, tid: 100, comm: 'app' }, 'declared').armed).toBe(false);
+    expect(make().updateTask({ pid: 100, tid: 100, comm: 'app' }, 'declared').armed).toBe(false);
   });
 
   it('in-kernel arming is off in dry-run', () => {
@@ -169,5 +211,16 @@ describe('Enforcer', () => {
     expect(e.updateTask({ pid: 100, tid: 100, comm: 'app' }, 'active').armed).toBe(false);
     expect(e.handle(rec(100), 0).records[1]).toMatchObject({ result: 'dry-run', mode: 'in-kernel' });
     expect(calls).toEqual([]);
+  });
+});
+
+describe('limits (the rule the BPF side keeps too)', () => {
+  it('cooldown and fixed windows that start at the first signal after the previous window', () => {
+    const st = newLimitState();
+    const spec = { cooldownNs: 10, rateLimit: { count: 2, windowNs: 100 } };
+    const at = (t: number) => tryTake(st, spec, t);
+    expect([at(0), at(5), at(10), at(20), at(99)]).toEqual([true, false, true, false, false]);
+    expect([at(100), at(105), at(110), at(120)]).toEqual([true, false, true, false]);
+    expect([at(250), at(260)]).toEqual([true, true]); // the window restarted at 250, not at 200
   });
 });

@@ -160,8 +160,26 @@ describe('planned actions', () => {
   });
   it('inKernelSignalFor: only for tasks in scope, states the rule covers', () => {
     const p = loadPolicy('policies/strict.yaml');
-    expect(inKernelSignalFor(p, { pid: 5, comm: 'x' }, 'active')).toEqual({ rule: 'any-entry', signal: 'SIGKILL', signo: 9 });
+    expect(inKernelSignalFor(p, { pid: 5, comm: 'x' }, 'active')).toEqual({ rule: 'any-entry', actionIndex: 1, signal: 'SIGKILL', signo: 9, onSyscall: true, onFault: true });
     expect(inKernelSignalFor(p, { pid: 5, comm: 'x' }, 'inactive')).toBeUndefined();
     expect(inKernelSignalFor(loadPolicy('policies/notify.yaml'), { pid: 5, comm: 'x' }, 'active')).toBeUndefined();
+  });
+  it('inKernelSignalFor: arms only what the kernel can decide exactly as evaluate() would', () => {
+    const plan = (rules: string) => inKernelSignalFor(parsePolicy(`rules:\n${rules}`, 'k.yaml'), { pid: 5, comm: 'x' }, 'declared');
+    const sig = '    actions:\n      - signal: { name: SIGUSR1, mode: in-kernel, cooldown: 2ms, rate_limit: { count: 5, window: 1s } }\n';
+    // class syscall only: syscalls armed, faults not; limits passed through
+    expect(plan(`  - name: sys\n    match: { class: syscall, self: true }\n${sig}`)).toEqual({
+      rule: 'sys', actionIndex: 0, signal: 'SIGUSR1', signo: 10, onSyscall: true, onFault: false, cooldownNs: 2e6, rateLimit: { count: 5, windowNs: 1e9 },
+    });
+    // a kind matcher: only user space can tell which syscalls it owns
+    expect(plan(`  - name: some\n    match: { class: syscall, kind: getppid }\n${sig}`)).toBeUndefined();
+    // a budget with room: the first entries are not violations
+    expect(plan(`  - name: b\n    budget: { count: 3 }\n${sig}`)).toBeUndefined();
+    // external-only rules never own the task's own entries; the next rule does
+    expect(plan(`  - name: ext\n    match: { self: false }\n    actions: [log]\n  - name: own\n${sig}`)).toMatchObject({ rule: 'own', onSyscall: true, onFault: true });
+    // an earlier rule that owns syscalls without an in-kernel signal keeps them; faults go to the later rule
+    expect(plan(`  - name: logsys\n    match: { class: syscall }\n    actions: [log]\n  - name: all\n${sig}`)).toMatchObject({ rule: 'all', onSyscall: false, onFault: true });
+    // a user-mode signal is not armed
+    expect(plan(`  - name: u\n    actions:\n      - signal: { name: SIGUSR1 }\n`)).toBeUndefined();
   });
 });

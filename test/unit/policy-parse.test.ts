@@ -58,6 +58,22 @@ describe('malformed policies report file:line:col and the key path', () => {
     expect(e.message).toContain('use target: victim');
   });
 
+  it('in-kernel signals other than SIGKILL need a cooldown or rate limit', () => {
+    const text = 'rules:\n  - name: r\n    actions:\n      - signal: { name: SIGUSR1, mode: in-kernel }\n';
+    let err: PolicyError | undefined;
+    try {
+      parsePolicy(text, 'loop.yaml');
+    } catch (e) {
+      err = e as PolicyError;
+    }
+    expect(err).toBeInstanceOf(PolicyError);
+    expect([err!.line, err!.col, err!.path]).toEqual([4, 40, 'rules[0].actions[0].signal.mode']);
+    expect(err!.message).toContain("without cooldown or rate_limit would be sent again at every kernel entry, including the handler's own rt_sigreturn");
+    expect(err!.exitCode).toBe(2);
+    expect(parsePolicy(text.replace('in-kernel }', 'in-kernel, cooldown: 1ms }'), 'ok.yaml').rules[0].actions[0]).toMatchObject({ mode: 'in-kernel', cooldownNs: 1e6 });
+    expect(parsePolicy(text.replace('SIGUSR1', 'SIGKILL'), 'kill.yaml').rules[0].actions[0]).toMatchObject({ mode: 'in-kernel', signo: 9 });
+  });
+
   it('collects every problem, first one in the message', () => {
     const e = fail(join(FIX, 'many-errors.yaml'));
     const got = e.issues.map((i) => `${i.line}:${i.col} ${i.path}`);
