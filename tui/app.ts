@@ -9,7 +9,7 @@
 // raw-mode alternate screen behind. runTui() resolves after that, or rejects
 // with the error that ended it (the caller prints it and sets the exit code).
 import blessed from 'blessed';
-import type { OutputRecord, StartRecord, SummaryRecord } from '../src/types.js';
+import type { OutputRecord, StartRecord, SummaryRecord, TaskRef } from '../src/types.js';
 import type { KeyInfo } from './keys.js';
 import { keyToAction } from './keys.js';
 import type { Action, Model, RemedyLookup } from './model.js';
@@ -29,6 +29,15 @@ export interface RunTuiOptions {
   replay?: boolean;
   /** Shown in the header; default "off". */
   enforcement?: string;
+  /** Fixed header notes, e.g. what `isolwatch demo` started or set-up warnings. */
+  notes?: string[];
+  /** Tasks declared isolated at the start (--pid), shown before anything hits them. */
+  declaredTasks?: TaskRef[];
+  /**
+   * Live session status (kernel lost-event counter, notices such as a watched task having
+   * exited), polled at most once a second from the render tick.
+   */
+  status?: () => { lostEvents?: number; notices?: string[] };
   /** Remedy catalogue; default: src/remedies.ts when it is present. */
   remedyFor?: RemedyLookup;
   /** Colour; default on unless NO_COLOR is set (non-empty). */
@@ -75,6 +84,7 @@ export async function runTui(opts: RunTuiOptions): Promise<void> {
     let terminalRestored = false;
     let dirty = true;
     let lastRenderNs = 0;
+    let lastStatusNs = -Infinity;
     let pending: OutputRecord[][] = [];
     let model: Model;
 
@@ -158,6 +168,10 @@ export async function runTui(opts: RunTuiOptions): Promise<void> {
           dispatch({ type: 'records', records: batch, nowNs: t });
         }
         if (closing) return;
+        if (opts.status && t - lastStatusNs >= 1e9) {
+          lastStatusNs = t;
+          dispatch({ type: 'status', ...opts.status() });
+        }
         const prev = model;
         model = reduce(model, { type: 'tick', nowNs: t });
         // The elapsed clock and live rates move once a second even when nothing arrives.
@@ -197,6 +211,8 @@ export async function runTui(opts: RunTuiOptions): Promise<void> {
       model = initModel(opts.start, {
         replay: opts.replay,
         enforcement: opts.enforcement,
+        notes: opts.notes,
+        declaredTasks: opts.declaredTasks,
         nowNs: now(),
         cols: screen.width as number,
         rows: screen.height as number,

@@ -33,6 +33,10 @@ export interface ModelOptions {
   replay?: boolean;
   /** Shown in the header, e.g. "off", "log", "signal (dry-run)". */
   enforcement?: string;
+  /** Fixed lines for the header's note row, e.g. what `isolwatch demo` started, set-up warnings. */
+  notes?: string[];
+  /** Tasks declared isolated when the session began (--pid): listed before any interruption hits them. */
+  declaredTasks?: TaskRef[];
   /** Live clock (any monotonic ns clock) when the UI opened. */
   nowNs?: number;
   cols?: number;
@@ -154,9 +158,22 @@ export interface Snapshot {
   nowNs: number;
 }
 
+/** Live session state that is not a record: the kernel's counters and things that happened. */
+export interface SessionStatus {
+  /** ring-buffer records the kernel could not deliver (the session's lost counter) */
+  lostEvents?: number;
+  /** e.g. "pid 4242 exited" */
+  notices: string[];
+}
+
 export interface Model {
   start: StartRecord;
-  opts: Required<Omit<ModelOptions, 'cols' | 'rows' | 'nowNs' | 'enforcement'>> & { enforcement: string };
+  opts: Required<Omit<ModelOptions, 'cols' | 'rows' | 'nowNs' | 'enforcement' | 'notes' | 'declaredTasks'>> & {
+    enforcement: string;
+    notes: string[];
+  };
+  /** latest live session status (none in a replay) */
+  session?: SessionStatus;
   cols: number;
   rows: number;
   /** live clock when opened, and at the last tick */
@@ -184,6 +201,7 @@ export interface Model {
 export type Action =
   | { type: 'records'; records: readonly OutputRecord[]; nowNs: number }
   | { type: 'tick'; nowNs: number }
+  | { type: 'status'; lostEvents?: number; notices?: string[] }
   | { type: 'resize'; cols: number; rows: number }
   | { type: 'focus-next' }
   | { type: 'focus-prev' }
@@ -233,11 +251,15 @@ export function initModel(start: StartRecord, opts: ModelOptions = {}): Model {
   const nowNs = opts.nowNs ?? 0;
   const stats = emptyStats(start.ts_ns);
   for (const cpu of start.watched_cpus) stats.cpus[cpu] = emptyCpu(cpu);
+  for (const t of (opts.declaredTasks ?? []).slice(0, opts.maxTasks ?? DEFAULTS.maxTasks)) {
+    stats.tasks[taskKey(t.tid)] = { ...emptyTask(t), isol: 'declared', source: 'declared' };
+  }
   return {
     start,
     opts: {
       replay: opts.replay ?? DEFAULTS.replay,
       enforcement: opts.enforcement ?? 'off',
+      notes: (opts.notes ?? []).filter((n) => n.trim() !== ''),
       eventCapacity: opts.eventCapacity ?? DEFAULTS.eventCapacity,
       historySeconds: opts.historySeconds ?? DEFAULTS.historySeconds,
       rateWindowS: opts.rateWindowS ?? DEFAULTS.rateWindowS,
@@ -274,6 +296,14 @@ export function reduce(model: Model, action: Action): Model {
       return ingest(model, action.records, action.nowNs);
     case 'tick':
       return action.nowNs === model.nowNs ? model : { ...model, nowNs: action.nowNs };
+    case 'status': {
+      const prev = model.session;
+      const lostEvents = action.lostEvents ?? prev?.lostEvents;
+      const notices = action.notices ?? prev?.notices ?? [];
+      const same =
+        prev !== undefined && prev.lostEvents === lostEvents && prev.notices.length === notices.length && prev.notices.every((n, i) => n === notices[i]);
+      return same ? model : { ...model, session: { lostEvents, notices: [...notices] } };
+    }
     case 'resize':
       return { ...model, cols: Math.max(1, action.cols), rows: Math.max(1, action.rows) };
     case 'focus-next':
@@ -519,22 +549,16 @@ function getTask(w: Batch, ref: TaskRef, maxTasks: number): TaskStats {
       }
       delete s.tasks[worst];
     }
-    t = {
-      pid: ref.pid,
-      tid: ref.tid,
-      comm: ref.comm,
-      isol: 'none',
-      interruptions: 0,
-      violations: 0,
-      stolenNs: 0,
-      maxNs: 0,
-      byClass: {},
-    };
+    t = emptyTask(ref);
     w.owned.add(t);
     s.tasks[key] = t;
   }
   if (ref.comm) t.comm = ref.comm;
   return t;
+}
+
+function emptyTask(ref: TaskRef): TaskStats {
+  return { pid: ref.pid, tid: ref.tid, comm: ref.comm, isol: 'none', interruptions: 0, violations: 0, stolenNs: 0, maxNs: 0, byClass: {} };
 }
 
 function bump(counts: ClassCounts, cls: InterruptionClass, n = 1): void {

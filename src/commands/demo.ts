@@ -1,27 +1,127 @@
 // `isolwatch demo`: a spinner on the watched CPU and labelled disturbers
 // from a housekeeping CPU (test/workloads/disturb), so a newcomer's first
 // live view shows real causes being attributed. Stops them all on quit.
-import { spawn } from 'node:child_process';
+//
+// The disturber reads its stdin until EOF, so it ends with isolwatch however
+// isolwatch ends (q, a signal, a crash, even SIGKILL: the pipe closes).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../errors.js';
 import { housekeepingCpus, readCpuTopology } from '../system/cpus.js';
 import { resolveCpus } from './live.js';
 import { watch } from './watch.js';
 
-export async function demo(o: { cpus?: number[]; duration?: number; json: boolean; probes?: string; policy?: string; enforce: boolean; obj?: string }): Promise<number> {
+export interface DemoOptions {
+  cpus?: number[];
+  duration?: number;
+  json: boolean;
+  probes?: string;
+  policy?: string;
+  enforce: boolean;
+  obj?: string;
+}
+
+/** What each disturber kind does to the watched CPU, as the live view names it. */
+const KIND_EFFECT: Record<string, string> = {
+  membarrier: 'membarrier -> IPI ipi_mb',
+  munmap: 'munmap -> IPI flush_tlb_func',
+  stat_refresh: 'stat_refresh -> workqueue refresh_vm_stats',
+};
+
+export interface DisturbReady {
+  pid: number;
+  senderTid: number;
+  spinnerTid: number;
+  targetCpu: number;
+  fromCpu: number;
+  kinds: string[];
+  /** kinds the workload had to switch off, with the error, e.g. "stat_refresh: EACCES" */
+  errors: string[];
+}
+
+/** Parses the workload's "ready ..." line (and any earlier "disturb kind=K error=E" lines). */
+export function parseDisturbReady(ready: string, earlier: string[] = []): DisturbReady {
+  const kv = (line: string): Record<string, string> =>
+    Object.fromEntries(line.split(/\s+/).slice(1).map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+  const r = kv(ready);
+  const errors = earlier.filter((l) => / error=/.test(l)).map((l) => kv(l)).map((e) => `${e.kind}: ${e.error}`);
+  return {
+    pid: Number(r.pid),
+    senderTid: Number(r.sender_tid),
+    spinnerTid: Number(r.spinner_tid),
+    targetCpu: Number(r.target_cpu),
+    fromCpu: Number(r.from_cpu),
+    kinds: r.kinds && r.kinds !== 'none' ? r.kinds.split(',') : [],
+    errors,
+  };
+}
+
+/** The header notes that label what the demo started (each fits 80 columns). */
+export function demoNotes(d: DisturbReady): string[] {
+  const effects = d.kinds.map((k) => KIND_EFFECT[k] ?? k);
+  const off = d.errors.length ? ` (off: ${d.errors.join(', ')})` : '';
+  if (!effects.length) effects.push('none could start');
+  return [
+    `demo: spinner disturb/${d.spinnerTid} on CPU ${d.targetCpu} (declared isolated)`,
+    `  disturber disturb/${d.senderTid} on CPU ${d.fromCpu}, 20/s each: ${effects[0]}${effects.length > 1 ? ',' : off}`,
+    ...(effects.length > 1 ? [`  ${effects.slice(1).join(', ')}${off}`] : []),
+  ];
+}
+
+/** Starts the workload and resolves with its ready line; rejects (with its stderr) if it exits first. */
+function startDisturb(bin: string, target: number, from: number): Promise<{ child: ChildProcess; ready: DisturbReady; stderr: () => string }> {
+  const child = spawn(bin, ['--target-cpu', String(target), '--from-cpu', String(from), '--seconds', '0', '--no-wait'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const lines: string[] = [];
+  return new Promise((resolve, reject) => {
+    let ready = false;
+    // Keep reading: the workload writes a line per event and must never block on a full pipe.
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      if (ready) return;
+      if (l.startsWith('ready ')) {
+        ready = true;
+        resolve({ child, ready: parseDisturbReady(l, lines), stderr: () => stderr });
+      } else lines.push(l);
+    });
+    child.on('error', (e) => reject(new EnvironmentError(`demo workload ${bin} could not start: ${e.message}`)));
+    child.on('exit', (code, sig) => {
+      if (!ready) reject(new EnvironmentError(`demo workload ${bin} exited (${sig ?? code}) before it was ready: ${stderr.trim() || 'no message'}`));
+    });
+  });
+}
+
+/** Ends the workload: EOF on its stdin, then SIGTERM, then SIGKILL; resolves once it has exited. */
+async function stopDisturb(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const within = (ms: number) => Promise.race([exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), ms).unref())]);
+  child.stdin?.end();
+  if (await within(1000)) return;
+  child.kill('SIGTERM');
+  if (await within(1000)) return;
+  child.kill('SIGKILL');
+  await exited;
+}
+
+export async function demo(o: DemoOptions): Promise<number> {
   const bin = join(dirname(fileURLToPath(import.meta.url)), '../../../test/workloads/bin/disturb');
   if (!existsSync(bin)) throw new EnvironmentError(`demo workload ${bin} is missing: run 'npm run build'`);
   const target = resolveCpus(o.cpus, []).cpus[0];
   const hk = housekeepingCpus(readCpuTopology(), [target]);
   if (!hk.length) throw new EnvironmentError('demo needs a housekeeping CPU besides the watched one');
-  const child = spawn(bin, ['--target-cpu', String(target), '--from-cpu', String(hk[0]), '--seconds', String(o.duration ?? 3600), '--no-wait'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const { child, ready, stderr } = await startDisturb(bin, target, hk[0]);
   try {
-    return await watch({ ...o, cpus: [target], pids: [], probes: o.probes ?? 'all' });
+    // Only the demo's own process is shown: its spinner is the victim, its sender the cause.
+    return await watch({ ...o, cpus: [target], pids: [ready.pid], probes: o.probes ?? 'all', notes: demoNotes(ready) });
   } finally {
-    if (child.exitCode === null) child.kill('SIGTERM');
+    await stopDisturb(child);
+    const msg = stderr().trim();
+    if (msg) process.stderr.write(`isolwatch demo: the workload said: ${msg}\n`);
   }
 }

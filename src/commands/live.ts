@@ -1,7 +1,7 @@
 // The live pipeline every tracing command shares: resolve CPUs, pin
 // isolwatch to housekeeping CPUs, open the session, run the engine over
 // drained records, and tear down on one path (SIGINT, SIGTERM, error, end).
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { arch, release } from 'node:os';
 import { Engine } from '../correlate/engine.js';
 import type { RawRecord } from '../events/decode.js';
@@ -49,16 +49,29 @@ export interface Live {
   close(): void;
 }
 
-/** CPUs a process may run on (Cpus_allowed_list), to watch where --pid runs. */
+/**
+ * CPUs any thread of a process may run on (each thread's Cpus_allowed_list), to watch where
+ * --pid runs: a latency-critical worker is often pinned apart from its process's main thread.
+ */
 function allowedCpus(pid: number): number[] {
-  let text: string;
+  let tids: string[];
   try {
-    text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    tids = readdirSync(`/proc/${pid}/task`);
   } catch {
     throw new UsageError(`--pid ${pid}: no such process (is it still running? check 'ps -p ${pid}')`);
   }
-  const m = /^Cpus_allowed_list:\s*(.+)$/m.exec(text);
-  return m ? parseCpuList(m[1]) : [];
+  const cpus = new Set<number>();
+  for (const tid of tids) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+    } catch {
+      continue; // the thread exited meanwhile
+    }
+    const m = /^Cpus_allowed_list:\s*(.+)$/m.exec(text);
+    if (m) for (const c of parseCpuList(m[1])) cpus.add(c);
+  }
+  return [...cpus];
 }
 
 export function resolveCpus(cpus: number[] | undefined, pids: number[]): WatchedCpus {
@@ -70,8 +83,12 @@ export function resolveCpus(cpus: number[] | undefined, pids: number[]): Watched
   }
   const def = defaultWatchedCpus(topo);
   if (pids.length) {
-    // watch where the tasks may run, if that is narrower than the machine
+    // watch where the tasks' threads may run: the isolated / nohz_full ones among them if any
+    // (a control thread on a housekeeping CPU is not what --pid is about), else all of them
+    // when that is narrower than the machine
     const allowed = [...new Set(pids.flatMap(allowedCpus))].sort((a, b) => a - b);
+    const quiet = allowed.filter((c) => topo.isolated.includes(c) || topo.nohzFull.includes(c));
+    if (quiet.length) return { cpus: quiet, reason: 'user' };
     if (allowed.length && allowed.length < topo.online.length) return { cpus: allowed, reason: 'user' };
   }
   return def;

@@ -1,10 +1,12 @@
 // `isolwatch watch` (and `--pid`, `record`): live records as NDJSON, a text
 // log, the TUI, or a raw recording.
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import { encodeLine } from '../events/recording.js';
 import { toNdjsonLine } from '../output/ndjson.js';
 import { formatInterruption, formatStart, formatSummary } from '../output/text.js';
-import type { OutputRecord } from '../types.js';
+import type { OutputRecord, TaskRef } from '../types.js';
+import { policyVerdict } from '../enforce/index.js';
 import { openLive, untilStopped } from './live.js';
 
 export interface WatchOptions {
@@ -18,22 +20,47 @@ export interface WatchOptions {
   obj?: string;
   /** record: raw stream to this file */
   output?: string;
+  /** TUI: fixed header notes (what `isolwatch demo` started) */
+  notes?: string[];
 }
 
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+
+function pidAlive(p: number): boolean {
+  try {
+    process.kill(p, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The threads of the --pid processes (at most `max` each), which the TUI lists from the start. */
+function threadsOf(pids: number[], max = 64): TaskRef[] {
+  const out: TaskRef[] = [];
+  for (const pid of pids) {
+    let tids: string[];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue; // gone already: the exit notice will say so
+    }
+    for (const tid of tids.slice(0, max)) {
+      try {
+        out.push({ pid, tid: Number(tid), comm: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim() });
+      } catch {
+        /* the thread exited meanwhile */
+      }
+    }
+  }
+  return out;
+}
 
 /** Stops when every --pid has exited. */
 function whenPidsGone(pids: number[], stop: () => void): void {
   if (!pids.length) return;
   const t = setInterval(() => {
-    const alive = pids.some((p) => {
-      try {
-        process.kill(p, 0);
-        return true;
-      } catch (e) {
-        return (e as NodeJS.ErrnoException).code === 'EPERM';
-      }
-    });
+    const alive = pids.some(pidAlive);
     if (!alive) {
       clearInterval(t);
       stop();
@@ -81,6 +108,10 @@ export async function watch(o: WatchOptions): Promise<number> {
     clearInterval(timer);
     pump();
     const summary = live.summary(elapsed());
+    // a policy's fail actions fail the watch (exit 1); a --pid process isolwatch killed is said why
+    const pv = policyVerdict(live.enforcer);
+    const kills = o.pids.flatMap((p) => policyVerdict(live.enforcer, { pid: p, signal: 'SIGKILL' }).notes);
+    if (pv.failures.length || kills.length) summary.verdict = { pass: pv.failures.length === 0, reasons: [...kills, ...pv.failures] };
     if (fd !== undefined) {
       const k = live.counts();
       writeSync(
@@ -90,7 +121,7 @@ export async function watch(o: WatchOptions): Promise<number> {
       closeSync(fd);
       err(formatSummary(summary));
     } else process.stdout.write(o.json ? toNdjsonLine(summary) + '\n' : formatSummary(summary) + '\n');
-    return 0;
+    return pv.failures.length ? 1 : 0;
   } finally {
     live.close();
   }
@@ -115,8 +146,18 @@ async function watchTui(live: ReturnType<typeof openLive>, o: WatchOptions): Pro
         live.pump((recs) => subs.forEach((s) => s(recs)));
         return live.summary(Number(process.hrtime.bigint() - t0) / 1e9);
       },
-      enforcement: o.policy ? (o.enforce ? 'enforce' : 'dry-run') : 'off',
+      enforcement: o.policy ? `${o.enforce ? 'enforce' : 'dry-run'} (${basename(o.policy)})` : 'off',
       remedyFor: remedyFor as never,
+      notes: [...live.warnings.map((w) => `warning: ${w}`), ...(o.notes ?? [])],
+      declaredTasks: threadsOf(o.pids),
+      // The view stays open when a --pid exits (its numbers are what the user came for): it says so instead.
+      status: () => {
+        const gone = o.pids.filter((p) => !pidAlive(p));
+        return {
+          lostEvents: live.counts().lost,
+          notices: gone.length ? [`pid ${gone.join(',')} exited: no more interruptions to show; q to quit`] : [],
+        };
+      },
     });
     tui.then(resolve, reject);
     if (o.duration !== undefined) stopTimer = setTimeout(() => process.kill(process.pid, 'SIGINT'), o.duration * 1000);

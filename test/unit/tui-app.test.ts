@@ -135,6 +135,29 @@ describe('runTui lifecycle', () => {
     expect(term.text()).not.toMatch(/\{\/?(bold|inverse|red-fg)\}/);
   });
 
+  it('live status (lost events, notices) is polled from the tick, at most once a second, and drawn', async () => {
+    const term = fakeTerm(100, 30);
+    let polls = 0;
+    let lost = 5;
+    const t = start_(term, {
+      replay: false,
+      notes: ['demo: spinner disturb/11 on CPU 1'],
+      status: () => {
+        polls++;
+        return { lostEvents: lost, notices: polls > 1 ? ['pid 11 exited: no more interruptions to show; q to quit'] : [] };
+      },
+    });
+    await until(() => words(term.text()).includes('lost 5') && words(term.text()).includes('demo: spinner disturb/11'));
+    lost = 12345;
+    // smartCSR rewrites only the cells that changed: look for the new digits and words
+    await until(() => words(term.text()).includes('12345') && words(term.text()).includes('! pid'));
+    term.input.write('q');
+    await t.done;
+    // a render tick every 100 ms, but the status only about once a second
+    expect(polls).toBeGreaterThanOrEqual(2);
+    expect(polls).toBeLessThanOrEqual(4);
+  });
+
   it('colour by default, off when NO_COLOR is set and non-empty', () => {
     expect(colorWanted({})).toBe(true);
     expect(colorWanted({ NO_COLOR: '' })).toBe(true);

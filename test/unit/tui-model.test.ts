@@ -347,6 +347,73 @@ describe('tui views: screen layout', () => {
     expect(colored).toContain('{open}bold{close}x');
   });
 
+  it('live header: lost events from the session counter, notes and notices, enforcement mode', () => {
+    const live = initModel(start, { nowNs: 1, cols: 100, rows: 30, enforcement: 'dry-run (strict.yaml)' });
+    expect(screenText(live)).toContain('lost n/a'); // not polled yet
+    let m = reduce(live, { type: 'status', lostEvents: 17, notices: [] });
+    let text = screenText(m);
+    expect(text).toContain('lost 17');
+    expect(text).toContain('enforcement dry-run (strict.yaml)');
+    // an unchanged status is the same model (no redraw)
+    expect(reduce(m, { type: 'status', lostEvents: 17, notices: [] })).toBe(m);
+    m = reduce(m, { type: 'status', notices: ['pid 42 exited: no more interruptions to show; q to quit'] });
+    expect(m.session).toEqual({ lostEvents: 17, notices: ['pid 42 exited: no more interruptions to show; q to quit'] });
+    text = screenText(m);
+    expect(text.split('\n')[3]).toBe('! pid 42 exited: no more interruptions to show; q to quit');
+    expect(text).toContain('>> CPUs');
+    // a recording's summary wins over a stale live counter
+    expect(screenText(reduce(m, { type: 'records', records: [summary], nowNs: 2 }))).toContain('lost 0');
+  });
+
+  it('notes take header rows (at most 3; 1 below 24 rows) and the screen still fits', () => {
+    const notes = ['demo: spinner disturb/11 on CPU 1', '  membarrier -> IPI ipi_mb', '  munmap -> IPI flush_tlb_func', '  one too many'];
+    for (const [cols, rows, shown] of [
+      [100, 30, 3],
+      [80, 24, 3],
+      [80, 20, 1],
+    ] as const) {
+      const m = reduce(replayed({ notes }), { type: 'resize', cols, rows });
+      const lines = renderScreen(m).map(lineText);
+      expect(lines).toHaveLength(rows);
+      expect(lines.slice(3, 3 + shown).map((l) => l.trimEnd())).toEqual(notes.slice(0, shown));
+      expect(lines[3 + shown]).toMatch(/^>> CPUs/);
+      expect(lines.join('\n')).toContain('Events (');
+    }
+    // a long note wraps under itself instead of being cut
+    const long = 'warning: no isolated or nohz_full CPUs on this machine: watching CPU 1 (the highest); it cannot be quiet';
+    const wrapped = renderScreen(reduce(replayed({ notes: [long] }), { type: 'resize', cols: 80, rows: 24 })).map(lineText);
+    expect(wrapped.slice(3, 5).map((l) => l.trimEnd())).toEqual([
+      'warning: no isolated or nohz_full CPUs on this machine: watching CPU 1 (the',
+      '  highest); it cannot be quiet',
+    ]);
+    // no notes: the panels start right under the three header lines
+    expect(lineText(renderScreen(replayed())[3])).toMatch(/^>> CPUs/);
+  });
+
+  it('declared tasks (--pid) are listed from the start, then counted like any other', () => {
+    const m0 = initModel(start, { cols: 100, rows: 30, declaredTasks: [{ pid: 5000, tid: 5000, comm: 'app' }, { pid: 5000, tid: 5001, comm: 'app-rx' }] });
+    expect(taskRows(visible(m0)).map((t) => [t.tid, t.isol, t.source, t.interruptions])).toEqual([
+      [5000, 'declared', 'declared', 0],
+      [5001, 'declared', 'declared', 0],
+    ]);
+    expect(screenText(m0)).toMatch(/5000 +app +declared/);
+    const m = reduce(m0, { type: 'records', records, nowNs: 0 });
+    const app = taskRows(visible(m)).find((t) => t.tid === 5000)!;
+    expect([app.interruptions > 0, app.isol]).toEqual([true, 'active']); // the kernel's word wins once known
+    expect(taskRows(visible(m)).find((t) => t.tid === 5001)!.interruptions).toBe(0);
+  });
+
+  it('says when no watched CPU is isolated, and why it watches the CPU it does', () => {
+    const plainCpu: StartRecord = { ...start, watched_cpus: [1], isolated: [], nohz_full: [], watched_reason: 'user' };
+    expect(screenText(initModel(plainCpu, { cols: 120 }))).toContain('CPU 1:housekeeping (not isolated: cannot be quiet)');
+    // at 80 columns the version and arch give way, the isolation note stays
+    const narrow = screenText(initModel({ ...plainCpu, kernel: '6.18.44-fc-v595' }, { cols: 80 })).split('\n')[0];
+    expect(narrow).toBe('isolwatch  6.18.44-fc-v595  CPU 1:housekeeping (not isolated: cannot be quiet)');
+    const fallback: StartRecord = { ...plainCpu, watched_reason: 'fallback-highest' };
+    expect(screenText(initModel(fallback, { cols: 120 }))).toContain('CPU 1:housekeeping (no isolated CPUs: watching the highest)');
+    expect(screenText(replayed())).not.toContain('cannot be quiet');
+  });
+
   it('works from a bare start record (nothing received yet)', () => {
     const bare: StartRecord = { ...start, ts_ns: undefined, watched_cpus: [3], isolated: [], nohz_full: [], watched_reason: 'fallback-highest' };
     const text = screenText(initModel(bare, { cols: 80, rows: 24 }));

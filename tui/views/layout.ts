@@ -2,6 +2,7 @@
 // for a given terminal size. Regions stack vertically and span the full width.
 import type { Model, PanelId } from '../model.js';
 import { cpuRows, taskRows, visible } from '../model.js';
+import { MAX_NOTE_ROWS, noteLines } from './header.js';
 
 export interface Region {
   y: number;
@@ -16,6 +17,7 @@ export interface Layout {
   footer: Region;
 }
 
+/** fixed header lines; notes add up to MAX_NOTE_ROWS (1 on small terminals) */
 export const HEADER_ROWS = 3;
 export const FOOTER_ROWS = 1;
 /** title + column header */
@@ -23,7 +25,8 @@ export const PANEL_CHROME = 2;
 
 export function computeLayout(model: Model): Layout {
   const rows = Math.max(1, model.rows);
-  const headerH = Math.min(HEADER_ROWS, Math.max(0, rows - FOOTER_ROWS));
+  const notes = noteLines(model, rows >= 24 ? MAX_NOTE_ROWS : 1, Math.max(1, model.cols)).length;
+  const headerH = Math.min(HEADER_ROWS + notes, Math.max(0, rows - FOOTER_ROWS));
   const footerH = rows > headerH ? FOOTER_ROWS : 0;
   const avail = Math.max(0, rows - headerH - footerH);
   const snap = visible(model);
