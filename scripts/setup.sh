@@ -13,7 +13,7 @@ say() { [ "$quiet" = 1 ] || echo "setup: $*"; }
 declare -A need=(
   [clang]=clang [llc]=llvm [bpftool]=bpftool [bpftrace]=bpftrace [perf]=linux-perf
   [gcc]=gcc [make]=make [tmux]=tmux [rtla]=rtla [oslat]=rt-tests [stress-ng]=stress-ng
-  [qemu-system-x86_64]=qemu-system-x86 [cpio]=cpio
+  [qemu-system-x86_64]=qemu-system-x86 [cpio]=cpio [syscount]=libbpf-tools
 )
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}"); done

@@ -108,7 +108,7 @@ export interface ActionRecord {
   target?: 'victim' | 'cause';
   pid?: number;
   mode?: 'in-kernel' | 'user';
-  /** delivered | dry-run | EPERM | ESRCH | rate-limited | refused:<why> */
+  /** delivered | dry-run | EPERM | ESRCH | rate-limited | pending (the same signal still pending: it would merge) | refused:<why> */
   result: string;
   rule?: string;
   /** Why: the rule, what hit whom, which budget was exceeded. */

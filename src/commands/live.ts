@@ -133,6 +133,7 @@ export function openLive(opts: LiveOptions): Live {
       enforce: opts.enforce === true,
       signaller: { arm: (tid, arm) => session.armSignal(tid, arm), disarm: (tid) => session.disarmSignal(tid) },
       watchedCpus: watched.cpus,
+      limitClock: 'wall',
     });
   }
   const pidSet = new Set(pids);

@@ -16,6 +16,7 @@ import { formatStart, formatSummary } from '../output/text.js';
 import { remedyFor } from '../remedies.js';
 import type { InterruptionRecord, IsolRecord, OutputRecord } from '../types.js';
 import { budgetsFromFlags } from './budgets.js';
+import { policyVerdict } from '../enforce/index.js';
 import { openLive } from './live.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -117,6 +118,13 @@ export async function run(o: RunOptions): Promise<number> {
       judgement.pass = false;
       judgement.reasons.push(`the command ended before the ${o.warmup}s warm-up: nothing was judged (lower --warmup or run longer)`);
     }
+    // the policy's say: rules whose fail action fired, and which rule killed the command
+    const pv = policyVerdict(live.enforcer, { pid: child.pid, signal: exit.signal });
+    if (pv.failures.length) judgement.pass = false;
+    const killed = judgement.reasons.findIndex((r) => r.startsWith('command was killed by'));
+    if (killed >= 0) judgement.reasons.splice(killed + 1, 0, ...pv.notes);
+    else judgement.reasons.push(...pv.notes);
+    judgement.reasons.push(...pv.failures);
     summary.verdict = { pass: judgement.pass, reasons: judgement.reasons, exit_status: exit.code, signal: exit.signal };
     const start = live.start;
     if (o.report) {

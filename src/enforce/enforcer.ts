@@ -22,7 +22,7 @@ import type { ActionRecord, InterruptionRecord, IsolStateName, TaskRef } from '.
 import { createPolicyState, evaluate, inKernelSignalFor, inProcessScope, type Evaluation, type PlannedAction, type PolicyState } from '../policy/evaluate.js';
 import type { Policy } from '../policy/types.js';
 import { charge, newLimitState, tryTake, type LimitSpec, type LimitState } from './limit.js';
-import { readProcFacts, type ProcFacts } from './proc.js';
+import { readProcFacts, sharedSignalPending, type ProcFacts } from './proc.js';
 
 /** What the kernel side is asked to do for one armed thread. */
 export interface InKernelArm {
@@ -54,6 +54,24 @@ export const IN_KERNEL_SIGNAL_SENT = 'signal_sent';
 export const IN_KERNEL_SIGNAL_HELD = 'signal_held';
 export const IN_KERNEL_SIGNAL_FAILED = 'signal_failed';
 
+/** A rule whose `fail` action fired: the run (or watch) fails. */
+export interface PolicyFailure {
+  rule: string;
+  message?: string;
+  count: number;
+  /** the reason of the first violation that failed it */
+  firstReason: string;
+}
+
+/** A signal that was delivered (in-kernel or from user space), for reports. */
+export interface SignalSent {
+  pid: number;
+  signal: string;
+  mode: 'in-kernel' | 'user';
+  rule: string;
+  reason: string;
+}
+
 /** An ActionRecord plus the human reason (rule, entry, budget) it was planned for. */
 export type EnforcedAction = ActionRecord & { reason: string };
 
@@ -74,6 +92,14 @@ export interface EnforcerOptions {
    * not check CPUs against the scope).
    */
   watchedCpus?: number[];
+  /**
+   * The clock cooldowns and rate limits of user-space signals run on:
+   * 'record' (default) the time handle() is given (replays, tests), 'wall'
+   * now(). Live sessions use 'wall': records arrive in batches every drain
+   * period, and a cooldown judged on their timestamps would let a whole batch
+   * of signals out at once (and standard signals coalesce).
+   */
+  limitClock?: 'record' | 'wall';
 }
 
 export class Enforcer {
@@ -84,6 +110,9 @@ export class Enforcer {
   private readonly procRoot: string;
   private readonly kill: (pid: number, signal: string) => void;
   private readonly limiters = new Map<string, LimitState>();
+  private readonly failures = new Map<string, PolicyFailure>();
+  /** the first delivered signal per process and per process+signal (bounded: one entry each) */
+  private readonly signalled = new Map<string, SignalSent>();
   /** tid -> what it is armed with (JSON of the InKernelArm), and its signal number */
   private readonly armed = new Map<number, { key: string; signo: number }>();
   /** tids updateTask has decided for: records of other threads arm them lazily */
@@ -108,10 +137,17 @@ export class Enforcer {
   }
 
   execute(actions: readonly PlannedAction[], nowNs: number = this.now(), rec?: InterruptionRecord): EnforcedAction[] {
-    return actions.map((a) => this.executeOne(a, nowNs, rec));
+    // Budgets are judged on the record's time; signals are limited on the time they go out.
+    const sendNs = this.opts.limitClock === 'wall' ? this.now() : nowNs;
+    return actions.map((a) => this.executeOne(a, sendNs, rec));
   }
 
   private executeOne(a: PlannedAction, nowNs: number, rec?: InterruptionRecord): EnforcedAction {
+    if (a.kind === 'fail') {
+      const f = this.failures.get(a.rule);
+      if (f) f.count++;
+      else this.failures.set(a.rule, { rule: a.rule, message: a.message, count: 1, firstReason: a.reason });
+    }
     if (a.kind !== 'signal') return { kind: a.kind, result: 'delivered', rule: a.rule, reason: a.reason };
     const out = (result: string, mode = a.mode): EnforcedAction => ({
       kind: 'signal',
@@ -131,6 +167,7 @@ export class Enforcer {
       // by now (SIGKILL, or an exit after which sweep() disarmed it).
       if (flags.includes(IN_KERNEL_SIGNAL_SENT)) {
         charge(this.limiter(a, a.pid), spec, nowNs); // so user-space fallbacks see the kernel's sends
+        this.noteSignal({ pid: a.pid, signal: a.signal as string, mode: 'in-kernel', rule: a.rule, reason: a.reason });
         return out('delivered', 'in-kernel');
       }
       if (flags.includes(IN_KERNEL_SIGNAL_HELD)) return out('rate-limited', 'in-kernel');
@@ -143,9 +180,12 @@ export class Enforcer {
     if (a.mode === 'in-kernel' && this.enforce && rec && rec.victim.tid === a.tid && !this.considered.has(a.tid)) this.updateTask(rec.victim, rec.isol.state);
     // Not signalled in the kernel (user mode, external cause, not armed yet, kernel refused): from user space.
     if (!this.enforce) return out(tryTake(limiter, spec, nowNs) ? 'dry-run' : 'rate-limited'); // in the mode the policy asked for
+    // The same standard signal still pending: another kill(2) would merge with it, not reach the handler again.
+    if (a.signo !== undefined && a.signo < 32 && a.signo !== 9 && sharedSignalPending(pid, a.signo, this.procRoot)) return out('pending', 'user');
     if (!tryTake(limiter, spec, nowNs)) return out('rate-limited', 'user');
     try {
       this.kill(pid, a.signal as string);
+      this.noteSignal({ pid, signal: a.signal as string, mode: 'user', rule: a.rule, reason: a.reason });
       return out('delivered', 'user');
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -237,6 +277,20 @@ export class Enforcer {
       gone.push(tid);
     }
     return gone;
+  }
+
+  /** Rules whose fail action fired, in the order they first did. */
+  policyFailures(): PolicyFailure[] {
+    return [...this.failures.values()];
+  }
+
+  private noteSignal(s: SignalSent): void {
+    for (const key of [`${s.pid}`, `${s.pid}/${s.signal}`]) if (!this.signalled.has(key)) this.signalled.set(key, s);
+  }
+
+  /** The first signal delivered to a process (of that name, if given), for saying why a command died. */
+  firstSignalTo(pid: number, signal?: string): SignalSent | undefined {
+    return this.signalled.get(signal === undefined ? `${pid}` : `${pid}/${signal}`);
   }
 
   /** Tids currently armed for in-kernel signals, with their signal numbers. */

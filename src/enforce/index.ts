@@ -8,6 +8,9 @@ export {
   type EnforcerOptions,
   type InKernelArm,
   type InKernelSignaller,
+  type PolicyFailure,
+  type SignalSent,
 } from './enforcer.js';
-export { PF_KTHREAD, parseProcCgroup, parseProcStat, readProcFacts, type ProcFacts } from './proc.js';
+export { PF_KTHREAD, parseProcCgroup, parseProcStat, readProcFacts, sharedSignalPending, type ProcFacts } from './proc.js';
 export { charge, newLimitState, tryTake, type LimitSpec, type LimitState } from './limit.js';
+export { policyVerdict, type PolicyVerdict } from './verdict.js';

@@ -49,3 +49,19 @@ export function readProcFacts(pid: number, procRoot = '/proc'): ProcFacts {
   }
   return { exists: true, kthread: (stat.flags & PF_KTHREAD) !== 0, comm: stat.comm, state: stat.state, cgroup };
 }
+
+/**
+ * Whether a standard signal is already pending for the whole process
+ * (ShdPnd in /proc/PID/status: where kill(2) puts it). A standard signal sent
+ * while the same one is pending merges with it: the handler runs once.
+ */
+export function sharedSignalPending(pid: number, signo: number, procRoot = '/proc'): boolean {
+  let text: string;
+  try {
+    text = readFileSync(join(procRoot, String(pid), 'status'), 'utf8');
+  } catch {
+    return false;
+  }
+  const m = /^ShdPnd:\s*([0-9a-fA-F]+)$/m.exec(text);
+  return m !== null && ((BigInt('0x' + m[1]) >> BigInt(signo - 1)) & 1n) === 1n;
+}

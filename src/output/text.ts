@@ -134,7 +134,8 @@ export function formatInterruption(rec: InterruptionRecord, opts: TextOptions = 
   if (rec.action) {
     const a = rec.action;
     const what = a.kind === 'signal' ? `${a.signal ?? 'signal'} to ${a.target ?? 'victim'}${a.pid !== undefined ? ` ${a.pid}` : ''}` : a.kind;
-    tail += ` => ${what}: ${a.result}`;
+    const how = [a.kind === 'signal' ? a.mode : undefined, a.rule ? `rule ${a.rule}` : undefined].filter(Boolean).join(', ');
+    tail += ` => ${what}${how ? ` (${how})` : ''}: ${a.result}`;
   }
   // `note` is newer than some producers: read it without requiring it.
   const note = (rec as InterruptionRecord & { note?: string }).note;

@@ -135,6 +135,29 @@ describe('in-kernel signals (real BPF, real process, the CLI path)', () => {
     expect(o.all.some((r) => has(r, 'signal_sent') || has(r, 'signal_held'))).toBe(false);
   });
 
+  it('in-kernel SIGKILL stops the task in its first syscall: it never runs another instruction', async () => {
+    const wl: Workload = await startWorkload('sigcheck', ['--cpu', '1', '--count', String(N), '--interval-us', String(INTERVAL_US)]);
+    const pid = Number(wl.ready.pid);
+    const tid = Number(wl.ready.tid);
+    const f = join(dir, 'kill-own.yaml');
+    writeFileSync(f, 'scope:\n  processes:\n    - comm: sigcheck\nrules:\n  - name: own\n    match: { self: true }\n    actions:\n      - signal: { name: SIGKILL, mode: in-kernel }\n');
+    const w = startWatch(['--pid', String(pid), '--cpus', '1', '--policy', f, '--enforce']);
+    await w.ready;
+    await expect(wl.go()).rejects.toThrow(/exited \(null\) before 'done'/); // killed: no done line
+    const { code, records } = await w.stop();
+    expect(code).toBe(0); // no fail action; watch ends when the pid is gone
+    const summary = records.find((r) => r.type === 'summary');
+    const lost = summary?.type === 'summary' ? summary.lost_events : -1;
+    const own = interruptions(records).filter((r) => r.victim.tid === tid && r.class === 'syscall');
+    // exactly one syscall of the worker: the getppid that was killed before it returned
+    if (lost === 0 || own.length) {
+      expect(own.map((r) => r.kind)).toEqual(['getppid']);
+      expect(own[0].flags).toContain('signal_sent');
+      expect(own[0].action).toMatchObject({ signal: 'SIGKILL', mode: 'in-kernel', result: 'delivered', rule: 'own' });
+      expect(summary?.type === 'summary' && summary.verdict?.reasons[0]).toMatch(/^isolwatch sent SIGKILL \(in-kernel, policy 'kill-own' rule 'own'\): rule 'own': syscall\/getppid on CPU 1 hit sigcheck/);
+    } else console.warn(`isolwatch lost ${lost} records: the killing syscall's record is among them`);
+  });
+
   it('thread-directed: with SIGUSR1 blocked in the worker, no other thread handles it', async () => {
     const o = await runSigcheck(policy('blocked', `name: SIGUSR1, mode: in-kernel, cooldown: ${COOLDOWN}`), ['--block-in-worker']);
     expect(o.code, o.stderr).toBe(0);

@@ -197,6 +197,17 @@ describe('Enforcer', () => {
     expect(e.armedTasks().size).toBe(0);
   });
 
+  it("a standard signal still pending in the process is not sent again (it would merge): result 'pending'", () => {
+    fakeTask(800, 'app');
+    const status = (shd: string) => writeFileSync(join(proc, '800', 'status'), `Name:\tapp\nSigPnd:\t0000000000000000\nShdPnd:\t${shd}\n`);
+    const { e, sent } = enforcer(USR1);
+    status('0000000000000200'); // bit 10 - 1: SIGUSR1 pending
+    expect(e.handle(rec(800), 0).records[1]).toMatchObject({ result: 'pending', mode: 'user' });
+    status('0000000000004000'); // SIGTERM pending only
+    expect(e.handle(rec(800), 1).records[1]).toMatchObject({ result: 'delivered' });
+    expect(sent).toEqual([[800, 'SIGUSR1']]);
+  });
+
   it('in-kernel arming needs every watched CPU in scope.cpus', () => {
     const p = 'scope:\n  cpus: "3"\nrules:\n  - name: k\n    actions:\n      - signal: {name: SIGKILL, mode: in-kernel}\n';
     const make = (watchedCpus?: number[]) => new Enforcer(parsePolicy(p, 'k.yaml'), { enforce: true, procRoot: proc, selfPid: SELF, watchedCpus, signaller: { arm: () => undefined, disarm: () => undefined } });
