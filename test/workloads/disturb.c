@@ -113,6 +113,11 @@ static void do_munmap(void)
 	}
 	*(volatile char *)p = 1;
 	ping_spinner(p); /* the spinner reads the page: its CPU caches the translation */
+	/* Never unmap the page before the spinner has read it: preempted on a busy CPU, it can
+	 * answer later than the ping's 50 ms, and its read would then fault (SIGSEGV). */
+	while (!no_spinner && atomic_load_explicit(&slot_ack, memory_order_acquire) !=
+				      atomic_load_explicit(&slot_seq, memory_order_relaxed))
+		wl_sleep_ns(100000);
 	munmap(p, (size_t)page_size);
 	printf("disturb kind=munmap n=%ld t_ms=%.1f\n", ++n_unmap, ms_since_go());
 }
