@@ -43,6 +43,8 @@ struct iw_task_event *iw_anchor_task_event __attribute__((unused));
 #define TASK_RUNNING 0
 #define PF_KTHREAD 0x00200000
 #define IW_NR_PRCTL 157 /* x86_64 */
+#define IW_NR_EXIT 60 /* x86_64 */
+#define IW_NR_EXIT_GROUP 231 /* x86_64 */
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -1019,7 +1021,9 @@ int BPF_PROG(handle_raw_syscalls_sys_enter, struct pt_regs *regs, long id)
 	ss.start_ns = bpf_ktime_get_ns();
 	ss.nr = id;
 	ss.cpu = cpu;
-	signal_on_entry(tid, &ss.flags, IW_SIG_ON_SYSCALL);
+	/* a task ending is not a break: a signal now would only turn its exit status into the signal's */
+	if (id != IW_NR_EXIT && id != IW_NR_EXIT_GROUP)
+		signal_on_entry(tid, &ss.flags, IW_SIG_ON_SYSCALL);
 	bpf_map_update_elem(&iw_sys, &tid, &ss, BPF_ANY);
 	st = cpu_state();
 	if (st)

@@ -191,6 +191,11 @@ export function openLive(opts: LiveOptions): Live {
         for (const r of raws) {
           const o = engine.ingest(r);
           if (o) out.push(o);
+          // in-kernel signals follow isolation: a PR_ISOL prctl changed it, or a new thread of a declared process
+          if (enforcer && (r.rec === 'isol' || r.rec === 'fork')) {
+            const state = tracker.isolInfoFor(r.tid, r.pid).state;
+            if (r.rec === 'isol' || state !== 'none') enforcer.updateTask({ pid: r.pid, tid: r.tid, comm: r.comm }, state);
+          }
         }
         if (out.length) onOut(out);
       });

@@ -4,12 +4,13 @@
 // after each `syscall` reads a flag the SIGUSR1 handler sets. With an in-kernel
 // signal (bpf_send_signal_thread at sys_enter) the handler must have run before
 // that instruction for every signal the kernel side sent.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { InterruptionRecord } from '../../src/types.js';
-import { interruptions, requireRoot, startWatch, startWorkload, type Workload } from './harness.js';
+import type { InterruptionRecord, SummaryRecord } from '../../src/types.js';
+import { CLI, interruptions, requireRoot, startWatch, startWorkload, type Workload } from './harness.js';
 
 let dir: string;
 beforeAll(() => {
@@ -156,6 +157,22 @@ describe('in-kernel signals (real BPF, real process, the CLI path)', () => {
       expect(own[0].action).toMatchObject({ signal: 'SIGKILL', mode: 'in-kernel', result: 'delivered', rule: 'own' });
       expect(summary?.type === 'summary' && summary.verdict?.reasons[0]).toMatch(/^isolwatch sent SIGKILL \(in-kernel, policy 'kill-own' rule 'own'\): rule 'own': syscall\/getppid on CPU 1 hit sigcheck/);
     } else console.warn(`isolwatch lost ${lost} records: the killing syscall's record is among them`);
+  });
+
+  it("a task's own exit is never signalled: run keeps the command's exit status under an in-kernel SIGKILL policy", async () => {
+    // spins (no syscall, no fault after the warm-up) and then calls exit_group(3)
+    const src = join(dir, 'spinexit.c');
+    const bin = join(dir, 'spinexit');
+    writeFileSync(src, '#include <unistd.h>\nint main(void) { for (volatile unsigned long i = 0; i < 1500000000UL; i++); _exit(3); }\n');
+    execFileSync('gcc', ['-O1', '-o', bin, src]);
+    const f = join(dir, 'kill-syscalls.yaml');
+    writeFileSync(f, 'rules:\n  - name: own-syscalls\n    match: { class: syscall, self: true }\n    actions:\n      - signal: { name: SIGKILL, mode: in-kernel }\n');
+    const report = join(dir, 'spinexit.ndjson');
+    const r = spawnSync(process.execPath, [CLI, 'run', '--cpus', '1', '--policy', f, '--enforce', '--warmup', '0.2', '--report', report, '--', bin], { encoding: 'utf8' });
+    const summary = JSON.parse(readFileSync(report, 'utf8').trim().split('\n').pop()!) as SummaryRecord;
+    // a SIGKILL sent at exit_group's sys_enter would have turned status 3 into "killed by SIGKILL"
+    expect(summary.verdict).toMatchObject({ exit_status: 3, signal: null, reasons: ['command exited with status 3'] });
+    expect(r.status).toBe(1);
   });
 
   it('thread-directed: with SIGUSR1 blocked in the worker, no other thread handles it', async () => {
