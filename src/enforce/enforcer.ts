@@ -182,6 +182,8 @@ export class Enforcer {
     if (!this.enforce) return out(tryTake(limiter, spec, nowNs) ? 'dry-run' : 'rate-limited'); // in the mode the policy asked for
     // The same standard signal still pending: another kill(2) would merge with it, not reach the handler again.
     if (a.signo !== undefined && a.signo < 32 && a.signo !== 9 && sharedSignalPending(pid, a.signo, this.procRoot)) return out('pending', 'user');
+    // A SIGKILL already sent: the process is on its way out (a drained batch holds many of its records).
+    if (a.signo === 9 && this.firstSignalTo(pid, 'SIGKILL')) return out('pending', 'user');
     if (!tryTake(limiter, spec, nowNs)) return out('rate-limited', 'user');
     try {
       this.kill(pid, a.signal as string);

@@ -153,13 +153,16 @@ describe('Enforcer', () => {
     const own = rec(100, { class: 'syscall', kind: 'getpid', cause: { self: true }, flags: [IN_KERNEL_SIGNAL_SENT] });
     expect(e.handle(own, 0).records[1]).toMatchObject({ kind: 'signal', signal: 'SIGKILL', mode: 'in-kernel', result: 'delivered', pid: 100 });
     expect(sent).toEqual([]);
-    // An external IPI: the kernel side did not signal; user space does.
-    expect(e.handle(rec(100), 1).records[1]).toMatchObject({ mode: 'user', result: 'delivered' });
-    expect(sent).toEqual([[100, 'SIGKILL']]);
-    expect(e.handle(rec(100), 2).records[2]).toMatchObject({ kind: 'fail', result: 'delivered' });
+    // the kernel's SIGKILL is on its way: a later external hit of the same process sends nothing more
+    expect(e.handle(rec(100), 1).records[1]).toMatchObject({ mode: 'user', result: 'pending' });
+    // An external IPI on another task: the kernel side did not signal; user space does, once.
+    expect(e.handle(rec(300), 2).records[1]).toMatchObject({ mode: 'user', result: 'delivered', pid: 300 });
+    expect(e.handle(rec(300), 3).records[1]).toMatchObject({ mode: 'user', result: 'pending' });
+    expect(sent).toEqual([[300, 'SIGKILL']]);
+    expect(e.handle(rec(300), 4).records[2]).toMatchObject({ kind: 'fail', result: 'delivered' });
     e.close();
     e.close();
-    expect(calls).toEqual(['arm 100 9 true true', 'disarm 100']);
+    expect(calls).toEqual(['arm 100 9 true true', 'arm 300 9 true true', 'disarm 100', 'disarm 300']); // 300 armed by its first record
     expect(e.armedTasks().size).toBe(0);
   });
 
