@@ -427,7 +427,13 @@ static __always_inline void vector_enter(__u32 probe, __u16 class, __u32 kind)
 	if (!watched(cpu))
 		return;
 	count_probe(probe);
-	if (class == IW_CLASS_IPI)
+	if (kind == IW_VEC_RESCHEDULE) {
+		__u32 key = IW_MAX_CPUS + cpu;
+		s = bpf_map_lookup_elem(&iw_ipi, &key);
+		if (s && !s->ts)
+			s = NULL;
+	}
+	if (class == IW_CLASS_IPI && !s)
 		s = bpf_map_lookup_elem(&iw_ipi, &cpu);
 	hard_enter(class, kind, 0, s, s && s->ts ? IW_PRIO_IPI : 0, NULL);
 	if (s)
@@ -599,30 +605,44 @@ int BPF_PROG(handle_ipi_send_cpu, const unsigned int cpu, unsigned long callsite
 	return 0;
 }
 
-/* The watched CPUs set in a kernel cpumask get this sender. */
+struct mask_walk {
+	const struct cpumask *mask;
+	unsigned long callsite;
+	void *callback;
+	__u32 self;
+};
+
+static long remember_ipi_one(__u32 i, void *data)
+{
+	struct mask_walk *w = data;
+	unsigned long word = 0;
+	__u32 key = i + 1, cpu;
+	__u32 *c = bpf_map_lookup_elem(&iw_watch_list, &key);
+
+	if (!c)
+		return 1;
+	cpu = *c;
+	if (cpu >= IW_MAX_CPUS || cpu == w->self) /* the sender never IPIs itself */
+		return 0;
+	bpf_probe_read_kernel(&word, sizeof(word), (void *)w->mask + (cpu / 64) * 8);
+	if ((word >> (cpu % 64)) & 1)
+		remember_ipi(cpu, w->callsite, w->callback);
+	return 0;
+}
+
+/*
+ * The watched CPUs set in a kernel cpumask get this sender. bpf_loop, not a
+ * bounded loop: 6.1's verifier rejects the loop in a kprobe ("infinite loop
+ * detected").
+ */
 static __always_inline void remember_ipi_mask(const struct cpumask *mask, unsigned long callsite, void *callback)
 {
-	__u32 zero = 0, self = bpf_get_smp_processor_id();
+	__u32 zero = 0;
 	__u32 *n = bpf_map_lookup_elem(&iw_watch_list, &zero);
-	__u32 count = n ? *n : 0;
+	struct mask_walk w = { .mask = mask, .callsite = callsite, .callback = callback, .self = bpf_get_smp_processor_id() };
 
-	for (__u32 i = 1; i <= IW_MAX_WATCH; i++) {
-		__u32 *c;
-		unsigned long word = 0;
-		__u32 cpu;
-
-		if (i > count)
-			break;
-		c = bpf_map_lookup_elem(&iw_watch_list, &i);
-		if (!c)
-			break;
-		cpu = *c;
-		if (cpu >= IW_MAX_CPUS || cpu == self) /* the sender never IPIs itself */
-			continue;
-		bpf_probe_read_kernel(&word, sizeof(word), (void *)mask + (cpu / 64) * 8);
-		if ((word >> (cpu % 64)) & 1)
-			remember_ipi(cpu, callsite, callback);
-	}
+	if (n && *n)
+		bpf_loop(*n < IW_MAX_WATCH ? *n : IW_MAX_WATCH, remember_ipi_one, &w, 0);
 }
 
 SEC("tp_btf/ipi_send_cpumask")
@@ -665,11 +685,36 @@ int BPF_KPROBE(handle_ipi_fallback_single, int cpu, struct __call_single_data *c
 	return 0;
 }
 
+/*
+ * Every single-target call-function IPI, including the scheduler's remote
+ * wake-ups (ttwu_queue_wakelist), which queue no function. Keeps what
+ * smp_call_function_many_cond / generic_exec_single remembered for the same
+ * CPU in the same call (no time limit: under emulation the two probes are
+ * more than a millisecond apart).
+ */
+SEC("kprobe/send_call_function_single_ipi")
+int BPF_KPROBE(handle_ipi_fallback_send_single, int cpu)
+{
+	__u32 c = cpu;
+	struct iw_sender *s;
+
+	if (cpu < 0 || !watched(c))
+		return 0;
+	s = bpf_map_lookup_elem(&iw_ipi, &c);
+	if (!s)
+		return 0;
+	/* not yet consumed, with a function, from this very task: the call being sent now */
+	if (s->ts && s->func && s->tid == (__u32)bpf_get_current_pid_tgid())
+		return 0;
+	fill_sender(s, entry_return_address(ctx), 0);
+	return 0;
+}
+
 SEC("kprobe/native_smp_send_reschedule")
 int BPF_KPROBE(handle_ipi_fallback_resched, int cpu)
 {
-	if (cpu >= 0 && watched(cpu))
-		remember_ipi(cpu, entry_return_address(ctx), 0);
+	if (cpu >= 0 && cpu < IW_MAX_CPUS && watched(cpu))
+		remember_ipi(IW_MAX_CPUS + cpu, entry_return_address(ctx), 0);
 	return 0;
 }
 

@@ -143,10 +143,14 @@ struct {
 	__type(value, struct iw_sender);
 } iw_csd SEC(".maps");
 
-/* target CPU -> last IPI sent to it (ipi_send_cpu/cpumask, 6.4+). */
+/*
+ * target CPU -> last IPI sent to it (ipi_send_cpu/cpumask, 6.4+; the kprobe
+ * fallback before that). The kprobe fallback keeps reschedule IPIs apart, at
+ * IW_MAX_CPUS + CPU: a wake-up often sends both kinds back to back.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, IW_MAX_CPUS);
+	__uint(max_entries, 2 * IW_MAX_CPUS);
 	__type(key, __u32);
 	__type(value, struct iw_sender);
 } iw_ipi SEC(".maps");

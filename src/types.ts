@@ -158,7 +158,14 @@ export interface SummaryRecord {
   /** authoritative per-CPU per-class kernel counters (survive ring-buffer loss) */
   kernel_counts?: Record<string, Partial<Record<InterruptionClass, number>>>;
   /** set by `run` */
-  verdict?: { pass: boolean; reasons: string[]; exit_status?: number | null; signal?: string | null };
+  verdict?: {
+    pass: boolean;
+    reasons: string[];
+    exit_status?: number | null;
+    signal?: string | null;
+    /** run: the judged window (same clock as ts_ns); to_ns absent when it lasted until the command exited */
+    judged?: { from_ns: number; to_ns?: number };
+  };
 }
 
 export type OutputRecord = StartRecord | InterruptionRecord | IsolRecord | SummaryRecord;

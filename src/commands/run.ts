@@ -14,6 +14,7 @@ import { toMarkdown } from '../output/markdown.js';
 import { toNdjsonLine } from '../output/ndjson.js';
 import { formatStart, formatSummary } from '../output/text.js';
 import { remedyFor } from '../remedies.js';
+import { formatCpuList } from '../system/cpus.js';
 import type { InterruptionRecord, IsolRecord, OutputRecord } from '../types.js';
 import { budgetsFromFlags } from './budgets.js';
 import { policyVerdict } from '../enforce/index.js';
@@ -65,19 +66,41 @@ export async function run(o: RunOptions): Promise<number> {
     if (!o.json) err(formatStart(live.start));
     const timer = setInterval(() => live.pump((recs) => records.push(...recs)), 100);
 
-    const child = spawn('taskset', ['-c', live.watched.cpus.join(','), ...argv], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn('taskset', ['-c', live.watched.cpus.join(','), ...argv], { stdio: 'inherit' });
     // follow CMD's forks from the start: children forked during the warm-up are declared with it
     if (child.pid) live.session.trackProcess(child.pid);
     let warmupEndNs: number | undefined;
     let windowEndNs: number | undefined;
-    const warm = setTimeout(() => {
+    let windowTimer: NodeJS.Timeout | undefined;
+    const windowOver = () => err('isolwatch run: judged window over: waiting for the command to exit (not judged)');
+    // SIGUSR1 ends the judged window now: a CI script's way to say "the measured phase is over"
+    const onUsr1 = () => {
+      const now = Number(process.hrtime.bigint());
+      if (warmupEndNs === undefined) return err('isolwatch run: SIGUSR1 before the warm-up was over: ignored');
+      if (windowEndNs !== undefined && windowEndNs <= now) return;
+      windowEndNs = now;
+      clearTimeout(windowTimer);
+      windowOver();
+    };
+    process.on('SIGUSR1', onUsr1);
+    const endWarmup = () => {
+      if (warmupEndNs !== undefined) return;
+      clearTimeout(warm);
       warmupEndNs = Number(process.hrtime.bigint());
-      if (o.window !== undefined) windowEndNs = warmupEndNs + o.window * 1e9;
+      const cpus = formatCpuList(live.watched.cpus);
+      err(`isolwatch run: warm-up over: judging CPU ${cpus} ${o.window !== undefined ? `for ${o.window} s` : 'until the command exits'}`);
+      if (o.window !== undefined) {
+        windowEndNs = warmupEndNs + o.window * 1e9;
+        windowTimer = setTimeout(windowOver, o.window * 1000);
+      }
       if (child.pid) {
         live.tracker.declare({ pid: child.pid }, { children: true, ts_ns: warmupEndNs });
         live.enforcer?.updateProcess(child.pid, 'declared'); // every thread, for in-kernel signals
       }
-    }, o.warmup * 1000);
+    };
+    const warm = setTimeout(endWarmup, o.warmup * 1000);
+    // SIGUSR2 ends the warm-up now: "the task has settled" from a script that knows
+    process.on('SIGUSR2', endWarmup);
     const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
     const onInt = forward('SIGINT');
     const onTerm = forward('SIGTERM');
@@ -89,7 +112,10 @@ export async function run(o: RunOptions): Promise<number> {
     });
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
+    process.off('SIGUSR1', onUsr1);
+    process.off('SIGUSR2', endWarmup);
     clearTimeout(warm);
+    clearTimeout(windowTimer);
     clearInterval(timer);
     live.pump((recs) => records.push(...recs));
     if (exit.error) err(`isolwatch run: could not start '${o.argv[0]}': ${exit.error.message}`);
@@ -126,6 +152,7 @@ export async function run(o: RunOptions): Promise<number> {
     else judgement.reasons.push(...pv.notes);
     judgement.reasons.push(...pv.failures);
     summary.verdict = { pass: judgement.pass, reasons: judgement.reasons, exit_status: exit.code, signal: exit.signal };
+    if (warmupEndNs !== undefined) summary.verdict.judged = { from_ns: warmupEndNs, ...(windowEndNs !== undefined && windowEndNs < endNs ? { to_ns: windowEndNs } : {}) };
     const start = live.start;
     if (o.report) {
       const all: OutputRecord[] = [start, ...records, summary];

@@ -102,7 +102,7 @@ export class Engine {
   toInterruption(raw: RawInterruption): InterruptionRecord {
     const sym = this.opts.symbols;
     const chain: ChainEntry[] = raw.chain.map((e) => this.chainEntry(e));
-    const { cls, kind, func } = headline(chain);
+    const { cls, kind, func } = headline(chain, raw.cause_func ? sym.lookup(raw.cause_func) : undefined);
     const flags = flagNames(raw.flags);
 
     const ctx = CTX_NAMES[raw.cause_ctx] ?? 'unknown';
@@ -239,9 +239,10 @@ export class Engine {
  * The class/kind/func a reader sees first. The class is the root entry's,
  * as in the kernel counters (emit() in isolwatch.bpf.c), so both agree; a
  * preemption's func names the first work item it ran; an IPI's func is the
- * cross-CPU function that ran (csd), not the vector.
+ * cross-CPU function that ran (csd), not the vector, or else the function
+ * its sender queued (causeFunc).
  */
-export function headline(chain: ChainEntry[]): { cls: InterruptionClass; kind: string; func?: string } {
+export function headline(chain: ChainEntry[], causeFunc?: string): { cls: InterruptionClass; kind: string; func?: string } {
   const root = chain[0];
   if (!root) return { cls: 'kernel', kind: 'entry' };
   if (root.class === 'preempt') {
@@ -252,7 +253,8 @@ export function headline(chain: ChainEntry[]): { cls: InterruptionClass; kind: s
   if (root.class === 'workqueue') return { cls: 'workqueue', kind: root.func ?? root.kind, func: root.func };
   if (root.class === 'ipi') {
     const csd = chain.find((e) => e.class === 'ipi' && e.kind === 'csd');
-    return { cls: 'ipi', kind: root.kind, func: csd?.func };
+    // without csd_* tracepoints (kernels before 6.5) the function is the one the sender queued
+    return { cls: 'ipi', kind: root.kind, func: csd?.func ?? (root.kind.startsWith('call_function') ? causeFunc : undefined) };
   }
   if (root.class === 'timer') {
     const t = chain.find((e) => e.class === 'timer' && (e.kind === 'hrtimer' || e.kind === 'timer'));

@@ -128,6 +128,7 @@ struct wl_common {
 	int no_wait;
 	long linger_ms;  /* -1: wait for EOF on stdin */
 	long main_cpu;   /* -1: pick a CPU not used by the workers */
+	long start_ms;   /* -1: wait for "go"; else start this long after "ready" */
 };
 
 static inline long wl_parse_long(const char *opt, const char *s, long min, long max)
@@ -157,6 +158,7 @@ static inline void wl_parse_args(int argc, char **argv, struct wl_opt *opts, str
 	c->no_wait = 0;
 	c->linger_ms = -1;
 	c->main_cpu = -1;
+	c->start_ms = -1;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -190,7 +192,7 @@ static inline void wl_parse_args(int argc, char **argv, struct wl_opt *opts, str
 			c->no_wait = 1;
 			continue;
 		}
-		if (strcmp(name, "linger-ms") == 0 || strcmp(name, "main-cpu") == 0) {
+		if (strcmp(name, "linger-ms") == 0 || strcmp(name, "main-cpu") == 0 || strcmp(name, "start-ms") == 0) {
 			if (!eq) {
 				if (i + 1 >= argc)
 					wl_usage_error("--%s needs a value", name);
@@ -198,6 +200,8 @@ static inline void wl_parse_args(int argc, char **argv, struct wl_opt *opts, str
 			}
 			if (name[0] == 'l')
 				c->linger_ms = wl_parse_long(name, val, 0, 86400000L);
+			else if (name[0] == 's')
+				c->start_ms = wl_parse_long(name, val, 0, 86400000L);
 			else
 				c->main_cpu = wl_parse_long(name, val, 0, CPU_SETSIZE - 1);
 			continue;
@@ -434,13 +438,21 @@ static inline int wl_read_line(char *buf, size_t len)
 	}
 }
 
-/* After "ready": block until a line "go" arrives on stdin (unless --no-wait). */
+/*
+ * After "ready": block until a line "go" arrives on stdin (unless --no-wait),
+ * or sleep --start-ms (for a caller that cannot write to stdin, e.g. a window
+ * that must start after `isolwatch run --warmup`).
+ */
 static inline void wl_wait_go(const struct wl_common *c)
 {
 	char line[256];
 
 	if (c->no_wait)
 		return;
+	if (c->start_ms >= 0) {
+		wl_sleep_ns((uint64_t)c->start_ms * 1000000ull);
+		return;
+	}
 	for (;;) {
 		size_t n;
 		if (!wl_read_line(line, sizeof(line)))

@@ -29,7 +29,7 @@
 static const char usage[] =
 	"--target-cpu T --from-cpu F [--seconds S (default 10; 0 = until 'stop'/EOF)] "
 	"[--rate PER_SEC_PER_KIND (default 20)] [--stat-refresh-ms MS (default 1000)] "
-	"[--kinds membarrier,munmap,stat_refresh] [--no-spinner] [--no-wait] [--linger-ms MS] "
+	"[--kinds membarrier,munmap,stat_refresh] [--no-spinner] [--no-wait | --start-ms MS] [--linger-ms MS] "
 	"[--main-cpu M]";
 
 #define REGION_PAGES 16

@@ -16,7 +16,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 
-static const char usage[] = "--cpu C --pages N [--no-wait] [--linger-ms MS] [--main-cpu M]";
+static const char usage[] = "--cpu C --pages N [--no-wait | --start-ms MS] [--linger-ms MS] [--main-cpu M]";
 
 static long cpu = -1, pages = -1;
 static long page_size;

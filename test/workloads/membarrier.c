@@ -22,7 +22,7 @@
 #include <linux/membarrier.h>
 
 static const char usage[] =
-	"--spin-cpu S --sender-cpu C --count N [--interval-us U] [--no-wait] [--linger-ms MS] "
+	"--spin-cpu S --sender-cpu C --count N [--interval-us U] [--no-wait | --start-ms MS] [--linger-ms MS] "
 	"[--main-cpu M]";
 
 static long spin_cpu = -1, sender_cpu = -1, count = -1, interval_us = 0;

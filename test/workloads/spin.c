@@ -18,7 +18,7 @@
 
 static const char usage[] =
 	"--cpu C [--seconds S (default 10; 0 = until 'stop'/EOF on stdin)] [--ms MS] "
-	"[--syscalls-per-sec R] [--timer-cpu T] [--no-wait] [--linger-ms MS] [--main-cpu M]";
+	"[--syscalls-per-sec R] [--timer-cpu T] [--no-wait | --start-ms MS] [--linger-ms MS] [--main-cpu M]";
 
 static long cpu = -1, seconds = 10, ms = -1, rate = 0, timer_cpu = -1;
 static uint64_t duration_ns; /* 0: until stop */

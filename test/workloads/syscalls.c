@@ -11,7 +11,7 @@
 #include "common.h"
 
 static const char usage[] =
-	"--cpu C --count N [--syscall getppid] [--no-wait] [--linger-ms MS] [--main-cpu M]";
+	"--cpu C --count N [--syscall getppid] [--no-wait | --start-ms MS] [--linger-ms MS] [--main-cpu M]";
 
 static long cpu = -1, count = -1;
 static atomic_int worker_ready, go, finished, release;

@@ -26,7 +26,7 @@
 #endif
 
 static const char usage[] =
-	"--spin-cpu S --unmap-cpu C --count N [--no-wait] [--linger-ms MS] [--main-cpu M]";
+	"--spin-cpu S --unmap-cpu C --count N [--no-wait | --start-ms MS] [--linger-ms MS] [--main-cpu M]";
 
 #define REGION_PAGES 16
 
