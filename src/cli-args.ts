@@ -224,7 +224,7 @@ export const HELP = `isolwatch — what entered the kernel on my isolated CPU, w
 usage:
   isolwatch [watch] [--cpus LIST] [--pid PID[,PID..]] [--duration SEC] [--json]
                     [--probes GROUPS] [--policy FILE] [--enforce]
-  isolwatch run [--cpus LIST] [--policy FILE] [--budget CLASS=N,..|stolen=DUR] [--warmup SEC]
+  isolwatch run [--cpus LIST] [--policy FILE] [--enforce] [--budget CLASS=N,..|stolen=DUR] [--warmup SEC]
                 [--duration SEC] [--junit FILE] [--report FILE] [--summary FILE] [--allow-self]
                 [--allow-cmd-failure] [--isolate quiesce=vmstat[,inherit=conf|active]]
                 [--probes GROUPS] -- CMD [ARGS..]
@@ -247,7 +247,9 @@ demo     a spinner on the watched CPU and labelled disturbers from a housekeepin
                  syscalls costs every task ~150 ns per syscall: on by default only for
                  run and --pid
 --policy FILE    a policy (policies/*.yaml); actions are dry-run unless --enforce
+--enforce        send the policy's signals (never to PID 1, kernel threads, isolwatch itself
+                 or tasks out of the policy's scope); a fail action exits 1 either way
 
-exit codes: 0 clean/pass, 1 violations over budget (doctor: findings), 2 usage or
+exit codes: 0 clean/pass, 1 violations over budget or a policy's fail action (doctor: findings), 2 usage or
 configuration error, 3 environment cannot run (not root, no BPF, no BTF)
 `;
