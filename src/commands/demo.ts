@@ -24,6 +24,9 @@ export interface DemoOptions {
   obj?: string;
 }
 
+/** Probe groups the demo attaches unless --probes says otherwise. */
+export const DEMO_PROBES = 'default,-syscalls,-faults';
+
 /** What each disturber kind does to the watched CPU, as the live view names it. */
 const KIND_EFFECT: Record<string, string> = {
   membarrier: 'membarrier -> IPI ipi_mb',
@@ -116,11 +119,20 @@ export async function demo(o: DemoOptions): Promise<number> {
   const hk = housekeepingCpus(readCpuTopology(), [target]);
   if (!hk.length) throw new EnvironmentError('demo needs a housekeeping CPU besides the watched one');
   const { child, ready, stderr } = await startDisturb(bin, target, hk[0]);
+  let quitting = false;
+  let early: string | undefined;
+  child.once('exit', (code, sig) => {
+    if (!quitting) early = sig ?? `exit status ${code}`;
+  });
   try {
     // Only the demo's own process is shown: its spinner is the victim, its sender the cause.
-    return await watch({ ...o, cpus: [target], pids: [ready.pid], probes: o.probes ?? 'all', notes: demoNotes(ready) });
+    // Its spinner makes no syscalls and takes no page faults: without those groups a busy
+    // neighbour on the CPU cannot crowd the demo's records out of the ring buffer.
+    return await watch({ ...o, cpus: [target], pids: [ready.pid], probes: o.probes ?? DEMO_PROBES, notes: demoNotes(ready) });
   } finally {
+    quitting = true;
     await stopDisturb(child);
+    if (early) process.stderr.write(`isolwatch demo: the demo workload ended before isolwatch did (${early})\n`);
     const msg = stderr().trim();
     if (msg) process.stderr.write(`isolwatch demo: the workload said: ${msg}\n`);
   }

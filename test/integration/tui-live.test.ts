@@ -295,7 +295,10 @@ describe('the live CLI in a real terminal (root, real BPF, tmux)', () => {
 
   it('bare isolwatch opens the live view on the default CPUs and says how they were chosen', async () => {
     const s = startCli('');
-    const screen = await waitFor(s, (x) => /live 00:0\d/.test(x) && x.includes('>> CPUs'), 'the live view');
+    // lost events come from the session's counter, polled once a second
+    const screen = await waitFor(s, (x) => /live 00:0[1-9]/.test(x) && x.includes('>> CPUs'), 'the live view');
+    expect(screen).toMatch(/lost \d+ /);
+    expect(screen).toContain('enforcement off');
     const cli = await cliPid(s);
     const ids = bpfIdsOf(cli);
     expect(ids.progs.length).toBeGreaterThan(10);

@@ -184,6 +184,19 @@ describe('tui model: top causes', () => {
     const tick = interruptions.find((r) => r.kind === 'local_timer')!;
     expect(describeEvent(tick)).toMatch(/^timer local_timer -> softirq TIMER from hardirq on CPU \d/);
     expect(describeEvent(interruptions.find((r) => r.kind === 'write')!)).toMatch(/^syscall write \(self\) /);
+    // as the live kernel reports it: the csd callback nested in its vector repeats the function
+    const live: InterruptionRecord = {
+      ...ipi,
+      duration_ns: 3100,
+      chain: [
+        { class: 'ipi', kind: 'call_function_single', func: 'ipi_mb', duration_ns: 3100, depth: 0 },
+        { class: 'ipi', kind: 'csd', func: 'ipi_mb', duration_ns: 700, depth: 1 },
+        { class: 'softirq', kind: 'TIMER', duration_ns: 900, depth: 1 },
+      ],
+    };
+    expect(describeEvent(live)).toBe(
+      'IPI call_function_single -> ipi_mb -> softirq TIMER from noise/4242 on CPU 0 (membarrier_private_expedited) 3.1 us',
+    );
   });
 });
 

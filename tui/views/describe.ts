@@ -68,7 +68,10 @@ export function causeWords(r: InterruptionRecord): string {
  */
 export function describeEvent(r: InterruptionRecord, withDuration = true): string {
   const parts = [whatLabel(r.class, r.kind, r.func)];
-  for (const e of nestedChain(r)) parts.push(`-> ${chainStep(e)}`);
+  const top = `${classLabel(r.class)} ${r.func ?? r.kind}`;
+  // A nested step that only repeats the top one (the csd callback inside its IPI vector) says
+  // nothing new on one line; the detail view shows the whole chain.
+  for (const e of nestedChain(r)) if (chainStep(e) !== top) parts.push(`-> ${chainStep(e)}`);
   parts.push(causeWords(r));
   if (withDuration) parts.push(fmtDuration(r.duration_ns));
   return parts.join(' ');

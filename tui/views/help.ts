@@ -18,6 +18,7 @@ export function helpLines(): Line[] {
     k('?', 'this help'),
     plain(''),
     plain('Panels', 'title'),
+    plain('  Header      CPUs and their isolation, PR_ISOL, probes, lost records (kernel ring full), enforcement'),
     plain('  CPUs        victim now, interruptions/s by class, stolen time %, longest stall, history/s'),
     plain('  Tasks       isolation state and where it came from: kernel PR_ISOL, prctl-observed, declared'),
     plain('  Top causes  grouped by class, function and sender; Enter shows chain, histogram, remedy'),
