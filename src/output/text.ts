@@ -206,12 +206,18 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
       const kc = summary.kernel_counts[k];
       if (!kc) continue;
       const missed = classTotals(kc) - classTotals(summary.cpus[k].by_class);
-      if (missed > 0) lines.push(`note: kernel counters saw ${plural(missed, 'more interruption')} on CPU ${k} than were recorded (lost events)`);
+      // no ring-buffer loss: the difference is records emitted between the last drain and the counter read
+      const why = summary.lost_events > 0 ? 'lost events' : 'in flight when the counters were read';
+      if (missed > 0) lines.push(`note: kernel counters saw ${plural(missed, 'more interruption')} on CPU ${k} than were recorded (${why})`);
     }
   }
   if (summary.tasks.length > 0) {
     lines.push('tasks:');
-    const rows = summary.tasks.map((t) => [
+    // every isolated task, then the busiest others; the rest are in the NDJSON summary
+    const isolated = summary.tasks.filter((t) => t.isol !== 'none' || t.violations > 0);
+    const others = summary.tasks.filter((t) => !isolated.includes(t));
+    const shown = [...isolated, ...others.slice(0, Math.max(0, TASKS_SHOWN - isolated.length))];
+    const rows = shown.map((t) => [
       `  ${taskLabel(t)}`,
       t.isol + (t.source && t.source !== t.isol ? ` (${t.source})` : ''),
       plural(t.interruptions, 'interruption'),
@@ -219,6 +225,8 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
       `${formatDuration(t.stolen_ns)} stolen`,
     ]);
     lines.push(...table(['  TASK', 'ISOL', 'INTERRUPTIONS', 'VIOLATIONS', 'STOLEN'], rows).slice(1));
+    const hidden = summary.tasks.length - shown.length;
+    if (hidden > 0) lines.push(`  ... and ${plural(hidden, 'other task')} that were not isolated (all of them: --json)`);
   }
   lines.push(
     `violations: ${summary.violations}   lost events: ${summary.lost_events}   caused by isolwatch: ${summary.self_caused}`,
@@ -246,6 +254,9 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
   lines.push(...verdictLines(summary, judgement));
   return lines.join('\n');
 }
+
+/** Tasks listed in the text summary (isolated ones always are). */
+const TASKS_SHOWN = 10;
 
 /** The whole log for a recording: header, one line per interruption, summary. */
 export function formatText(input: {

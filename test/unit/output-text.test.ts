@@ -185,6 +185,21 @@ describe('formatSummary', () => {
     const text = formatSummary(lossy);
     expect(text).toContain('note: kernel counters saw 3 more interruptions on CPU 1 than were recorded (lost events)');
     expect(text).toContain('lost events: 3');
+    const late = formatSummary({ ...lossy, lost_events: 0 });
+    expect(late).toContain('note: kernel counters saw 3 more interruptions on CPU 1 than were recorded (in flight when the counters were read)');
+  });
+
+  it('lists every isolated task and the busiest others, up to 10, then says how many more', () => {
+    const { summary } = load('noisy');
+    const task = (i: number, isol: 'none' | 'declared') => ({ pid: 100 + i, tid: 100 + i, comm: `t${i}`, isol, source: isol, interruptions: 50 - i, violations: isol === 'none' ? 0 : 3, stolen_ns: 1000 });
+    const tasks = [...Array.from({ length: 15 }, (_, i) => task(i, 'none')), task(20, 'declared'), task(21, 'declared')];
+    const text = formatSummary({ ...summary, tasks: tasks as never });
+    expect(text).toMatch(/t20\/120 +declared/);
+    expect(text).toMatch(/t21\/121 +declared/);
+    expect(text).toMatch(/t7\/107 +none/);
+    expect(text).not.toMatch(/t8\/108/);
+    expect(text).toContain('  ... and 7 other tasks that were not isolated (all of them: --json)');
+    expect(formatSummary({ ...summary, tasks: tasks.slice(0, 10) as never })).not.toContain('... and');
   });
 
   it('takes the verdict from the judgement when the summary has none', () => {
