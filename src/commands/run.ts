@@ -26,6 +26,7 @@ import { EnvironmentError } from '../errors.js';
 export type RunOptions = Extract<Command, { cmd: 'run' }>['opts'];
 
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
+const ignore = () => {};
 
 function chisolPath(): string {
   return join(dirname(fileURLToPath(import.meta.url)), '../../../build/chisol');
@@ -112,8 +113,9 @@ export async function run(o: RunOptions): Promise<number> {
     });
     process.off('SIGINT', onInt);
     process.off('SIGTERM', onTerm);
-    process.off('SIGUSR1', onUsr1);
-    process.off('SIGUSR2', endWarmup);
+    // a late SIGUSR1/SIGUSR2 (CMD is gone) must not kill run before the reports are written
+    process.off('SIGUSR1', onUsr1).on('SIGUSR1', ignore);
+    process.off('SIGUSR2', endWarmup).on('SIGUSR2', ignore);
     clearTimeout(warm);
     clearTimeout(windowTimer);
     clearInterval(timer);

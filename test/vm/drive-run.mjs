@@ -23,6 +23,7 @@ const cli = join(dirname(fileURLToPath(import.meta.url)), '../../dist/src/cli.js
 const child = spawn(process.execPath, [cli, 'run', ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
 const log = createWriteStream(errFile);
 child.stdin.on('error', () => {}); // the command may exit without reading
+let windowOver = false;
 
 /** Calls fn for every complete line of a stream, after copying the data to sink. */
 function lines(stream, sink, fn) {
@@ -40,11 +41,14 @@ function lines(stream, sink, fn) {
 
 lines(child.stdout, process.stdout, (line) => {
   if (line.startsWith('ready ')) setTimeout(() => child.kill('SIGUSR2'), Number(settle) * 1000);
-  else if (line.startsWith('done ')) child.kill('SIGUSR1');
+  else if (line.startsWith('done ') && !windowOver) child.kill('SIGUSR1');
 });
 lines(child.stderr, log, (line) => {
   if (line.startsWith('isolwatch run: warm-up over')) child.stdin.write('go\n');
-  else if (line.startsWith('isolwatch run: judged window over')) child.stdin.end();
+  else if (line.startsWith('isolwatch run: judged window over')) {
+    windowOver = true;
+    child.stdin.end();
+  }
 });
 child.on('close', (code, signal) => {
   child.stdin.end();

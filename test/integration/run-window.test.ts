@@ -1,0 +1,62 @@
+// `isolwatch run`'s judged window as root on the host: SIGUSR2 ends the
+// warm-up, SIGUSR1 ends the window, --duration ends it by time, what follows
+// is reported and not judged.
+// Driven by test/vm/drive-run.mjs, the same driver the quiet-CPU guest uses.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BIN, CLI, requireRoot } from './harness.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'iw-window-'));
+const drive = (name: string, runArgs: string[], cmd: string[]) =>
+  spawnSync(process.execPath, ['test/vm/drive-run.mjs', join(dir, `${name}.err`), '0.5', '--', ...runArgs, '--report', join(dir, `${name}.ndjson`), '--', ...cmd], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+const records = (name: string) =>
+  readFileSync(join(dir, `${name}.ndjson`), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+
+beforeAll(() => requireRoot());
+
+describe('run: the judged window', () => {
+  it('SIGUSR2 ends the warm-up, SIGUSR1 the window: exactly the workload’s 500 syscalls are judged', () => {
+    const r = drive('signals', ['--cpus', '1', '--warmup', '300'], [BIN('syscalls'), '--cpu', '1', '--count', '500', '--main-cpu', '0']);
+    expect(r.status, readFileSync(join(dir, 'signals.err'), 'utf8')).toBe(1);
+    expect(r.stdout).toMatch(/^done calls=500 /m);
+    const err = readFileSync(join(dir, 'signals.err'), 'utf8');
+    expect(err).toContain('isolwatch run: warm-up over: judging CPU 1 until the command exits');
+    expect(err).toContain('isolwatch run: judged window over');
+    const recs = records('signals');
+    const { verdict } = recs.at(-1);
+    expect(verdict.reasons).toContain('budget syscall<=0 exceeded: 500 while isolated; most: getppid by the task itself x500');
+    const { from_ns, to_ns } = verdict.judged;
+    expect(to_ns).toBeGreaterThan(from_ns);
+    const tid = Number(/^ready .* tid=(\d+)/m.exec(r.stdout)![1]);
+    const own = recs.filter((x) => x.type === 'interruption' && x.class === 'syscall' && x.victim.tid === tid && x.kind === 'getppid');
+    // the warm-up's own getppid (before ready) and the 500 in the window; none after
+    expect(own.filter((x) => x.ts_ns >= from_ns && x.ts_ns < to_ns)).toHaveLength(500);
+    expect(own.filter((x) => x.ts_ns >= to_ns)).toHaveLength(0);
+    // the workload's exit path (after EOF) comes after the window: reported, not judged
+    expect(err).toMatch(/after the judged window \(not judged\): \d+ interruptions? \(.*syscall \d+/);
+  });
+
+  it('--duration ends the window by time; the summary says which window was judged', () => {
+    const r = drive('duration', ['--cpus', '1', '--warmup', '300', '--duration', '1'], [BIN('spin'), '--cpu', '1', '--seconds', '0', '--main-cpu', '0']);
+    expect([0, 1]).toContain(r.status); // CPU 1 of this host is not quiet: the verdict is not the point here
+    const err = readFileSync(join(dir, 'duration.err'), 'utf8');
+    expect(err).toContain('judging CPU 1 for 1 s');
+    const { judged } = records('duration').at(-1).verdict;
+    expect(judged.to_ns - judged.from_ns).toBe(1e9);
+  });
+
+  it('--duration 0 is a usage error (exit 2)', () => {
+    const k = spawnSync(process.execPath, [CLI, 'run', '--cpus', '1', '--duration', '0', '--', 'true'], { encoding: 'utf8' });
+    expect(k.status).toBe(2);
+    expect(k.stderr).toMatch(/--duration 0: the judged window must be longer than 0 s/);
+  });
+});
