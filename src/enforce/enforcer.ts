@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { ActionRecord, InterruptionRecord, IsolStateName, TaskRef } from '../types.js';
 import { createPolicyState, evaluate, inKernelSignalFor, inProcessScope, type Evaluation, type PlannedAction, type PolicyState } from '../policy/evaluate.js';
 import type { Policy } from '../policy/types.js';
-import { charge, newLimitState, tryTake, type LimitSpec, type LimitState } from './limit.js';
+import { allows, charge, newLimitState, tryTake, type LimitSpec, type LimitState } from './limit.js';
 import { readProcFacts, sharedSignalPending, type ProcFacts } from './proc.js';
 
 /** What the kernel side is asked to do for one armed thread. */
@@ -180,11 +180,12 @@ export class Enforcer {
     if (a.mode === 'in-kernel' && this.enforce && rec && rec.victim.tid === a.tid && !this.considered.has(a.tid)) this.updateTask(rec.victim, rec.isol.state);
     // Not signalled in the kernel (user mode, external cause, not armed yet, kernel refused): from user space.
     if (!this.enforce) return out(tryTake(limiter, spec, nowNs) ? 'dry-run' : 'rate-limited'); // in the mode the policy asked for
+    if (!allows(limiter, spec, nowNs)) return out('rate-limited', 'user');
     // The same standard signal still pending: another kill(2) would merge with it, not reach the handler again.
     if (a.signo !== undefined && a.signo < 32 && a.signo !== 9 && sharedSignalPending(pid, a.signo, this.procRoot)) return out('pending', 'user');
     // A SIGKILL already sent: the process is on its way out (a drained batch holds many of its records).
     if (a.signo === 9 && this.firstSignalTo(pid, 'SIGKILL')) return out('pending', 'user');
-    if (!tryTake(limiter, spec, nowNs)) return out('rate-limited', 'user');
+    tryTake(limiter, spec, nowNs);
     try {
       this.kill(pid, a.signal as string);
       this.noteSignal({ pid, signal: a.signal as string, mode: 'user', rule: a.rule, reason: a.reason });

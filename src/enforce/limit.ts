@@ -30,6 +30,12 @@ function rollWindow(s: LimitState, spec: LimitSpec, nowNs: number): void {
   }
 }
 
+/** Whether a signal could go out at nowNs (nothing is counted). */
+export function allows(s: LimitState, spec: LimitSpec, nowNs: number): boolean {
+  const probe = { ...s };
+  return tryTake(probe, spec, nowNs);
+}
+
 /** Whether a signal may go out at nowNs; when it may, the send is counted. */
 export function tryTake(s: LimitState, spec: LimitSpec, nowNs: number): boolean {
   if (s.lastNs !== undefined && spec.cooldownNs !== undefined && nowNs - s.lastNs < spec.cooldownNs) return false;
