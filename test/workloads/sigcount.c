@@ -14,7 +14,7 @@
  * spin-mb + mb-sender give a cause in another process: every global expedited
  * membarrier sends an ipi_mb IPI to each CPU running a registered process, so
  * the sender's calls interrupt the spinner. The sender waits for "go" on
- * stdin, then makes one call at a time and waits up to 2 s (sigtimedwait) for
+ * stdin, then makes one call at a time and waits up to 1 s (sigtimedwait) for
  * the SIGUSR1 an enforcing policy with target: cause sends back, so signals
  * never coalesce; then prints "done sent=N received=R timeouts=T" and waits
  * for SIGTERM or EOF.
@@ -51,7 +51,7 @@ static int mb_sender(long n)
 		return 1;
 	}
 	for (long i = 0; i < n; i++) {
-		struct timespec wait = { .tv_sec = 2 };
+		struct timespec wait = { .tv_sec = 1 };
 		if (membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0) {
 			perror("sigcount: membarrier(GLOBAL_EXPEDITED)");
 			return 1;
