@@ -139,10 +139,10 @@ export class Enforcer {
   execute(actions: readonly PlannedAction[], nowNs: number = this.now(), rec?: InterruptionRecord): EnforcedAction[] {
     // Budgets are judged on the record's time; signals are limited on the time they go out.
     const sendNs = this.opts.limitClock === 'wall' ? this.now() : nowNs;
-    return actions.map((a) => this.executeOne(a, sendNs, rec));
+    return actions.map((a) => this.executeOne(a, sendNs, rec, nowNs));
   }
 
-  private executeOne(a: PlannedAction, nowNs: number, rec?: InterruptionRecord): EnforcedAction {
+  private executeOne(a: PlannedAction, nowNs: number, rec?: InterruptionRecord, recordNs = nowNs): EnforcedAction {
     if (a.kind === 'fail') {
       const f = this.failures.get(a.rule);
       if (f) f.count++;
@@ -179,7 +179,11 @@ export class Enforcer {
     // A thread not decided for yet (e.g. a new thread of a declared process): arm it for its next entries.
     if (a.mode === 'in-kernel' && this.enforce && rec && rec.victim.tid === a.tid && !this.considered.has(a.tid)) this.updateTask(rec.victim, rec.isol.state);
     // Not signalled in the kernel (user mode, external cause, not armed yet, kernel refused): from user space.
-    if (!this.enforce) return out(tryTake(limiter, spec, nowNs) ? 'dry-run' : 'rate-limited'); // in the mode the policy asked for
+    if (!this.enforce) {
+      // In the mode the policy asked for. The task's own entries would be limited by the kernel side, on its clock.
+      const kernelSide = a.mode === 'in-kernel' && rec?.cause.self === true && (rec.class === 'syscall' || rec.class === 'page_fault');
+      return out(tryTake(limiter, spec, kernelSide ? recordNs : nowNs) ? 'dry-run' : 'rate-limited');
+    }
     if (!allows(limiter, spec, nowNs)) return out('rate-limited', 'user');
     // The same standard signal still pending: another kill(2) would merge with it, not reach the handler again.
     if (a.signo !== undefined && a.signo < 32 && a.signo !== 9 && sharedSignalPending(pid, a.signo, this.procRoot)) return out('pending', 'user');

@@ -211,6 +211,21 @@ describe('Enforcer', () => {
     expect(sent).toEqual([[800, 'SIGUSR1']]);
   });
 
+  it("limitClock 'wall': user-space limits run on delivery time; dry-run in-kernel own entries on the record's (kernel) time", () => {
+    let wall = 0;
+    const p = (mode: string) => `rules:\n  - name: n\n    actions:\n      - signal: {name: SIGUSR1, mode: ${mode}, cooldown: 50ms}\n`;
+    const make = (mode: string, enforce: boolean) =>
+      new Enforcer(parsePolicy(p(mode), 'w.yaml'), { enforce, procRoot: proc, selfPid: SELF, kill: () => undefined, limitClock: 'wall', now: () => wall });
+    const own = (ts: number) => rec(100, { ts_ns: ts, class: 'syscall', kind: 'getppid', cause: { self: true }, isol: { state: 'declared' } });
+    // two records 100 ms apart in kernel time, drained in one batch (same wall time)
+    const user = make('user', true);
+    expect([user.handle(own(0), 0).records[0].result, user.handle(own(100e6), 100e6).records[0].result]).toEqual(['delivered', 'rate-limited']);
+    const dry = make('in-kernel', false);
+    expect([dry.handle(own(0), 0).records[0].result, dry.handle(own(100e6), 100e6).records[0].result]).toEqual(['dry-run', 'dry-run']);
+    wall = 60e6; // a later batch: the cooldown has passed on the wall clock
+    expect(user.handle(own(200e6), 200e6).records[0].result).toBe('delivered');
+  });
+
   it('in-kernel arming needs every watched CPU in scope.cpus', () => {
     const p = 'scope:\n  cpus: "3"\nrules:\n  - name: k\n    actions:\n      - signal: {name: SIGKILL, mode: in-kernel}\n';
     const make = (watchedCpus?: number[]) => new Enforcer(parsePolicy(p, 'k.yaml'), { enforce: true, procRoot: proc, selfPid: SELF, watchedCpus, signaller: { arm: () => undefined, disarm: () => undefined } });
