@@ -52,5 +52,6 @@ lines(child.stderr, log, (line) => {
 });
 child.on('close', (code, signal) => {
   child.stdin.end();
-  log.end(() => process.exit(code ?? (signal ? 128 : 1)));
+  process.exitCode = code ?? (signal ? 128 : 1); // and let node end by itself once the log is flushed
+  log.end();
 });
