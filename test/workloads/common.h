@@ -438,6 +438,14 @@ static inline int wl_read_line(char *buf, size_t len)
 	}
 }
 
+/* A worker thread's start: pin itself to cpu, publish its tid, then say it is ready. */
+static inline void wl_thread_ready(long cpu, atomic_int *tid, atomic_int *ready)
+{
+	wl_pin_self(cpu);
+	atomic_store(tid, wl_gettid());
+	atomic_store_explicit(ready, 1, memory_order_release);
+}
+
 /*
  * After "ready": block until a line "go" arrives on stdin (unless --no-wait),
  * or sleep --start-ms (for a caller that cannot write to stdin, e.g. a window

@@ -54,9 +54,7 @@ static void *spinner(void *arg)
 	long acked = 0;
 	unsigned long n = 0;
 	(void)arg;
-	wl_pin_self(target_cpu);
-	atomic_store(&spinner_tid, wl_gettid());
-	atomic_store_explicit(&spinner_ready, 1, memory_order_release);
+	wl_thread_ready(target_cpu, &spinner_tid, &spinner_ready);
 	while (!atomic_load_explicit(&release, memory_order_relaxed)) {
 		r[(n & 63) * 64] += 1;
 		n++;
@@ -135,9 +133,7 @@ static void do_stat_refresh(void)
 static void *sender(void *arg)
 {
 	(void)arg;
-	wl_pin_self(from_cpu);
-	atomic_store(&sender_tid, wl_gettid());
-	atomic_store_explicit(&sender_ready, 1, memory_order_release);
+	wl_thread_ready(from_cpu, &sender_tid, &sender_ready);
 	while (!atomic_load_explicit(&go, memory_order_acquire))
 		wl_sleep_ns(1000000);
 

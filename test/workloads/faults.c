@@ -28,9 +28,7 @@ static long touched;
 static void *worker(void *arg)
 {
 	(void)arg;
-	wl_pin_self(cpu);
-	atomic_store(&worker_tid, wl_gettid());
-	atomic_store_explicit(&worker_ready, 1, memory_order_release);
+	wl_thread_ready(cpu, &worker_tid, &worker_ready);
 
 	wl_spin_until(&go);
 	long i;

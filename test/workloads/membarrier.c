@@ -41,9 +41,7 @@ static void *spinner(void *arg)
 {
 	volatile unsigned long counter = 0;
 	(void)arg;
-	wl_pin_self(spin_cpu);
-	atomic_store(&spinner_tid, wl_gettid());
-	atomic_store_explicit(&spinner_ready, 1, memory_order_release);
+	wl_thread_ready(spin_cpu, &spinner_tid, &spinner_ready);
 	while (!atomic_load_explicit(&release, memory_order_relaxed)) {
 		counter++;
 		long p = atomic_load_explicit(&ping_seq, memory_order_relaxed);
@@ -56,9 +54,7 @@ static void *spinner(void *arg)
 static void *sender(void *arg)
 {
 	(void)arg;
-	wl_pin_self(sender_cpu);
-	atomic_store(&sender_tid, wl_gettid());
-	atomic_store_explicit(&sender_ready, 1, memory_order_release);
+	wl_thread_ready(sender_cpu, &sender_tid, &sender_ready);
 
 	wl_spin_until(&go);
 	for (long i = 0; i < count; i++) {

@@ -28,9 +28,7 @@ static void *spinner(void *arg)
 {
 	volatile unsigned long counter = 0;
 	(void)arg;
-	wl_pin_self(spin_cpu);
-	atomic_store(&spinner_tid, wl_gettid());
-	atomic_store_explicit(&spinner_ready, 1, memory_order_release);
+	wl_thread_ready(spin_cpu, &spinner_tid, &spinner_ready);
 	while (!atomic_load_explicit(&release, memory_order_relaxed))
 		counter++;
 	return NULL;
@@ -39,9 +37,7 @@ static void *spinner(void *arg)
 static void *worker(void *arg)
 {
 	(void)arg;
-	wl_pin_self(cpu);
-	atomic_store(&worker_tid, wl_gettid());
-	atomic_store_explicit(&worker_ready, 1, memory_order_release);
+	wl_thread_ready(cpu, &worker_tid, &worker_ready);
 
 	wl_spin_until(&go);
 	for (long i = 0; i < count; i++) {
