@@ -1,0 +1,137 @@
+// Side by side on the PREEMPT_RT guest: the kernel's osnoise tracer (rtla osnoise top, plus its
+// per-noise osnoise:* events on isolwatch's clock) and isolwatch watch, on CPUs 2-3, in the same
+// window, with a known disturbance on CPU 2 (a SCHED_FIFO thread woken 40 times by its own
+// timer and 40 times from CPU 0) and CPU 3 left quiet. One boot (test/vm/osnoise-compare.sh).
+// Tolerances and the class mapping: docs/osnoise-comparison.md. Never skipped.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+// a plain ES module with JSDoc types: it also runs inside the guest, without a build step
+import { compare, formatTable, loadRun, TOLERANCE } from './osnoise-compare.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = join(here, '..', '..');
+const out = mkdtempSync(join(tmpdir(), 'iw-osnoise-'));
+const TIMER_WAKES = 40;
+const REMOTE_WAKES = 40;
+
+let stdout = '';
+let stderr = '';
+let code: number | null = null;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+let result: any;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+let run: any;
+
+beforeAll(async () => {
+  // the disturber is built here (a second or two) rather than under emulation in the guest
+  const cc = spawnSync('gcc', ['-O2', '-Wall', '-pthread', '-o', join(out, 'osnoise-disturb'), join(here, 'osnoise-disturb.c'), '-lrt'], { encoding: 'utf8' });
+  if (cc.status !== 0) throw new Error(`building test/vm/osnoise-disturb.c failed: ${cc.stderr}`);
+  const args = ['--kernel', 'rt', '--timeout', '540', '--out', out, '--', 'test/vm/osnoise-compare.sh', '--out', '/tmp/vm-out', '--collect-only'];
+  args.push('--disturber', '/tmp/vm-out/osnoise-disturb', '--timer-wakes', String(TIMER_WAKES), '--remote-wakes', String(REMOTE_WAKES));
+  await new Promise<void>((resolve, reject) => {
+    const p = spawn(join(here, 'run'), args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.on('error', reject);
+    p.on('close', (c) => {
+      code = c;
+      // 0: agree, 1: disagree (judged below, check by check); anything else: the run itself failed
+      if (c !== 0 && c !== 1) reject(new Error(`osnoise comparison in the RT guest failed (exit ${c}):\n${stdout}\n${stderr}`));
+      else resolve();
+    });
+  });
+  run = loadRun(out);
+  result = compare(run);
+  // eslint-disable-next-line no-console
+  console.log(formatTable(result));
+}, 600_000);
+
+const check = (cpu: number, name: string) => result.checks.find((c: { cpu: number; check: string }) => c.cpu === cpu && c.check === name);
+
+describe('osnoise (rtla) and isolwatch side by side on 6.1 PREEMPT_RT, CPU 2 disturbed, CPU 3 quiet', () => {
+  it('isolwatch loads and attaches on the RT kernel; the tracer ran its workload on both CPUs', () => {
+    expect(code === 0 || code === 1).toBe(true);
+    expect(result.kernel).toMatch(/^6\.1\..*-rt-/);
+    expect(result.probes.attached).toEqual(expect.arrayContaining(['sched_switch', 'local_timer_entry', 'reschedule_entry', 'irq_handler_entry', 'softirq_entry']));
+    expect(Object.keys(result.cpus).sort()).toEqual(['2', '3']);
+    expect(result.checks.filter((c: { check: string }) => c.check === 'input')).toEqual([]);
+  });
+
+  it('both see exactly the disturbance the test caused on CPU 2', () => {
+    const c = result.cpus['2'].caused;
+    // one run of the thread per wake-up, plus the one that released it ("go")
+    expect(c.osnoise_disturber_runs).toBeGreaterThanOrEqual(TIMER_WAKES + REMOTE_WAKES);
+    expect(c.osnoise_disturber_runs).toBeLessThanOrEqual(TIMER_WAKES + REMOTE_WAKES + 1);
+    // its own sleep timer: one local-timer interrupt with hrtimer_wakeup per timer wake-up
+    expect(c.isolwatch_hrtimer_wakeup).toBe(TIMER_WAKES);
+    // the remote wake-ups: one reschedule IPI each, the same ones in both
+    expect(c.isolwatch_reschedule).toBeGreaterThanOrEqual(REMOTE_WAKES);
+    expect(c.isolwatch_reschedule).toBe(c.osnoise_reschedule);
+    // ... and isolwatch names who sent them: the waker thread (and the main thread's "go") on CPU 0
+    expect(c.isolwatch_reschedule_from_disturber).toBeGreaterThanOrEqual(REMOTE_WAKES);
+    expect(c.isolwatch_reschedule_from_disturber).toBeLessThanOrEqual(REMOTE_WAKES + 1);
+    expect(result.cpus['3'].caused.osnoise_disturber_runs).toBe(0);
+  });
+
+  it('agree on which CPU was noisy: CPU 2 noisy, CPU 3 quiet, for rtla, the osnoise events and isolwatch', () => {
+    expect(result.cpus['2'].noisy).toEqual({ osnoise: true, isolwatch: true, rtla: true });
+    expect(result.cpus['3'].noisy).toEqual({ osnoise: false, isolwatch: false, rtla: false });
+  });
+
+  it('IRQ class: every osnoise IRQ is an isolwatch irq/timer/ipi record of the same kind; isolwatch extras stay within the between-samples allowance', () => {
+    for (const cpu of [2, 3]) {
+      expect(check(cpu, 'irq'), check(cpu, 'irq').detail).toMatchObject({ ok: true });
+      expect(check(cpu, 'irq kinds'), check(cpu, 'irq kinds').detail).toMatchObject({ ok: true });
+      expect(result.cpus[String(cpu)].unmatched_osnoise.length).toBeLessThanOrEqual(TOLERANCE.unpairedOsnoise);
+    }
+    expect(result.cpus['2'].isolwatch.irq).toBeGreaterThanOrEqual(TIMER_WAKES + REMOTE_WAKES);
+  });
+
+  it('NMI class equal; softirqs (threads on PREEMPT_RT, osnoise SIRQ 0) each inside a run of their own thread', () => {
+    for (const cpu of [2, 3]) {
+      expect(check(cpu, 'nmi'), check(cpu, 'nmi').detail).toMatchObject({ ok: true });
+      expect(result.cpus[String(cpu)].osnoise.softirq).toBe(0);
+      expect(check(cpu, 'softirq in threads'), check(cpu, 'softirq in threads').detail).toMatchObject({ ok: true });
+    }
+  });
+
+  it('the comparison fails when isolwatch misses IRQs or calls a quiet CPU noisy (same data, altered)', () => {
+    const w = result.cpus['2'].window;
+    const inWin2 = (r: { type: string; cpu: number; ts_ns: number; class: string }) =>
+      r.type === 'interruption' && r.cpu === 2 && r.ts_ns >= w.start_ns && r.ts_ns <= w.end_ns && ['irq', 'timer', 'ipi'].includes(r.class);
+    const drop = new Set(run.records.filter(inWin2).slice(0, 5));
+    const missing = compare({ ...run, records: run.records.filter((r: never) => !drop.has(r)) });
+    expect(missing.checks.find((c: { cpu: number; check: string }) => c.cpu === 2 && c.check === 'irq').ok).toBe(false);
+    const w3 = result.cpus['3'].window;
+    const fake = Array.from({ length: 40 }, (_, i) => ({
+      type: 'interruption',
+      cpu: 3,
+      ts_ns: w3.start_ns + (i + 1) * 1e9,
+      duration_ns: 1000,
+      class: 'ipi',
+      kind: 'reschedule',
+      victim: { pid: 0, tid: 0, comm: 'x' },
+      chain: [{ class: 'ipi', kind: 'reschedule', duration_ns: 1000, depth: 0 }],
+    }));
+    const noisy3 = compare({ ...run, records: [...run.records, ...fake] });
+    expect(noisy3.checks.find((c: { cpu: number; check: string }) => c.cpu === 3 && c.check === 'noisy verdict').ok).toBe(false);
+  });
+
+  it("rtla's summary is the same tracer's count: never more than its event stream", () => {
+    for (const cpu of [2, 3]) expect(check(cpu, 'rtla vs events'), check(cpu, 'rtla vs events').detail).toMatchObject({ ok: true });
+  });
+
+  // Known gap, reported: isolwatch opens a preemption record only when a user task is switched
+  // out while runnable (bpf/isolwatch.bpf.c, handle_sched_switch skips PF_KTHREAD), so the tasks
+  // that preempt osnoise's kernel-thread workload are not counted. With that condition dropped
+  // (checked with a scratch object) isolwatch named 93 thread runs where osnoise counted 87, the
+  // disturber's 81 exactly. When isolwatch does this, this test fails: make it a plain it().
+  it.fails('THREAD class: isolwatch names the tasks that preempted the osnoise kernel thread (known gap)', () => {
+    expect(check(2, 'thread'), check(2, 'thread').detail).toMatchObject({ ok: true });
+    expect(result.cpus['2'].caused.isolwatch_disturber_runs).toBe(result.cpus['2'].caused.osnoise_disturber_runs);
+  });
+});
