@@ -110,7 +110,7 @@ describe('osnoise (rtla) and isolwatch side by side on 6.1 PREEMPT_RT, CPU 2 dis
     const fake = Array.from({ length: 40 }, (_, i) => ({
       type: 'interruption',
       cpu: 3,
-      ts_ns: w3.start_ns + (i + 1) * 1e9,
+      ts_ns: w3.start_ns + ((i + 1) * (w3.end_ns - w3.start_ns)) / 42,
       duration_ns: 1000,
       class: 'ipi',
       kind: 'reschedule',
