@@ -31,6 +31,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Settings (.rodata), written by the loader between open and load. */
 const volatile __u32 iw_self_tgid = 0;
 const volatile __u32 iw_trace_syscalls = 0; /* syscall interruptions on watched CPUs */
+const volatile __u32 iw_kthread_victims = 0; /* preemptions of kernel threads too (--kthreads) */
 const volatile __u32 iw_trace_prctl = 0;    /* PR_ISOL-numbered prctls on every CPU */
 
 /* Anchor the contract types into BTF so TypeScript can read their layout. */
@@ -88,7 +89,8 @@ static __always_inline void emit(struct iw_interruption *rec)
 	__u32 cls = rec->chain[0].class;
 	struct iw_counter *c;
 
-	if (rec->cause_pid && rec->cause_pid == iw_self_tgid)
+	/* only a sender in task context is isolwatch itself (not an IRQ that happened to hit it) */
+	if (rec->cause_pid && rec->cause_pid == iw_self_tgid && (rec->cause_ctx == IW_CTX_TASK || rec->cause_ctx == IW_CTX_SELF))
 		rec->flags |= IW_F_SELF_CAUSED;
 	if (cls == IW_CLASS_IPI && rec->chain[0].kind == IW_VEC_IRQ_WORK)
 		signal_irq_work(rec);
@@ -855,10 +857,10 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 			return 0;
 		}
 	}
-	if (prev_state != TASK_RUNNING || prev_tid == 0 || (BPF_CORE_READ(prev, flags) & PF_KTHREAD) ||
+	if (prev_state != TASK_RUNNING || prev_tid == 0 || ((BPF_CORE_READ(prev, flags) & PF_KTHREAD) && !iw_kthread_victims) ||
 	    next_tid == 0)
 		return 0;
-	/* a runnable user task leaves the CPU: it is the victim until it runs here again */
+	/* a runnable user task (or kthread, with --kthreads) leaves the CPU: the victim until it runs here again */
 	begin_episode_of(&st->pre, prev, cpu, now);
 	st->pre.victim_task = (__u64)prev;
 	idx = chain_add(&st->pre.rec, IW_CLASS_PREEMPT, next_tid, 0, 0, now);

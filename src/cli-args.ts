@@ -13,6 +13,8 @@ export interface CommonOptions {
   policy?: string;
   enforce: boolean;
   obj?: string;
+  /** kernel threads are victims too (preemptions of a kernel-thread workload, e.g. osnoise's) */
+  kthreads: boolean;
 }
 
 export type Command =
@@ -48,7 +50,7 @@ interface Spec {
   repeatable?: string[];
 }
 
-const COMMON: Record<string, boolean> = { '--cpus': true, '--probes': true, '--json': false, '--policy': true, '--enforce': false, '--obj': true };
+const COMMON: Record<string, boolean> = { '--cpus': true, '--probes': true, '--json': false, '--policy': true, '--enforce': false, '--obj': true, '--kthreads': false };
 const SPECS: Record<string, Spec> = {
   watch: { flags: { ...COMMON, '--pid': true, '--duration': true } },
   record: { flags: { ...COMMON, '--pid': true, '--duration': true, '-o': true, '--output': true } },
@@ -145,6 +147,7 @@ function common(cmd: string, values: Map<string, string[]>): CommonOptions {
     policy: one(values, '--policy'),
     enforce: values.has('--enforce'),
     obj: one(values, '--obj'),
+    kthreads: values.has('--kthreads'),
   };
 }
 
@@ -223,7 +226,7 @@ export const HELP = `isolwatch — what entered the kernel on my isolated CPU, w
 
 usage:
   isolwatch [watch] [--cpus LIST] [--pid PID[,PID..]] [--duration SEC] [--json]
-                    [--probes GROUPS] [--policy FILE] [--enforce]
+                    [--probes GROUPS] [--policy FILE] [--enforce] [--kthreads]
   isolwatch run [--cpus LIST] [--policy FILE] [--enforce] [--budget CLASS=N,..|stolen=DUR] [--warmup SEC]
                 [--duration SEC] [--junit FILE] [--report FILE] [--summary FILE] [--allow-self]
                 [--allow-cmd-failure] [--isolate quiesce=vmstat[,inherit=conf|active]]
@@ -247,6 +250,8 @@ demo     a spinner on the watched CPU and labelled disturbers from a housekeepin
                  syscalls costs every task ~150 ns per syscall: on by default only for
                  run and --pid
 --policy FILE    a policy (policies/*.yaml); actions are dry-run unless --enforce
+--kthreads       kernel threads are victims too: their preemptions are recorded (by default
+                 only user tasks are; use it for a kernel-thread workload such as osnoise's)
 --enforce        send the policy's signals (never to PID 1, kernel threads, isolwatch itself
                  or tasks out of the policy's scope); a fail action exits 1 either way
 

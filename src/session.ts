@@ -91,6 +91,8 @@ export interface SessionOptions {
   /** CO-RE relocations against this BTF instead of the kernel's (libbpf btf_custom_path; tests of kernel-only fields). */
   btfCustomPath?: string;
   selfTgid?: number;
+  /** kernel threads can be preemption victims (rodata iw_kthread_victims) */
+  kthreadVictims?: boolean;
 }
 
 export interface KernelCounts {
@@ -174,6 +176,7 @@ export class Session {
     obj.setRodata('iw_self_tgid', u32(opts.selfTgid ?? process.pid));
     obj.setRodata('iw_trace_syscalls', u32(syscalls));
     obj.setRodata('iw_trace_prctl', u32(syscalls));
+    obj.setRodata('iw_kthread_victims', u32(opts.kthreadVictims ? 1 : 0));
   }
 
   /** Changes the watched CPUs at run time (both maps the programs read). */

@@ -28,6 +28,8 @@ export interface LiveOptions {
   policy?: string;
   enforce?: boolean;
   obj?: string;
+  /** kernel threads are victims too (--kthreads) */
+  kthreads?: boolean;
   /** filter victims to --pid */
   filterToPids?: boolean;
   command?: string;
@@ -119,7 +121,7 @@ export function openLive(opts: LiveOptions): Live {
   }
   const detection = detectPrIsol({ hasStructField: (s, f) => vmlinuxBtf().hasStructField(s, f) });
   const prIsol = detection.supported ? 'kernel' : 'absent';
-  const session = Session.open({ cpus: watched.cpus, probes, objPath: opts.obj });
+  const session = Session.open({ cpus: watched.cpus, probes, objPath: opts.obj, kthreadVictims: opts.kthreads });
   const tracker = new IsolTracker({ prIsol });
   const nowNs = () => Number(process.hrtime.bigint());
   for (const pid of pids) {

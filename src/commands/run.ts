@@ -58,6 +58,7 @@ export async function run(o: RunOptions): Promise<number> {
     policy: o.policy,
     enforce: o.enforce,
     obj: o.obj,
+    kthreads: o.kthreads,
     command: o.argv.join(' '),
   });
   const records: (InterruptionRecord | IsolRecord)[] = [];

@@ -18,6 +18,8 @@ export interface WatchOptions {
   policy?: string;
   enforce: boolean;
   obj?: string;
+  /** kernel threads are victims too (--kthreads) */
+  kthreads?: boolean;
   /** record: raw stream to this file */
   output?: string;
   /** TUI: fixed header notes (what `isolwatch demo` started) */
@@ -79,6 +81,7 @@ export async function watch(o: WatchOptions): Promise<number> {
     policy: o.policy,
     enforce: o.enforce,
     obj: o.obj,
+    kthreads: o.kthreads,
     filterToPids: true,
   });
   const t0 = process.hrtime.bigint();

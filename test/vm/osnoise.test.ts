@@ -125,12 +125,10 @@ describe('osnoise (rtla) and isolwatch side by side on 6.1 PREEMPT_RT, CPU 2 dis
     for (const cpu of [2, 3]) expect(check(cpu, 'rtla vs events'), check(cpu, 'rtla vs events').detail).toMatchObject({ ok: true });
   });
 
-  // Known gap, reported: isolwatch opens a preemption record only when a user task is switched
-  // out while runnable (bpf/isolwatch.bpf.c, handle_sched_switch skips PF_KTHREAD), so the tasks
-  // that preempt osnoise's kernel-thread workload are not counted. With that condition dropped
-  // (checked with a scratch object) isolwatch named 93 thread runs where osnoise counted 87, the
-  // disturber's 81 exactly. When isolwatch does this, this test fails: make it a plain it().
-  it.fails('THREAD class: isolwatch names the tasks that preempted the osnoise kernel thread (known gap)', () => {
+  // By default isolwatch opens a preemption record only when a user task is switched out while
+  // runnable; the comparison runs it with --kthreads, so the tasks that preempt osnoise's
+  // kernel-thread workload are counted too.
+  it('THREAD class: isolwatch names the tasks that preempted the osnoise kernel thread (--kthreads)', () => {
     expect(check(2, 'thread'), check(2, 'thread').detail).toMatchObject({ ok: true });
     expect(result.cpus['2'].caused.isolwatch_disturber_runs).toBe(result.cpus['2'].caused.osnoise_disturber_runs);
   });
