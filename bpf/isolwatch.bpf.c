@@ -32,7 +32,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 iw_self_tgid = 0;
 const volatile __u32 iw_trace_syscalls = 0; /* syscall interruptions on watched CPUs */
 const volatile __u32 iw_kthread_victims = 0; /* preemptions of kernel threads too (--kthreads) */
-const volatile __u32 iw_trace_prctl = 0;    /* PR_ISOL-numbered prctls on every CPU */
+const volatile __u32 iw_trace_prctl = 0;
+/* syscall records only for tracked tasks (--pid, run's CMD, PR_ISOL callers): a busy neighbour on a watched CPU cannot flood the ring */
+const volatile __u32 iw_syscalls_tracked_only = 0;    /* PR_ISOL-numbered prctls on every CPU */
 
 /* Anchor the contract types into BTF so TypeScript can read their layout. */
 struct iw_interruption *iw_anchor_interruption __attribute__((unused));
@@ -1065,6 +1067,11 @@ int BPF_PROG(handle_raw_syscalls_sys_enter, struct pt_regs *regs, long id)
 		prctl_enter(regs, tid);
 	if (!iw_trace_syscalls || !watched(cpu))
 		return 0;
+	if (iw_syscalls_tracked_only) {
+		__u32 pid = bpf_get_current_pid_tgid() >> 32;
+		if (!bpf_map_lookup_elem(&iw_track_pid, &pid) && !bpf_map_lookup_elem(&iw_track_tid, &tid))
+			return 0;
+	}
 	ss.start_ns = bpf_ktime_get_ns();
 	ss.nr = id;
 	ss.cpu = cpu;

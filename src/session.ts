@@ -91,6 +91,8 @@ export interface SessionOptions {
   /** CO-RE relocations against this BTF instead of the kernel's (libbpf btf_custom_path; tests of kernel-only fields). */
   btfCustomPath?: string;
   selfTgid?: number;
+  /** syscall records only for tracked tasks (trackProcess, PR_ISOL callers): --pid and run */
+  syscallsTrackedOnly?: boolean;
   /** kernel threads can be preemption victims (rodata iw_kthread_victims) */
   kthreadVictims?: boolean;
 }
@@ -177,6 +179,7 @@ export class Session {
     obj.setRodata('iw_trace_syscalls', u32(syscalls));
     obj.setRodata('iw_trace_prctl', u32(syscalls));
     obj.setRodata('iw_kthread_victims', u32(opts.kthreadVictims ? 1 : 0));
+    obj.setRodata('iw_syscalls_tracked_only', u32(opts.syscallsTrackedOnly ? 1 : 0));
   }
 
   /** Changes the watched CPUs at run time (both maps the programs read). */

@@ -121,7 +121,10 @@ export function openLive(opts: LiveOptions): Live {
   }
   const detection = detectPrIsol({ hasStructField: (s, f) => vmlinuxBtf().hasStructField(s, f) });
   const prIsol = detection.supported ? 'kernel' : 'absent';
-  const session = Session.open({ cpus: watched.cpus, probes, objPath: opts.obj, kthreadVictims: opts.kthreads });
+  const session = Session.open({ cpus: watched.cpus, probes, objPath: opts.obj, kthreadVictims: opts.kthreads,
+    // --pid and run judge their own tasks: other tasks' syscalls on the CPU are not theirs to see
+    syscallsTrackedOnly: (opts.filterToPids === true && pids.length > 0) || opts.command !== undefined,
+  });
   const tracker = new IsolTracker({ prIsol });
   const nowNs = () => Number(process.hrtime.bigint());
   for (const pid of pids) {

@@ -41,6 +41,9 @@ describe('run: the judged window', () => {
     // the warm-up's own getppid (before ready) and the 500 in the window; none after
     expect(own.filter((x) => x.ts_ns >= from_ns && x.ts_ns < to_ns)).toHaveLength(500);
     expect(own.filter((x) => x.ts_ns >= to_ns)).toHaveLength(0);
+    // run judges its own tasks: other tasks' syscalls on CPU 1 are not even recorded (filtered in BPF)
+    const pid = Number(/^ready pid=(\d+)/m.exec(r.stdout)![1]);
+    expect(recs.filter((x) => x.type === 'interruption' && x.class === 'syscall' && x.victim.pid !== pid)).toEqual([]);
     // the workload's exit path (after EOF) comes after the window: reported, not judged
     expect(err).toMatch(/after the judged window \(not judged\): \d+ interruptions? \(.*syscall \d+/);
   });
