@@ -25,7 +25,10 @@ export interface DemoOptions {
 }
 
 /** Probe groups the demo attaches unless --probes says otherwise. */
-export const DEMO_PROBES = 'default,-syscalls,-faults';
+export const DEMO_PROBES = 'default,+syscalls,-faults';
+
+/** The disturbers: IPIs, TLB shootdowns and work from the sender, syscalls of the spinner's own. */
+const DEMO_KINDS = 'membarrier,munmap,stat_refresh,syscalls';
 
 /** What each disturber kind does to the watched CPU, as the live view names it. */
 const KIND_EFFECT: Record<string, string> = {
@@ -64,11 +67,12 @@ export function parseDisturbReady(ready: string, earlier: string[] = []): Distur
 
 /** The header notes that label what the demo started (each fits 80 columns). */
 export function demoNotes(d: DisturbReady): string[] {
-  const effects = d.kinds.map((k) => KIND_EFFECT[k] ?? k);
+  const own = d.kinds.includes('syscalls') ? ', 20/s own getppid' : '';
+  const effects = d.kinds.filter((k) => k !== 'syscalls').map((k) => KIND_EFFECT[k] ?? k);
   const off = d.errors.length ? ` (off: ${d.errors.join(', ')})` : '';
   if (!effects.length) effects.push('none could start');
   return [
-    `demo: spinner disturb/${d.spinnerTid} on CPU ${d.targetCpu} (declared isolated)`,
+    `demo: spinner disturb/${d.spinnerTid} on CPU ${d.targetCpu} (declared isolated)${own}`,
     `  disturber disturb/${d.senderTid} on CPU ${d.fromCpu}, 20/s each: ${effects[0]}${effects.length > 1 ? ',' : off}`,
     ...(effects.length > 1 ? [`  ${effects.slice(1).join(', ')}${off}`] : []),
   ];
@@ -76,7 +80,7 @@ export function demoNotes(d: DisturbReady): string[] {
 
 /** Starts the workload and resolves with its ready line; rejects (with its stderr) if it exits first. */
 function startDisturb(bin: string, target: number, from: number): Promise<{ child: ChildProcess; ready: DisturbReady; stderr: () => string }> {
-  const child = spawn(bin, ['--target-cpu', String(target), '--from-cpu', String(from), '--seconds', '0', '--no-wait'], {
+  const child = spawn(bin, ['--target-cpu', String(target), '--from-cpu', String(from), '--seconds', '0', '--no-wait', '--kinds', DEMO_KINDS], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -126,8 +130,9 @@ export async function demo(o: DemoOptions): Promise<number> {
   });
   try {
     // Only the demo's own process is shown: its spinner is the victim, its sender the cause.
-    // Its spinner makes no syscalls and takes no page faults: without those groups a busy
-    // neighbour on the CPU cannot crowd the demo's records out of the ring buffer.
+    // Syscalls are recorded for the demo's own process only (filtered in BPF for --pid), so a
+    // busy neighbour on the CPU cannot crowd the demo's records out of the ring buffer; its
+    // spinner takes no page faults, and the faults group has no such filter: left off.
     return await watch({ ...o, cpus: [target], pids: [ready.pid], probes: o.probes ?? DEMO_PROBES, notes: demoNotes(ready) });
   } finally {
     quitting = true;

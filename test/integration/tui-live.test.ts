@@ -142,6 +142,8 @@ async function expectCleanExit(name: string, ids: BpfIds, pids: number[]): Promi
   expect(screen).not.toContain('Top causes'); // back on the normal screen
   expect(paneFlag(name, 'alternate_on')).toBe('0');
   expect(paneFlag(name, 'cursor_flag')).toBe('1');
+  // the kernel frees a closed program/link after an RCU grace period (deferred work): give it 5 s
+  for (let i = 0; i < 50 && (existingProgs(ids.progs).length || existingLinks(ids.links).length); i++) await sleep(100);
   expect(existingProgs(ids.progs)).toEqual([]);
   expect(existingLinks(ids.links)).toEqual([]);
   for (let i = 0; i < 50 && pids.some(alive); i++) await sleep(100);
@@ -154,7 +156,7 @@ async function demoRunning(name: string) {
   const cli = await cliPid(name);
   const disturb = children(cli).filter((p) => comm(p) === 'disturb');
   expect(disturb).toHaveLength(1);
-  const label = /demo: spinner disturb\/(\d+) on CPU (\d+) \(declared isolated\)\n +disturber disturb\/(\d+) on CPU (\d+)/.exec(screen)!;
+  const label = /demo: spinner disturb\/(\d+) on CPU (\d+) \(declared isolated\)[^\n]*\n +disturber disturb\/(\d+) on CPU (\d+)/.exec(screen)!;
   expect(label, 'demo labels in the header').not.toBeNull();
   const [spinnerTid, targetCpu, senderTid, fromCpu] = label.slice(1).map(Number);
   // the labels name real threads of the disturber
@@ -198,6 +200,7 @@ describe('the live CLI in a real terminal (root, real BPF, tmux)', () => {
     expect(screen).toMatch(/lost \d+ /); // the session's kernel counter, not "n/a"
     expect(screen).toContain('enforcement off');
     expect(screen).toContain('20/s each: membarrier -> IPI ipi_mb,\n  munmap -> IPI flush_tlb_func');
+    expect(screen).toContain(`spinner disturb/${d.spinnerTid} on CPU ${d.targetCpu} (declared isolated), 20/s own getppid`);
     // task panel: the demo's threads, declared isolated, listed before anything hits them
     expect(screen).toMatch(new RegExp(`${d.disturb}/${d.spinnerTid} +disturb +declared`));
 

@@ -17,6 +17,14 @@ describe('demo labels', () => {
     for (const n of big) expect(n.length).toBeLessThanOrEqual(80);
   });
 
+  it("the spinner's own syscalls are said on the spinner's line", () => {
+    const d = parseDisturbReady('ready pid=5 tid=7 sender_tid=7 spinner_tid=6 target_cpu=3 from_cpu=0 kinds=membarrier,munmap,stat_refresh,syscalls');
+    const notes = demoNotes(d);
+    expect(notes[0]).toBe('demo: spinner disturb/6 on CPU 3 (declared isolated), 20/s own getppid');
+    expect(notes.join('\n')).not.toContain('syscalls');
+    expect(demoNotes({ ...d, spinnerTid: 4194303, targetCpu: 127 })[0].length).toBeLessThanOrEqual(80);
+  });
+
   it('says which kinds the workload had to switch off', () => {
     const d = parseDisturbReady('ready pid=5 tid=7 sender_tid=7 spinner_tid=6 target_cpu=3 from_cpu=0 kinds=membarrier,munmap', [
       'disturb kind=stat_refresh error=EACCES',

@@ -11,12 +11,14 @@
  *   stat_refresh  every --stat-refresh-ms (default 1000) writes /proc/sys/vm/stat_refresh:
  *                 one refresh_vm_stats work item on every CPU (root only; disabled with an
  *                 "error=" line otherwise)
- * --kinds a,b selects a subset. Runs --seconds S (default 10; 0 = until "stop"/EOF on stdin).
+ *   syscalls      asks the spinner (through an atomic: the sender makes no call for it) to
+ *                 make one getppid of its own: a syscall of the victim itself
+ * --kinds a,b selects a subset (default: all but syscalls). Runs --seconds S (default 10; 0 = until "stop"/EOF on stdin).
  *
  *   ready pid=<tgid> tid=<sender tid> sender_tid=<tid> spinner_tid=<tid|0> target_cpu=<T> from_cpu=<F> kinds=<list>
  *   disturb kind=membarrier n=<cumulative count> t_ms=<since go>      (one line per event)
  *   disturb kind=stat_refresh error=<errno name>                       (kind disabled)
- *   done membarrier=<n> munmap=<n> stat_refresh=<n> elapsed_ms=<ms> spinner_switches=<K>
+ *   done membarrier=<n> munmap=<n> stat_refresh=<n> syscalls=<n made> elapsed_ms=<ms> spinner_switches=<K>
  */
 #include "common.h"
 #include <linux/membarrier.h>
@@ -29,11 +31,11 @@
 static const char usage[] =
 	"--target-cpu T --from-cpu F [--seconds S (default 10; 0 = until 'stop'/EOF)] "
 	"[--rate PER_SEC_PER_KIND (default 20)] [--stat-refresh-ms MS (default 1000)] "
-	"[--kinds membarrier,munmap,stat_refresh] [--no-spinner] [--no-wait | --start-ms MS] [--linger-ms MS] "
+	"[--kinds membarrier,munmap,stat_refresh,syscalls] [--no-spinner] [--no-wait | --start-ms MS] [--linger-ms MS] "
 	"[--main-cpu M]";
 
 #define REGION_PAGES 16
-enum { K_MEMBARRIER = 1, K_MUNMAP = 2, K_STAT = 4 };
+enum { K_MEMBARRIER = 1, K_MUNMAP = 2, K_STAT = 4, K_SYS = 8 };
 
 static long target_cpu = -1, from_cpu = -1, seconds = 10, rate = 20, stat_ms = 1000;
 static int no_spinner, kinds = K_MEMBARRIER | K_MUNMAP | K_STAT;
@@ -44,14 +46,14 @@ static int stat_fd = -1;
 static atomic_int spinner_ready, sender_ready, go, finished, printed, release, stop;
 static atomic_int spinner_tid, sender_tid;
 static _Atomic(char *) slot;
-static atomic_long slot_seq, slot_ack;
-static long n_mb, n_unmap, n_stat;
+static atomic_long slot_seq, slot_ack, sys_req, sys_done;
+static long n_mb, n_unmap, n_stat, n_sys;
 static uint64_t t_go;
 
 static void *spinner(void *arg)
 {
 	volatile char *r = (volatile char *)region;
-	long acked = 0;
+	long acked = 0, sys_acked = 0;
 	unsigned long n = 0;
 	(void)arg;
 	wl_thread_ready(target_cpu, &spinner_tid, &spinner_ready);
@@ -64,6 +66,12 @@ static void *spinner(void *arg)
 			(void)*p;
 			acked = s;
 			atomic_store_explicit(&slot_ack, s, memory_order_release);
+		}
+		long q = atomic_load_explicit(&sys_req, memory_order_relaxed);
+		if (q != sys_acked) {
+			syscall(SYS_getppid); /* the victim's own kernel entry, on request */
+			sys_acked = q;
+			atomic_fetch_add_explicit(&sys_done, 1, memory_order_relaxed);
 		}
 	}
 	return NULL;
@@ -130,6 +138,12 @@ static void do_stat_refresh(void)
 	printf("disturb kind=stat_refresh n=%ld t_ms=%.1f\n", ++n_stat, ms_since_go());
 }
 
+static void do_syscalls(void)
+{
+	atomic_fetch_add_explicit(&sys_req, 1, memory_order_relaxed);
+	printf("disturb kind=syscalls n=%ld t_ms=%.1f\n", ++n_sys, ms_since_go());
+}
+
 static void *sender(void *arg)
 {
 	(void)arg;
@@ -152,6 +166,8 @@ static void *sender(void *arg)
 				do_membarrier();
 			if (kinds & K_MUNMAP)
 				do_munmap();
+			if (kinds & K_SYS)
+				do_syscalls();
 			next += period;
 			if (next < now)
 				next = now + period; /* fell behind: don't burst */
@@ -184,8 +200,10 @@ static int parse_kinds(const char *s)
 			k |= K_MUNMAP;
 		else if (strcmp(t, "stat_refresh") == 0)
 			k |= K_STAT;
+		else if (strcmp(t, "syscalls") == 0)
+			k |= K_SYS;
 		else
-			wl_usage_error("--kinds: unknown kind '%s' (membarrier, munmap, stat_refresh)", t);
+			wl_usage_error("--kinds: unknown kind '%s' (membarrier, munmap, stat_refresh, syscalls)", t);
 	}
 	if (!k)
 		wl_usage_error("--kinds: empty list");
@@ -263,6 +281,8 @@ int main(int argc, char **argv)
 		strcat(klist, ",munmap");
 	if (kinds & K_STAT)
 		strcat(klist, ",stat_refresh");
+	if (kinds & K_SYS)
+		strcat(klist, ",syscalls");
 	printf("ready pid=%d tid=%d sender_tid=%d spinner_tid=%d target_cpu=%ld from_cpu=%ld "
 	       "kinds=%s\n",
 	       getpid(), atomic_load(&sender_tid), atomic_load(&sender_tid),
@@ -280,8 +300,9 @@ int main(int argc, char **argv)
 	}
 	wl_wait_flag(&finished);
 	long sw1 = no_spinner ? 0 : wl_thread_switches(atomic_load(&spinner_tid));
-	printf("done membarrier=%ld munmap=%ld stat_refresh=%ld elapsed_ms=%.1f spinner_switches=%ld\n",
-	       n_mb, n_unmap, n_stat, ms_since_go(), sw1 - sw0);
+	printf("done membarrier=%ld munmap=%ld stat_refresh=%ld syscalls=%ld elapsed_ms=%.1f "
+	       "spinner_switches=%ld\n",
+	       n_mb, n_unmap, n_stat, atomic_load(&sys_done), ms_since_go(), sw1 - sw0);
 	atomic_store_explicit(&printed, 1, memory_order_release);
 	wl_linger(&c);
 	atomic_store_explicit(&release, 1, memory_order_release);
