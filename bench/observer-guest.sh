@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # observer-guest.sh — run INSIDE the quiet-CPU guest (bench/observer.js starts it through
 # test/vm/run). Measures isolwatch's observer effect on a nohz_full CPU: isolwatch watches
-# CPU $QUIET_CPU (3) with --probes $OBS_PROBES, then test/vm/quiet-baseline.sh runs its
+# CPU $QUIET_CPU (3) with --probes $OBS_PROBES (none: the control, no isolwatch), then test/vm/quiet-baseline.sh runs its
 # independent bpftrace count of every kernel entry on the CPUs while the syscall-free spinner
 # spins on CPU 3 for $QUIET_WINDOW (60) s. The window's bounds (bpf_ktime_get_ns, the clock of
 # isolwatch's records) come from two extra bpftrace probes on the baseline's marker syscalls.
@@ -15,12 +15,16 @@ tmp=$(mktemp -d)
 ipid=""
 trap '[ -n "$ipid" ] && kill "$ipid" 2>/dev/null; rm -rf "$tmp"' EXIT
 
-node dist/src/cli.js watch --cpus "$cpu" --json --probes "$probes" >"$tmp/iw.ndjson" 2>"$tmp/iw.err" & ipid=$!
 exec 7<> <(:)
+if [ "$probes" = none ]; then
+  echo '{"type":"start"}' >"$tmp/iw.ndjson"
+else
+  node dist/src/cli.js watch --cpus "$cpu" --json --probes "$probes" >"$tmp/iw.ndjson" 2>"$tmp/iw.err" & ipid=$!
+fi
 for ((i = 0; i < 1200; i++)); do  # up to 5 minutes under emulation
   IFS= read -r first <"$tmp/iw.ndjson" 2>/dev/null || true
   [[ ${first:-} == *'"type":"start"'* ]] && break
-  kill -0 "$ipid" 2>/dev/null || { echo "observer: isolwatch exited:" >&2; cat "$tmp/iw.err" >&2; exit 3; }
+  [ -z "$ipid" ] || kill -0 "$ipid" 2>/dev/null || { echo "observer: isolwatch exited:" >&2; cat "$tmp/iw.err" >&2; exit 3; }
   read -r -t 0.25 -u 7 || true
 done
 [[ ${first:-} == *'"type":"start"'* ]] || { echo "observer: isolwatch did not start" >&2; exit 3; }
@@ -31,9 +35,11 @@ tracepoint:syscalls:sys_enter_kill /args->sig == 0 && args->pid == 3999992/ { pr
 tracepoint:syscalls:sys_enter_kill /args->sig == 0 && args->pid == 3999993/ { printf("close_ns %llu\n", nsecs); }' \
   test/vm/quiet-baseline.sh >"$tmp/baseline.json" 2>"$tmp/baseline.err" || { echo "observer: quiet-baseline failed:" >&2; cat "$tmp/baseline.err" >&2; exit 3; }
 
-kill -INT "$ipid"
-wait "$ipid" || true
-ipid=""
+if [ -n "$ipid" ]; then
+  kill -INT "$ipid"
+  wait "$ipid" || true
+  ipid=""
+fi
 open=$(grep -m1 '^open_ns ' "$tmp/baseline.err" | cut -d' ' -f2)
 close=$(grep -m1 '^close_ns ' "$tmp/baseline.err" | cut -d' ' -f2)
 node -e '

@@ -5,14 +5,17 @@
 // every kernel entry on each CPU over --window seconds while a syscall-free
 // spinner runs on CPU 3. Target: 0 on CPU 3, by both counts.
 //
-//   node dist/bench/observer.js [--window S (60)] [--probes LIST (default;all)] [--kernel generic|rt] [--no-write]
+// The control (--probes none) is the same run without isolwatch: what the
+// guest does to CPU 3 by itself over that window.
+//
+//   node dist/bench/observer.js [--window S (60)] [--probes LIST (none;default;all)] [--kernel generic|rt] [--no-write]
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { flags } from './lib/proc.js';
 import { commandLine, machine, machineLines, REPO, writeResults } from './lib/results.js';
 import { mdTable } from './lib/stats.js';
 
-const USAGE = 'node dist/bench/observer.js [--window S (60)] [--probes SEL;SEL (default;all)] [--kernel generic|rt (generic)] [--no-write]';
+const USAGE = 'node dist/bench/observer.js [--window S (60)] [--probes SEL;SEL (none;default;all)] [--kernel generic|rt (generic)] [--no-write]';
 
 interface GuestResult {
   probes: string;
@@ -50,12 +53,13 @@ async function main(): Promise<void> {
   const f = flags(process.argv.slice(2), { window: 'number', probes: 'string', kernel: 'string', 'no-write': 'bool' }, USAGE);
   const window = (f.window as number) ?? 60;
   const kernel = (f.kernel as string) ?? 'generic';
-  const sels = ((f.probes as string) ?? 'default;all').split(';');
+  const sels = ((f.probes as string) ?? 'none;default;all').split(';');
   const rows: (string | number)[][] = [];
   const details: string[] = [];
   for (const sel of sels) {
     process.stderr.write(`observer: guest run, --probes ${sel}, ${window} s window ...\n`);
     const r = await guest(kernel, sel, window);
+    process.stderr.write(`observer: ${JSON.stringify({ probes: sel, bpftrace: r.bpftrace, isolwatch: r.isolwatch.by_class })}\n`);
     const cpu = String(r.bpftrace.spin_cpu);
     const bt = Object.entries(r.bpftrace.counts)
       .map(([cls, per]) => [cls, per[cpu] ?? 0] as const)
@@ -63,16 +67,16 @@ async function main(): Promise<void> {
     const btTotal = bt.reduce((a, [, n]) => a + n, 0);
     const hk = Object.values(r.bpftrace.counts.local_timer ?? {}).reduce((a, b) => a + b, 0) - (r.bpftrace.counts.local_timer?.[cpu] ?? 0);
     rows.push([
-      sel,
+      sel === 'none' ? 'none (control: no isolwatch)' : sel,
       (r.bpftrace.window_ms / 1000).toFixed(1),
       btTotal,
       bt.length ? bt.map(([c, n]) => `${c} ${n}`).join(', ') : '–',
-      r.isolwatch.in_window,
+      sel === 'none' ? '–' : r.isolwatch.in_window,
       Object.keys(r.isolwatch.by_class).length ? JSON.stringify(r.isolwatch.by_class) : '–',
       r.isolwatch_summary.lost_events ?? 'n/a',
       hk,
     ]);
-    details.push(`- \`--probes ${sel}\` on ${r.kernel}: ${r.attached?.length ?? 0} tracepoints attached; first records in the window: ${JSON.stringify(r.isolwatch.records.slice(0, 3))}`);
+    if (sel !== 'none') details.push(`- \`--probes ${sel}\` on ${r.kernel}: ${r.attached?.length ?? 0} tracepoints attached; first records in the window: ${JSON.stringify(r.isolwatch.records.slice(0, 3))}`);
   }
   const body = [
     machineLines(machine(), commandLine()),

@@ -39,13 +39,16 @@ async function main(): Promise<void> {
     const r = JSON.parse(runSync(micro, [mode, String(cpu), String(Math.max(1000, Math.round(n))), String(reps)])) as { ns_per_op: number[] };
     return Math.min(...r.ns_per_op);
   };
-  // a slow tracer (perf trace: ~15-40 us per event) gets fewer operations, in its baseline too
-  const measure = (scale = 1): Point => ({
-    sysW: one('syscall', W, nSys * scale),
-    sysU: one('syscall', U, nSys * scale),
-    swW: one('switch', W, nSw * scale),
-    swU: one('switch', U, nSw * scale),
-  });
+  // A slow tracer (perf trace: ~15-40 us per event) gets fewer operations, in its baseline too.
+  // The unwatched CPU is measured first: the switch storm on the watched CPU fills the ring
+  // buffer, and isolwatch decoding that backlog on the unwatched CPU would be counted there.
+  const measure = (scale = 1): Point => {
+    const sysU = one('syscall', U, nSys * scale);
+    const swU = one('switch', U, nSw * scale);
+    const sysW = one('syscall', W, nSys * scale);
+    const swW = one('switch', W, nSw * scale);
+    return { sysW, sysU, swW, swU };
+  };
 
   // bpftrace gets exactly the tracepoints isolwatch attaches for the same selection
   const tps = async (p: string) => (await isolwatchTracepoints(p, W)).attached;

@@ -45,6 +45,8 @@ export interface Machine {
   kernel: string;
   date: string;
   load: string;
+  /** commit of the tree the numbers come from, "+dirty" when it had uncommitted changes */
+  commit: string;
 }
 
 export function machine(): Machine {
@@ -61,12 +63,23 @@ export function machine(): Machine {
     kernel: release(),
     date: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     load: loadavg().map((l) => l.toFixed(2)).join(' '),
+    commit: gitCommit(),
   };
+}
+
+function gitCommit(): string {
+  try {
+    const sha = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['-C', REPO, 'status', '--porcelain', '--untracked-files=no'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${sha}+dirty` : sha;
+  } catch {
+    return 'unknown';
+  }
 }
 
 export function machineLines(m: Machine, command: string): string {
   return [
-    `- machine: ${m.cpu}, ${m.nproc} CPUs (nproc); kernel ${m.kernel}`,
+    `- machine: ${m.cpu}, ${m.nproc} CPUs (nproc); kernel ${m.kernel}; isolwatch at ${m.commit}`,
     `- date: ${m.date}; load average at the end: ${m.load}`,
     `- command: \`${command}\``,
   ].join('\n');
