@@ -843,11 +843,10 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 		struct task_struct *victim = (struct task_struct *)st->pre.victim_task;
 
 		if (next_tid == st->pre.rec.victim_tid) {
+			/* the victim is back; the task it displaces may be a victim itself (below) */
 			finish_pre(st, now, 0);
-			return 0;
-		}
-		/* runnable but no longer ours: the load balancer moved it (or the CPU idles) */
-		if (next_tid == 0 || iw_task_cpu(victim) != cpu) {
+		} else if (next_tid == 0 || iw_task_cpu(victim) != cpu) {
+			/* runnable but no longer ours: the load balancer moved it (or the CPU idles) */
 			finish_pre(st, now, IW_F_OPEN_END);
 		} else {
 			/* name at most two more tasks: the chain keeps room for the work items */

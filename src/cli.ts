@@ -49,6 +49,16 @@ function exitCodeFor(e: unknown): { code: number; message: string } {
   return { code: 1, message: e instanceof Error ? (e.stack ?? e.message) : String(e) };
 }
 
+// The reader of our output went away (`isolwatch watch --json | head`): stop as on Ctrl-C, on the
+// normal path (final drain, detach), instead of dying of an unhandled EPIPE.
+let stdoutGone = false;
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  if (stdoutGone) return;
+  stdoutGone = true;
+  process.kill(process.pid, 'SIGINT');
+});
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -31,6 +31,25 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
     }
   });
 
+  it("two spinners sharing CPU 1: each one's preemptions by the other are recorded, with the other named", async () => {
+    const w = startWatch(['--cpus', WATCHED]);
+    await w.ready;
+    const a = await startWorkload('spin', ['--cpu', '1', '--seconds', '2']);
+    const b = await startWorkload('spin', ['--cpu', '1', '--seconds', '2']);
+    await Promise.all([a.go(), b.go()]);
+    await Promise.all([a.finish(), b.finish()]);
+    const { records } = await w.stop();
+    const [ta, tb] = [Number(a.ready.tid), Number(b.ready.tid)];
+    const from = Math.max(a.goNs!, b.goNs!);
+    const to = Math.min(a.doneNs!, b.doneNs!);
+    const pre = interruptions(records, from, to).filter((r) => r.class === 'preempt');
+    // a preempting task is named by its comm in the chain: the other spinner is "spin"
+    const bySpinner = (victim: number) => pre.filter((r) => r.victim.tid === victim && r.chain.some((e) => e.class === 'preempt' && e.kind === 'spin'));
+    // the scheduler alternates them every few ms: both sides, not only the first one preempted
+    expect(bySpinner(ta).length).toBeGreaterThan(10);
+    expect(bySpinner(tb).length).toBeGreaterThan(10);
+  });
+
   it('N first-touch page faults -> at least N page_fault interruptions', async () => {
     const N = 500;
     const w = startWatch(['--cpus', WATCHED, '--probes', 'default']);
