@@ -130,6 +130,11 @@ describe('osnoise (rtla) and isolwatch side by side on 6.1 PREEMPT_RT, CPU 2 dis
   // kernel-thread workload are counted too.
   it('THREAD class: isolwatch names the tasks that preempted the osnoise kernel thread (--kthreads)', () => {
     expect(check(2, 'thread'), check(2, 'thread').detail).toMatchObject({ ok: true });
-    expect(result.cpus['2'].caused.isolwatch_disturber_runs).toBe(result.cpus['2'].caused.osnoise_disturber_runs);
+    // the disturber runs 40 + 40 times in the window, plus its start-up wake when that falls inside
+    // it: each tool sees 80 or 81 (they differed by that one run in 1 of 4 CI runs)
+    const c = result.cpus['2'].caused;
+    expect(c.isolwatch_disturber_runs).toBeGreaterThanOrEqual(TIMER_WAKES + REMOTE_WAKES);
+    expect(c.isolwatch_disturber_runs).toBeLessThanOrEqual(TIMER_WAKES + REMOTE_WAKES + 1);
+    expect(Math.abs(c.isolwatch_disturber_runs - c.osnoise_disturber_runs)).toBeLessThanOrEqual(1);
   });
 });
