@@ -32,9 +32,9 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 iw_self_tgid = 0;
 const volatile __u32 iw_trace_syscalls = 0; /* syscall interruptions on watched CPUs */
 const volatile __u32 iw_kthread_victims = 0; /* preemptions of kernel threads too (--kthreads) */
-const volatile __u32 iw_trace_prctl = 0;
+const volatile __u32 iw_trace_prctl = 0;    /* PR_ISOL-numbered prctls on every CPU */
 /* syscall records only for tracked tasks (--pid, run's CMD, PR_ISOL callers): a busy neighbour on a watched CPU cannot flood the ring */
-const volatile __u32 iw_syscalls_tracked_only = 0;    /* PR_ISOL-numbered prctls on every CPU */
+const volatile __u32 iw_syscalls_tracked_only = 0;
 
 /* Anchor the contract types into BTF so TypeScript can read their layout. */
 struct iw_interruption *iw_anchor_interruption __attribute__((unused));
@@ -86,6 +86,17 @@ static __always_inline void signal_irq_work(struct iw_interruption *rec)
 	*sent = 0;
 }
 
+/* Every record goes out here; one that does not fit is counted as lost. */
+static __always_inline void ring_output(void *data, __u64 size)
+{
+	if (bpf_ringbuf_output(&iw_events, data, size, BPF_RB_NO_WAKEUP)) {
+		__u32 k = IW_COUNTER_LOST;
+		struct iw_counter *lost = bpf_map_lookup_elem(&iw_counts, &k);
+		if (lost)
+			lost->count += 1;
+	}
+}
+
 static __always_inline void emit(struct iw_interruption *rec)
 {
 	__u32 cls = rec->chain[0].class;
@@ -104,12 +115,7 @@ static __always_inline void emit(struct iw_interruption *rec)
 		if (rec->duration_ns > c->max_ns)
 			c->max_ns = rec->duration_ns;
 	}
-	if (bpf_ringbuf_output(&iw_events, rec, sizeof(*rec), BPF_RB_NO_WAKEUP)) {
-		__u32 k = IW_COUNTER_LOST;
-		c = bpf_map_lookup_elem(&iw_counts, &k);
-		if (c)
-			c->count += 1;
-	}
+	ring_output(rec, sizeof(*rec));
 }
 
 static __always_inline void set_victim(struct iw_interruption *rec, struct task_struct *t)
@@ -1040,18 +1046,23 @@ static __always_inline void prctl_exit(long ret, __u32 tid)
 		if (!bpf_probe_read_user(&c->out_mask, sizeof(c->out_mask), (void *)c->arg2))
 			c->read_ok |= 2;
 	}
-	if (bpf_ringbuf_output(&iw_events, c, sizeof(*c), BPF_RB_NO_WAKEUP)) {
-		__u32 k = IW_COUNTER_LOST;
-		struct iw_counter *cnt = bpf_map_lookup_elem(&iw_counts, &k);
-		if (cnt)
-			cnt->count += 1;
-	}
+	ring_output(c, sizeof(*c));
 	/* a SET that succeeded may have given the thread PR_ISOL state: follow its forks */
 	if (ret == 0 && (c->option == 65 || c->option == 67)) {
 		__u8 one = 1;
 		bpf_map_update_elem(&iw_track_tid, &tid, &one, BPF_ANY);
 	}
 	bpf_map_delete_elem(&iw_prctl, &tid);
+}
+
+/*
+ * Is the task tracked (map iw_track_tid: PR_ISOL callers; iw_track_pid: the
+ * processes user space declared, and what they fork)? IW_TASK_TRACKED_* bits.
+ */
+static __always_inline __u32 tracked(__u32 pid, __u32 tid)
+{
+	return (bpf_map_lookup_elem(&iw_track_tid, &tid) ? IW_TASK_TRACKED_TID : 0) |
+	       (bpf_map_lookup_elem(&iw_track_pid, &pid) ? IW_TASK_TRACKED_PID : 0);
 }
 
 SEC("tp_btf/sys_enter")
@@ -1066,11 +1077,8 @@ int BPF_PROG(handle_raw_syscalls_sys_enter, struct pt_regs *regs, long id)
 		prctl_enter(regs, tid);
 	if (!iw_trace_syscalls || !watched(cpu))
 		return 0;
-	if (iw_syscalls_tracked_only) {
-		__u32 pid = bpf_get_current_pid_tgid() >> 32;
-		if (!bpf_map_lookup_elem(&iw_track_pid, &pid) && !bpf_map_lookup_elem(&iw_track_tid, &tid))
-			return 0;
-	}
+	if (iw_syscalls_tracked_only && !tracked(bpf_get_current_pid_tgid() >> 32, tid))
+		return 0;
 	ss.start_ns = bpf_ktime_get_ns();
 	ss.nr = id;
 	ss.cpu = cpu;
@@ -1121,15 +1129,6 @@ out:
 
 /* ------------------------------------- fork/exit of tracked tasks (isol) */
 
-static __always_inline void emit_task_event(struct iw_task_event *e)
-{
-	if (bpf_ringbuf_output(&iw_events, e, sizeof(*e), BPF_RB_NO_WAKEUP)) {
-		__u32 k = IW_COUNTER_LOST;
-		struct iw_counter *cnt = bpf_map_lookup_elem(&iw_counts, &k);
-		if (cnt)
-			cnt->count += 1;
-	}
-}
 
 /* Runs in the forking thread; two hash lookups for untracked tasks. */
 SEC("tp_btf/sched_process_fork")
@@ -1139,10 +1138,7 @@ int BPF_PROG(handle_task_fork, struct task_struct *parent, struct task_struct *c
 	struct iw_task_event e = {};
 	__u8 one = 1;
 
-	if (bpf_map_lookup_elem(&iw_track_tid, &ptid))
-		e.flags |= IW_TASK_TRACKED_TID;
-	if (bpf_map_lookup_elem(&iw_track_pid, &ppid))
-		e.flags |= IW_TASK_TRACKED_PID;
+	e.flags = tracked(ppid, ptid);
 	if (!e.flags)
 		return 0;
 	e.hdr.ts_ns = bpf_ktime_get_ns();
@@ -1157,7 +1153,7 @@ int BPF_PROG(handle_task_fork, struct task_struct *parent, struct task_struct *c
 		bpf_map_update_elem(&iw_track_tid, &e.tid, &one, BPF_ANY);
 	if ((e.flags & IW_TASK_TRACKED_PID) && e.pid != ppid)
 		bpf_map_update_elem(&iw_track_pid, &e.pid, &one, BPF_ANY);
-	emit_task_event(&e);
+	ring_output(&e, sizeof(e));
 	return 0;
 }
 
@@ -1168,10 +1164,7 @@ int BPF_PROG(handle_task_exit, struct task_struct *p)
 	__u32 tid = BPF_CORE_READ(p, pid), pid = BPF_CORE_READ(p, tgid);
 	struct iw_task_event e = {};
 
-	if (bpf_map_lookup_elem(&iw_track_tid, &tid))
-		e.flags |= IW_TASK_TRACKED_TID;
-	if (bpf_map_lookup_elem(&iw_track_pid, &pid))
-		e.flags |= IW_TASK_TRACKED_PID;
+	e.flags = tracked(pid, tid);
 	if (!e.flags)
 		return 0;
 	if (BPF_CORE_READ(p, signal, live.counter) == 0)
@@ -1186,7 +1179,7 @@ int BPF_PROG(handle_task_exit, struct task_struct *p)
 		bpf_map_delete_elem(&iw_track_tid, &tid);
 	if (e.flags & IW_TASK_GROUP_DEAD)
 		bpf_map_delete_elem(&iw_track_pid, &pid);
-	emit_task_event(&e);
+	ring_output(&e, sizeof(e));
 	return 0;
 }
 
