@@ -9,16 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { decodeRecord, type RawRecord } from './events/decode.js';
 import { IW, LAYOUT } from './events/layout.generated.js';
 import { BpfObject, hasTracepoint } from './libbpf/index.js';
+import { kallsymsHas } from './system/kallsyms.js';
 import { CLASSES, type InterruptionClass } from './types.js';
 
 import { EnvironmentError, UsageError } from './errors.js';
-
-let kallsymsText: string | undefined;
-/** A kernel function a kprobe can attach to (listed in /proc/kallsyms as text). */
-function kernelFunctionExists(name: string): boolean {
-  kallsymsText ??= readFileSync('/proc/kallsyms', 'utf8');
-  return new RegExp(`^[0-9a-f]+ [tT] ${name.replace(/[.]/g, '\\.')}$`, 'm').test(kallsymsText);
-}
 
 /** Probe groups: the unit users switch on and off (`--probes`). */
 export const PROBE_GROUPS: Record<string, { prefix: string[]; core?: boolean; about: string }> = {
@@ -147,6 +141,13 @@ export class Session {
   private configure(opts: SessionOptions): void {
     const obj = this.obj;
     const targets = new Map<string, boolean>();
+    const kprobeTargets = obj
+      .programNames()
+      .filter((n) => obj.programInfo(n).section.startsWith('kprobe/'))
+      .map((n) => obj.programInfo(n).attachTarget ?? n);
+    // the IPI-sender kprobes stand in for ipi_send_* (6.4+): only where those are missing
+    const kprobesNeeded = kprobeTargets.length > 0 && !hasTracepoint('ipi_send_cpu');
+    let inKallsyms: Set<string> | undefined; // read once, only when a kprobe is wanted
     for (const name of obj.programNames()) {
       const group = Object.entries(PROBE_GROUPS).find(([, g]) => g.prefix.some((p) => name.startsWith(p)))?.[0];
       const target = obj.programInfo(name).attachTarget ?? name;
@@ -156,11 +157,10 @@ export class Session {
         continue;
       }
       if (obj.programInfo(name).section.startsWith('kprobe/')) {
-        // sender fallback for kernels without the ipi_send_* tracepoints
-        const needed = !hasTracepoint('ipi_send_cpu');
-        const present = needed && kernelFunctionExists(target);
+        if (kprobesNeeded) inKallsyms ??= new Set(kallsymsHas(readFileSync('/proc/kallsyms', 'utf8'), kprobeTargets));
+        const present = kprobesNeeded && inKallsyms!.has(target);
         if (!present) obj.setAutoload(name, false);
-        if (needed && !present && !targets.has(target)) this.missing.push(target);
+        if (kprobesNeeded && !present && !targets.has(target)) this.missing.push(target);
         targets.set(target, present);
         continue;
       }

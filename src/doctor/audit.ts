@@ -5,7 +5,8 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultWatchedCpus, formatCpuList, parseCpuList, readCpuTopology, type WatchedCpus } from '../system/cpus.js';
-import { detectPrIsol, kallsymsHas, PR_ISOL_KALLSYMS, prIsolField } from '../isol/detect.js';
+import { detectPrIsol, PR_ISOL_KALLSYMS, prIsolField } from '../isol/detect.js';
+import { kallsymsHas } from '../system/kallsyms.js';
 import { parseBootParams, readKernelConfig, type KernelConfig } from './boot.js';
 import { makeFinding } from './findings.js';
 import { intersect, minus, parseCpuMask } from './masks.js';

@@ -5,6 +5,7 @@
 // The BTF query is injected so tests and callers without libbpf can use this.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { kallsymsHas } from '../system/kallsyms.js';
 
 export type PrIsolVia = 'btf:task_isol_info' | 'btf:isol_info' | 'kallsyms' | null;
 
@@ -32,22 +33,6 @@ export const PR_ISOL_KALLSYMS = [
   'prctl_task_isol_activate_get',
   'prctl_task_isol_activate_set',
 ] as const;
-
-/** Symbol names present in a kallsyms text (names are visible even when addresses are hidden). */
-export function kallsymsHas(text: string, names: readonly string[]): string[] {
-  // Lines are "<addr> <type> <name>[\t[module]]": the name follows a space and ends
-  // at a tab, newline or the end of the text (indexOf keeps a 120k-line file fast).
-  return names.filter((name) => {
-    const needle = ` ${name}`;
-    for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + 1)) {
-      const end = text.charCodeAt(at + needle.length);
-      const lineStart = text.lastIndexOf('\n', at) + 1;
-      const fields = text.slice(lineStart, at).split(' ');
-      if (fields.length === 2 && (Number.isNaN(end) || end === 10 || end === 9 || end === 32)) return true;
-    }
-    return false;
-  });
-}
 
 export function detectPrIsol(opts: DetectOptions = {}): PrIsolDetection {
   const root = opts.root ?? '/';

@@ -1,7 +1,8 @@
 // detectPrIsol against fixture roots: positive evidence only.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { detectPrIsol, kallsymsHas, prIsolField } from '../../src/isol/detect.js';
+import { detectPrIsol, prIsolField } from '../../src/isol/detect.js';
+import { kallsymsHas } from '../../src/system/kallsyms.js';
 
 const FIX = join(import.meta.dirname, '../fixtures/isol');
 const noBtf = () => false;
