@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -436,6 +437,35 @@ static inline int wl_read_line(char *buf, size_t len)
 		if (n + 1 < len)
 			buf[n++] = ch;
 	}
+}
+
+/*
+ * A region of `pages` pages (no huge pages), each touched, with one page unmapped: the hole,
+ * whose two neighbours share its 2 MiB page-table page, so mapping and unmapping the hole
+ * never frees a page table. Returns the region; *hole is the unmapped page.
+ */
+static inline char *wl_region_with_hole(int pages, long page_size, char **hole)
+{
+	const uintptr_t pmd = 2u << 20;
+	size_t len = (size_t)pages * (size_t)page_size;
+	char *region = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int k;
+
+	if (region == MAP_FAILED)
+		wl_die("mmap: %s", strerror(errno));
+	madvise(region, len, MADV_NOHUGEPAGE);
+	for (k = 1; k < pages - 1; k++) {
+		uintptr_t a = (uintptr_t)region + (uintptr_t)(k - 1) * (uintptr_t)page_size;
+		uintptr_t b = (uintptr_t)region + (uintptr_t)(k + 2) * (uintptr_t)page_size - 1;
+		if (a / pmd == b / pmd)
+			break;
+	}
+	for (int i = 0; i < pages; i++)
+		region[(size_t)i * (size_t)page_size] = 1;
+	*hole = region + (size_t)k * (size_t)page_size;
+	if (munmap(*hole, (size_t)page_size) != 0)
+		wl_die("munmap: %s", strerror(errno));
+	return region;
 }
 
 /* A worker thread's start: pin itself to cpu, publish its tid, then say it is ready. */

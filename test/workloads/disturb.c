@@ -236,24 +236,7 @@ int main(int argc, char **argv)
 	wl_pin_main(&c, wl_first_cpu_except(&target_cpu, 1));
 
 	page_size = sysconf(_SC_PAGESIZE);
-	size_t len = (size_t)REGION_PAGES * (size_t)page_size;
-	region = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (region == MAP_FAILED)
-		wl_die("mmap: %s", strerror(errno));
-	madvise(region, len, MADV_NOHUGEPAGE);
-	const uintptr_t pmd = 2u << 20;
-	int k;
-	for (k = 1; k < REGION_PAGES - 1; k++) {
-		uintptr_t a = (uintptr_t)region + (uintptr_t)(k - 1) * (uintptr_t)page_size;
-		uintptr_t b = (uintptr_t)region + (uintptr_t)(k + 2) * (uintptr_t)page_size - 1;
-		if (a / pmd == b / pmd)
-			break;
-	}
-	for (int i = 0; i < REGION_PAGES; i++)
-		region[(size_t)i * (size_t)page_size] = 1;
-	hole = region + (size_t)k * (size_t)page_size;
-	if (munmap(hole, (size_t)page_size) != 0)
-		wl_die("munmap: %s", strerror(errno));
+	region = wl_region_with_hole(REGION_PAGES, page_size, &hole);
 
 	if ((kinds & K_MEMBARRIER) &&
 	    syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0) {

@@ -45,9 +45,7 @@ static void *spinner(void *arg)
 	long acked = 0;
 	unsigned long n = 0;
 	(void)arg;
-	wl_pin_self(spin_cpu);
-	atomic_store(&spinner_tid, wl_gettid());
-	atomic_store_explicit(&spinner_ready, 1, memory_order_release);
+	wl_thread_ready(spin_cpu, &spinner_tid, &spinner_ready);
 
 	while (!atomic_load_explicit(&release, memory_order_relaxed)) {
 		/* Keep using the region's first page (always mapped and touched). */
@@ -67,9 +65,7 @@ static void *spinner(void *arg)
 static void *unmapper(void *arg)
 {
 	(void)arg;
-	wl_pin_self(unmap_cpu);
-	atomic_store(&unmapper_tid, wl_gettid());
-	atomic_store_explicit(&unmapper_ready, 1, memory_order_release);
+	wl_thread_ready(unmap_cpu, &unmapper_tid, &unmapper_ready);
 
 	wl_spin_until(&go);
 	for (long i = 1; i <= count; i++) {
@@ -116,25 +112,7 @@ int main(int argc, char **argv)
 	wl_pin_main(&c, wl_first_cpu_except(&spin_cpu, 1));
 
 	page_size = sysconf(_SC_PAGESIZE);
-	size_t len = (size_t)REGION_PAGES * (size_t)page_size;
-	region = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (region == MAP_FAILED)
-		wl_die("mmap: %s", strerror(errno));
-	madvise(region, len, MADV_NOHUGEPAGE);
-	/* Hole: a page whose two neighbours share its 2 MiB page-table page. */
-	const uintptr_t pmd = 2u << 20;
-	int k;
-	for (k = 1; k < REGION_PAGES - 1; k++) {
-		uintptr_t a = (uintptr_t)region + (uintptr_t)(k - 1) * (uintptr_t)page_size;
-		uintptr_t b = (uintptr_t)region + (uintptr_t)(k + 2) * (uintptr_t)page_size - 1;
-		if (a / pmd == b / pmd)
-			break;
-	}
-	for (int i = 0; i < REGION_PAGES; i++)
-		region[(size_t)i * (size_t)page_size] = 1;
-	hole = region + (size_t)k * (size_t)page_size;
-	if (munmap(hole, (size_t)page_size) != 0)
-		wl_die("munmap: %s", strerror(errno));
+	region = wl_region_with_hole(REGION_PAGES, page_size, &hole);
 
 	wl_start_thread(&ts, spinner, NULL, spin_cpu);
 	wl_start_thread(&tu, unmapper, NULL, unmap_cpu);
