@@ -4,6 +4,7 @@
 //
 // The disturber reads its stdin until EOF, so it ends with isolwatch however
 // isolwatch ends (q, a signal, a crash, even SIGKILL: the pipe closes).
+import type { Command } from '../cli-args.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -14,15 +15,7 @@ import { housekeepingCpus, readCpuTopology } from '../system/cpus.js';
 import { resolveCpus } from './live.js';
 import { watch } from './watch.js';
 
-export interface DemoOptions {
-  cpus?: number[];
-  duration?: number;
-  json: boolean;
-  probes?: string;
-  policy?: string;
-  enforce: boolean;
-  obj?: string;
-}
+export type DemoOptions = Extract<Command, { cmd: 'demo' }>['opts'];
 
 /** Probe groups the demo attaches unless --probes says otherwise. */
 export const DEMO_PROBES = 'default,+syscalls,-faults';

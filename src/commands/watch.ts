@@ -1,5 +1,6 @@
 // `isolwatch watch` (and `--pid`, `record`): live records as NDJSON, a text
 // log, the TUI, or a raw recording.
+import type { CommonOptions } from '../cli-args.js';
 import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { encodeLine } from '../events/recording.js';
@@ -9,22 +10,14 @@ import type { OutputRecord, TaskRef } from '../types.js';
 import { policyVerdict } from '../enforce/index.js';
 import { openLive, untilStopped } from './live.js';
 
-export interface WatchOptions {
-  cpus?: number[];
+export type WatchOptions = CommonOptions & {
   pids: number[];
   duration?: number;
-  json: boolean;
-  probes?: string;
-  policy?: string;
-  enforce: boolean;
-  obj?: string;
-  /** kernel threads are victims too (--kthreads) */
-  kthreads?: boolean;
   /** record: raw stream to this file */
   output?: string;
   /** TUI: fixed header notes (what `isolwatch demo` started) */
   notes?: string[];
-}
+};
 
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
 
