@@ -103,7 +103,10 @@ describe('osnoise (rtla) and isolwatch side by side on 6.1 PREEMPT_RT, CPU 2 dis
     const w = result.cpus['2'].window;
     const inWin2 = (r: { type: string; cpu: number; ts_ns: number; class: string }) =>
       r.type === 'interruption' && r.cpu === 2 && r.ts_ns >= w.start_ns && r.ts_ns <= w.end_ns && ['irq', 'timer', 'ipi'].includes(r.class);
-    const drop = new Set(run.records.filter(inWin2).slice(0, 5));
+    // drop isolwatch's local-timer interrupts there: at least the disturber's 40 timer wakes that
+    // osnoise counted too (the first 5 records of any kind could be ones osnoise never sampled)
+    const drop = new Set(run.records.filter((r: { kind: string } & Parameters<typeof inWin2>[0]) => inWin2(r) && r.kind === 'local_timer'));
+    expect(drop.size).toBeGreaterThanOrEqual(40);
     const missing = compare({ ...run, records: run.records.filter((r: never) => !drop.has(r)) });
     expect(missing.checks.find((c: { cpu: number; check: string }) => c.cpu === 2 && c.check === 'irq').ok).toBe(false);
     const w3 = result.cpus['3'].window;
