@@ -71,18 +71,27 @@ static __always_inline void count_probe(__u32 probe)
 }
 
 /*
- * bpf_send_signal*() from a tracepoint defers the signal to an irq_work, one
- * self-IPI on this CPU: the first irq_work within 1 ms of a send is ours.
+ * bpf_send_signal*() from a tracepoint defers the signal to an irq_work: a
+ * self-IPI on this CPU, or the one already on its way, runs it. So the first
+ * irq_work vector to enter after a send is the one that carries it, however
+ * long a busy host delays the IPI (in one CI run, two of ten arrived more than
+ * a millisecond late); the bound only keeps a send whose IPI never came from
+ * claiming an unrelated one much later. It is the record's own only when it
+ * opens the episode: nested in another entry's chain, it is not what the
+ * victim was interrupted for. The mark is consumed either way.
  */
-static __always_inline void signal_irq_work(struct iw_interruption *rec)
+#define IW_SIGNAL_IPI_WITHIN_NS (100ULL * 1000 * 1000)
+
+static __always_inline void signal_irq_work(struct iw_episode *ep, __u64 now)
 {
 	__u32 zero = 0;
 	__u64 *sent = bpf_map_lookup_elem(&iw_signal_sent_ns, &zero);
 
-	if (!sent || !*sent)
+	if (!ep || !sent || !*sent)
 		return;
-	if (rec->hdr.ts_ns >= *sent && rec->hdr.ts_ns - *sent < 1000000)
-		rec->flags |= IW_F_SELF_CAUSED;
+	if (now >= *sent && now - *sent < IW_SIGNAL_IPI_WITHIN_NS && ep->rec.chain[0].kind == IW_VEC_IRQ_WORK &&
+	    ep->rec.chain[0].class == IW_CLASS_IPI)
+		ep->rec.flags |= IW_F_SELF_CAUSED;
 	*sent = 0;
 }
 
@@ -105,8 +114,6 @@ static __always_inline void emit(struct iw_interruption *rec)
 	/* only a sender in task context is isolwatch itself (not an IRQ that happened to hit it) */
 	if (rec->cause_pid && rec->cause_pid == iw_self_tgid && (rec->cause_ctx == IW_CTX_TASK || rec->cause_ctx == IW_CTX_SELF))
 		rec->flags |= IW_F_SELF_CAUSED;
-	if (cls == IW_CLASS_IPI && rec->chain[0].kind == IW_VEC_IRQ_WORK)
-		signal_irq_work(rec);
 	c = bpf_map_lookup_elem(&iw_counts, &cls);
 	if (c) {
 		c->count += 1;
@@ -433,6 +440,7 @@ static __always_inline void vector_enter(__u32 probe, __u16 class, __u32 kind)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct iw_sender *s = NULL;
+	struct iw_episode *ep;
 
 	if (!watched(cpu))
 		return;
@@ -445,7 +453,9 @@ static __always_inline void vector_enter(__u32 probe, __u16 class, __u32 kind)
 	}
 	if (class == IW_CLASS_IPI && !s)
 		s = bpf_map_lookup_elem(&iw_ipi, &cpu);
-	hard_enter(class, kind, 0, s, s && s->ts ? IW_PRIO_IPI : 0, NULL);
+	ep = hard_enter(class, kind, 0, s, s && s->ts ? IW_PRIO_IPI : 0, NULL);
+	if (kind == IW_VEC_IRQ_WORK)
+		signal_irq_work(ep, bpf_ktime_get_ns());
 	if (s)
 		s->ts = 0; /* consumed: a later IPI must not reuse it */
 }
