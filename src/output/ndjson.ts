@@ -38,7 +38,7 @@ const SHAPES: Record<OutputRecord['type'], Shape> = {
     keys: ['type', 'ts_ns', 'pid', 'tid', 'comm', 'op', 'args', 'result', 'meaning', 'warning'],
   },
   summary: {
-    keys: ['type', 'duration_s', 'cpus', 'tasks', 'violations', 'lost_events', 'self_caused', 'kernel_counts', 'verdict'],
+    keys: ['type', 'duration_s', 'cpus', 'tasks', 'violations', 'lost_events', 'output_dropped', 'self_caused', 'kernel_counts', 'verdict'],
     nested: { verdict: { keys: ['pass', 'reasons', 'exit_status', 'signal'] } },
     items: { tasks: { keys: ['pid', 'tid', 'comm', 'isol', 'source', 'interruptions', 'violations', 'stolen_ns'] } },
     mapValues: {
@@ -48,9 +48,12 @@ const SHAPES: Record<OutputRecord['type'], Shape> = {
   },
 };
 
-function numberText(v: number | bigint, path: string): string {
+/** A value the writer cannot put in JSON; toNdjsonLine finds where it is. */
+class Unwritable extends Error {}
+
+function numberText(v: number | bigint): string {
   if (typeof v === 'bigint') return v.toString();
-  if (!Number.isFinite(v)) throw new TypeError(`cannot write ${path} = ${v} as JSON (not a finite number)`);
+  if (!Number.isFinite(v)) throw new Unwritable(`= ${v} as JSON (not a finite number)`);
   return JSON.stringify(v);
 }
 
@@ -64,50 +67,125 @@ function sortedMapKeys(obj: Record<string, unknown>): string[] {
   });
 }
 
-function write(value: unknown, shape: Shape | undefined, path: string): string {
+/** A shape with each known key's `"key":` text, nested shape and map-value shape worked out once. */
+interface Compiled {
+  fields: { key: string; prefix: string; child: Compiled; mapValue?: Compiled }[];
+  known: ReadonlySet<string>;
+}
+
+const compiledShapes = new Map<Shape, Compiled>();
+const EMPTY: Compiled = { fields: [], known: new Set() };
+
+function compile(shape: Shape | undefined): Compiled {
+  if (!shape) return EMPTY;
+  let c = compiledShapes.get(shape);
+  if (c) return c;
+  c = { fields: [], known: new Set(shape.keys) };
+  compiledShapes.set(shape, c);
+  for (const key of shape.keys) {
+    const mv = shape.mapValues?.[key];
+    c.fields.push({ key, prefix: `${JSON.stringify(key)}:`, child: compile(shape.nested?.[key] ?? shape.items?.[key]), ...(mv ? { mapValue: compile(mv) } : {}) });
+  }
+  return c;
+}
+
+const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The hot path: no path strings, no per-field allocations beyond the text itself. */
+function write(value: unknown, shape: Compiled): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'number':
     case 'bigint':
-      return numberText(value, path);
+      return numberText(value);
     case 'string':
     case 'boolean':
       return JSON.stringify(value);
     case 'object':
       break;
     default:
-      throw new TypeError(`cannot write ${path} (${typeof value}) as JSON`);
+      throw new Unwritable(`(${typeof value}) as JSON`);
   }
   if (Array.isArray(value)) {
-    return `[${value.map((v, i) => (v === undefined ? 'null' : write(v, shape, `${path}[${i}]`))).join(',')}]`;
+    let out = '[';
+    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + (value[i] === undefined ? 'null' : write(value[i], shape));
+    return out + ']';
   }
   const obj = value as Record<string, unknown>;
-  const known = shape?.keys ?? [];
-  const keys = [...known.filter((k) => k in obj), ...Object.keys(obj).filter((k) => !known.includes(k))];
-  const parts: string[] = [];
-  for (const k of keys) {
+  let out = '';
+  let present = 0;
+  for (const f of shape.fields) {
+    const v = obj[f.key];
+    if (v === undefined) {
+      if (f.key in obj) present++;
+      continue;
+    }
+    present++;
+    out += (out ? ',' : '{') + f.prefix + (f.mapValue && isMap(v) ? writeMap(v, f.mapValue) : write(v, f.child));
+  }
+  // keys the contract does not name, after the known ones (rare: looked for only when there are more keys)
+  let own = 0;
+  for (const k in obj) if (Object.hasOwn(obj, k)) own++;
+  if (own > present) {
+    for (const k of Object.keys(obj)) {
+      if (shape.known.has(k) || obj[k] === undefined) continue;
+      out += (out ? ',' : '{') + `${JSON.stringify(k)}:` + write(obj[k], EMPTY);
+    }
+  }
+  return out ? out + '}' : '{}';
+}
+
+function writeMap(m: Record<string, unknown>, valueShape: Compiled): string {
+  let out = '';
+  for (const mk of sortedMapKeys(m)) {
+    if (m[mk] !== undefined) out += (out ? ',' : '{') + `${JSON.stringify(mk)}:${write(m[mk], valueShape)}`;
+  }
+  return out ? out + '}' : '{}';
+}
+
+/** After a failed write: the path of the first value that cannot be written ("interruption.chain[0].duration_ns"). */
+function locate(value: unknown, shape: Compiled, path: string): string | undefined {
+  try {
+    write(value, shape);
+    return undefined;
+  } catch (e) {
+    if (!(e instanceof Unwritable)) throw e;
+    if (value === null || typeof value !== 'object') return `${path} ${e.message}`;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const at = value[i] === undefined ? undefined : locate(value[i], shape, `${path}[${i}]`);
+      if (at) return at;
+    }
+    return undefined;
+  }
+  const obj = value as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    const f = shape.fields.find((x) => x.key === k);
     const v = obj[k];
     if (v === undefined) continue;
-    const p = `${path}.${k}`;
-    let text: string;
-    const mapShape = shape?.mapValues?.[k];
-    if (mapShape && v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      const m = v as Record<string, unknown>;
-      const inner = sortedMapKeys(m)
-        .filter((mk) => m[mk] !== undefined)
-        .map((mk) => `${JSON.stringify(mk)}:${write(m[mk], mapShape, `${p}.${mk}`)}`);
-      text = `{${inner.join(',')}}`;
-    } else {
-      text = write(v, shape?.nested?.[k] ?? shape?.items?.[k], p);
+    if (f?.mapValue && isMap(v)) {
+      for (const mk of Object.keys(v)) {
+        const at = v[mk] === undefined ? undefined : locate(v[mk], f.mapValue, `${path}.${k}.${mk}`);
+        if (at) return at;
+      }
+      continue;
     }
-    parts.push(`${JSON.stringify(k)}:${text}`);
+    const at = locate(v, f?.child ?? EMPTY, `${path}.${k}`);
+    if (at) return at;
   }
-  return `{${parts.join(',')}}`;
+  return undefined;
 }
 
 /** One record as one line of JSON (no trailing newline), keys in contract order. */
 export function toNdjsonLine(record: OutputRecord): string {
-  return write(record, SHAPES[record.type], record.type);
+  const shape = compile(SHAPES[record.type]);
+  try {
+    return write(record, shape);
+  } catch (e) {
+    if (!(e instanceof Unwritable)) throw e;
+    throw new TypeError(`cannot write ${locate(record, shape, String(record.type)) ?? `${record.type} ${e.message}`}`);
+  }
 }
 
 /** Records as NDJSON text, one per line, with a trailing newline. */
