@@ -73,11 +73,30 @@ export const ISOL_CALL_SIZE = LAYOUT.iw_isol_call.size;
 export const TASK_EVENT_SIZE = LAYOUT.iw_task_event.size;
 
 const latin1 = new TextDecoder('latin1');
+/**
+ * A NUL-terminated char array. Names are short and ASCII (comms, symbol and
+ * work function names): built from char codes; a byte >= 0x80 goes through
+ * the decoder (WHATWG latin1 is windows-1252 there).
+ */
 function cstr(buf: Uint8Array, off: number, len: number): string {
-  let end = off;
+  let s = '';
   const max = off + len;
-  while (end < max && buf[end] !== 0) end++;
-  return latin1.decode(buf.subarray(off, end));
+  for (let i = off; i < max; i++) {
+    const b = buf[i];
+    if (b === 0) return s;
+    if (b >= 0x80) {
+      let end = i;
+      while (end < max && buf[end] !== 0) end++;
+      return latin1.decode(buf.subarray(off, end));
+    }
+    s += String.fromCharCode(b);
+  }
+  return s;
+}
+
+/** A u64; the many zero ones (masks, a cause without callsite) share one BigInt instead of allocating each. */
+function u64(dv: DataView, off: number): bigint {
+  return dv.getUint32(off, true) === 0 && dv.getUint32(off + 4, true) === 0 ? 0n : dv.getBigUint64(off, true);
 }
 
 export class DecodeError extends Error {}
@@ -112,7 +131,7 @@ function decodeInterruption(buf: Uint8Array, dv: DataView): RawInterruption {
   for (let i = 0; i < chainLen; i++) {
     const o = I.chain.offset + i * ENTRY_SIZE;
     chain.push({
-      func: dv.getBigUint64(o + E.func.offset, true),
+      func: u64(dv, o + E.func.offset),
       start_ns: dv.getBigUint64(o + E.start_ns.offset, true),
       duration_ns: dv.getUint32(o + E.duration_ns.offset, true),
       kind: dv.getUint32(o + E.kind.offset, true),
@@ -126,13 +145,13 @@ function decodeInterruption(buf: Uint8Array, dv: DataView): RawInterruption {
     ts_ns: dv.getBigUint64(hdr + H.ts_ns.offset, true),
     cpu: dv.getUint32(hdr + H.cpu.offset, true),
     duration_ns: dv.getBigUint64(I.duration_ns.offset, true),
-    cause_callsite: dv.getBigUint64(I.cause_callsite.offset, true),
-    cause_func: dv.getBigUint64(I.cause_func.offset, true),
-    cause_ts_ns: dv.getBigUint64(I.cause_ts_ns.offset, true),
-    isol_conf_mask: dv.getBigUint64(I.isol_conf_mask.offset, true),
-    isol_active_mask: dv.getBigUint64(I.isol_active_mask.offset, true),
-    isol_quiesce_mask: dv.getBigUint64(I.isol_quiesce_mask.offset, true),
-    isol_oneshot_mask: dv.getBigUint64(I.isol_oneshot_mask.offset, true),
+    cause_callsite: u64(dv, I.cause_callsite.offset),
+    cause_func: u64(dv, I.cause_func.offset),
+    cause_ts_ns: u64(dv, I.cause_ts_ns.offset),
+    isol_conf_mask: u64(dv, I.isol_conf_mask.offset),
+    isol_active_mask: u64(dv, I.isol_active_mask.offset),
+    isol_quiesce_mask: u64(dv, I.isol_quiesce_mask.offset),
+    isol_oneshot_mask: u64(dv, I.isol_oneshot_mask.offset),
     isol_inherit_mask: dv.getUint8(I.isol_inherit_mask.offset),
     victim_pid: dv.getUint32(I.victim_pid.offset, true),
     victim_tid: dv.getUint32(I.victim_tid.offset, true),

@@ -1,0 +1,64 @@
+// decodeRecord against records laid out as the BPF programs write them
+// (bench/lib/encode.ts, offsets from the BTF-generated layout): every field
+// comes back, names of every length and byte range decode as the kernel's
+// bytes read in latin1, zero and non-zero u64s alike.
+import { describe, expect, it } from 'vitest';
+import { encodeInterruption, syscallRecord } from '../../bench/lib/encode.js';
+import { DecodeError, decodeRecord, type RawInterruption } from '../../src/events/decode.js';
+import { LAYOUT } from '../../src/events/layout.generated.js';
+
+const full = (): RawInterruption => ({
+  ...syscallRecord(123456789012345678n, 3, 4242),
+  duration_ns: 2n ** 40n + 7n,
+  cause_callsite: 0xffffffff81234567n,
+  cause_func: 0xffffffff8100abcdn,
+  cause_ts_ns: 2n ** 63n + 1n,
+  isol_conf_mask: 1n,
+  isol_active_mask: 2n ** 32n, // only the high half set
+  isol_quiesce_mask: 0xffffffffn, // only the low half set
+  isol_oneshot_mask: 2n ** 64n - 1n,
+  isol_inherit_mask: 5,
+  cause_comm: 'kworker/3:1H',
+  chain: [
+    { func: 0xffffffff81000000n, start_ns: 99n, duration_ns: 4000, kind: 5, class: 3, depth: 0, name: 'vmstat_update' },
+    { func: 0n, start_ns: 2n ** 33n, duration_ns: 1, kind: 1, class: 2, depth: 1, name: '' },
+  ],
+});
+
+describe('decodeRecord', () => {
+  it('gives back every field of an interruption record', () => {
+    const r = full();
+    expect(decodeRecord(encodeInterruption(r))).toEqual(r);
+  });
+
+  it('reads zero u64 fields as 0n and the record from any offset of a larger buffer', () => {
+    const r = syscallRecord(1n, 0, 1);
+    const bytes = encodeInterruption(r);
+    const big = new Uint8Array(bytes.byteLength + 24);
+    big.set(bytes, 24);
+    const d = decodeRecord(big.subarray(24)) as RawInterruption;
+    expect(d).toEqual(r);
+    expect(d.isol_active_mask).toBe(0n);
+  });
+
+  it('decodes names as latin1 bytes: empty, full length without a NUL, and bytes >= 0x80', () => {
+    const width = LAYOUT.iw_interruption.fields.victim_comm.size;
+    const r = syscallRecord(1n, 0, 1);
+    const bytes = encodeInterruption({ ...r, victim_comm: '', cause_comm: 'caf\u00e9' });
+    // a comm filling all its bytes (the kernel's TASK_COMM_LEN - 1 plus no terminator in a copy)
+    const off = LAYOUT.iw_interruption.fields.victim_comm.offset;
+    for (let i = 0; i < width; i++) bytes[off + i] = 0x61 + (i % 26);
+    const d = decodeRecord(bytes) as RawInterruption;
+    expect(d.victim_comm).toBe('abcdefghijklmnopqrstuvwxyz'.slice(0, width));
+    expect(d.cause_comm).toBe(new TextDecoder('latin1').decode(new Uint8Array([0x63, 0x61, 0x66, 0xe9])));
+    expect(d.chain[0].name).toBe('');
+  });
+
+  it('refuses a short record and an unknown type with a DecodeError', () => {
+    expect(() => decodeRecord(new Uint8Array(4))).toThrow(DecodeError);
+    const bytes = encodeInterruption(syscallRecord(1n, 0, 1));
+    expect(() => decodeRecord(bytes.subarray(0, bytes.byteLength - 8))).toThrow(/interruption record of \d+ bytes, expected/);
+    new DataView(bytes.buffer).setUint32(LAYOUT.iw_interruption.fields.hdr.offset + LAYOUT.iw_hdr.fields.type.offset, 99, true);
+    expect(() => decodeRecord(bytes)).toThrow(/unknown record type 99/);
+  });
+});
