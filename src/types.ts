@@ -153,6 +153,11 @@ export interface SummaryRecord {
   tasks: TaskSummary[];
   violations: number;
   lost_events: number;
+  /**
+   * watch: records correlated (and counted above) but not written, because the
+   * reader of stdout fell more than STDOUT_BACKLOG_BYTES behind; absent when 0
+   */
+  output_dropped?: number;
   /** interruptions on watched CPUs caused by isolwatch itself */
   self_caused: number;
   /** authoritative per-CPU per-class kernel counters (survive ring-buffer loss) */

@@ -64,6 +64,31 @@ function whenPidsGone(pids: number[], stop: () => void): void {
   t.unref();
 }
 
+/** Bytes queued for a stdout reader that falls behind before records are dropped instead of queued. */
+export const STDOUT_BACKLOG_BYTES = 16 << 20;
+
+/**
+ * process.stdout to a pipe is asynchronous: a reader that falls behind would
+ * make every record wait in memory, without bound. Past the backlog limit a
+ * record is counted and not written (correlation, the summary's counts and
+ * enforcement still see it); stderr says so once, the summary gives the count.
+ */
+function stdoutWithBackpressure(limit = STDOUT_BACKLOG_BYTES) {
+  const state = {
+    dropped: 0,
+    write(line: () => string): void {
+      if (process.stdout.writableLength > limit) {
+        if (state.dropped++ === 0)
+          err(`isolwatch: warning: the reader of stdout is ${Math.round(limit / 2 ** 20)} MiB behind: records are dropped from the output (still counted); the summary says how many`);
+        return;
+      }
+      const s = line();
+      if (s) process.stdout.write(s);
+    },
+  };
+  return state;
+}
+
 export async function watch(o: WatchOptions): Promise<number> {
   const useTui = !o.output && !o.json && process.stdout.isTTY === true;
   const live = openLive({
@@ -88,9 +113,10 @@ export async function watch(o: WatchOptions): Promise<number> {
       fd = openSync(o.output, 'w');
       writeSync(fd, encodeLine({ type: 'recording', abi: 1, start: live.start, declared_pids: o.pids, arch: live.start.arch }) + '\n');
     }
+    const out = stdoutWithBackpressure();
     const emit = (r: OutputRecord) => {
       if (o.output) return;
-      process.stdout.write(o.json ? toNdjsonLine(r) + '\n' : r.type === 'interruption' ? formatInterruption(r, { timeZeroNs: live.start.ts_ns }) + '\n' : '');
+      out.write(() => (o.json ? toNdjsonLine(r) + '\n' : r.type === 'interruption' ? formatInterruption(r, { timeZeroNs: live.start.ts_ns }) + '\n' : ''));
     };
     if (!o.output) process.stdout.write(o.json ? toNdjsonLine(live.start) + '\n' : formatStart(live.start) + '\n');
     else err(`isolwatch: recording CPUs ${live.watched.cpus.join(',')} to ${o.output} (Ctrl-C to stop)`);
@@ -104,6 +130,7 @@ export async function watch(o: WatchOptions): Promise<number> {
     clearInterval(timer);
     pump();
     const summary = live.summary(elapsed());
+    if (out.dropped) summary.output_dropped = out.dropped;
     // a policy's fail actions fail the watch (exit 1); a --pid process isolwatch killed is said why
     const pv = policyVerdict(live.enforcer);
     const kills = o.pids.flatMap((p) => policyVerdict(live.enforcer, { pid: p, signal: 'SIGKILL' }).notes);

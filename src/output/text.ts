@@ -234,6 +234,9 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
   if (summary.lost_events > 0) {
     lines.push('note: events were lost (ring buffer full): the interruption list is incomplete; the kernel counters are not');
   }
+  if (summary.output_dropped) {
+    lines.push(`note: ${plural(summary.output_dropped, 'record')} not written (the reader of the output fell behind); they are in the counts above`);
+  }
   if (judgement) {
     const w = judgement.warmup;
     if (w.count > 0) {
