@@ -9,7 +9,7 @@ import { EnvironmentError, UsageError } from '../errors.js';
 import { Enforcer } from '../enforce/index.js';
 import { detectPrIsol } from '../isol/detect.js';
 import { IsolTracker } from '../isol/state.js';
-import { vmlinuxBtf } from '../libbpf/index.js';
+import { closeVmlinuxBtf, vmlinuxBtf } from '../libbpf/index.js';
 import { loadPolicy, type Policy } from '../policy/index.js';
 import { DEFAULT_PROBES_TASK, DEFAULT_PROBES_WATCH, parseProbes, pinSelfTo, Session, type KernelCounts } from '../session.js';
 import { defaultWatchedCpus, housekeepingCpus, parseCpuList, readCpuTopology, type WatchedCpus } from '../system/cpus.js';
@@ -125,6 +125,7 @@ export function openLive(opts: LiveOptions): Live {
     // --pid and run judge their own tasks: other tasks' syscalls on the CPU are not theirs to see
     syscallsTrackedOnly: (opts.filterToPids === true && pids.length > 0) || opts.command !== undefined,
   });
+  closeVmlinuxBtf(); // only start-up needs the kernel's parsed BTF (tens of MB)
   const tracker = new IsolTracker({ prIsol });
   const nowNs = () => Number(process.hrtime.bigint());
   for (const pid of pids) {

@@ -1,7 +1,7 @@
 // BTF queries: the running kernel's BTF (feature probes: does this tracepoint,
 // struct field, typedef exist?) and the BTF of a compiled .bpf.o (record
 // layouts, so TypeScript never hand-copies bpf/events.h).
-import { BTF_KIND, btfNative as B, installLibbpfPrint, libbpfLogMark, libbpfLogSince, lastErrno, trackHandle, untrackHandle, type Ptr } from './ffi.js';
+import { BTF_KIND, btfNative as B, installLibbpfPrint, libbpfLogMark, libbpfLogSince, lastErrno, releaseFreedNativeMemory, trackHandle, untrackHandle, type Ptr } from './ffi.js';
 import { LibbpfError, NotSupportedError } from './errors.js';
 
 const kindOf = (info: number): number => (info >>> 24) & 0x1f;
@@ -130,9 +130,15 @@ export function vmlinuxBtf(): VmlinuxBtf {
   return cached;
 }
 
-/** Release the cached kernel BTF, if loaded (part of a full teardown; it is reloaded on next use). */
+/**
+ * Release the cached kernel BTF, if loaded (after start-up, and part of a full
+ * teardown; it is reloaded on next use), and give the freed native memory back:
+ * parsed, the kernel's BTF is tens of MB of malloc'd memory glibc would keep.
+ */
 export function closeVmlinuxBtf(): void {
-  cached?.close();
+  if (!cached) return;
+  cached.close();
+  releaseFreedNativeMemory();
 }
 
 /** Is there a BTF raw tracepoint (tp_btf) called `name` in this kernel? (btf_trace_<name> typedef) */

@@ -103,6 +103,7 @@ const f = {
   getpagesize: libc.func('int getpagesize(void)'),
   vsnprintf: libc.func('int vsnprintf(void *buf, size_t size, void *fmt, void *ap)'),
   memcpy: libc.func('void *memcpy(void *dst, void *src, size_t n)'),
+  malloc_trim: libc.func('int malloc_trim(size_t pad)'),
 };
 
 /** errno of the last native call (valid right after a call that failed). */
@@ -244,6 +245,11 @@ export function mmapFd(length: number, prot: number, fd: number, offset: number)
 
 export function munmap(addr: Ptr, length: number): number {
   return (f.munmap(addr, length) as number) === 0 ? 0 : -lastErrno();
+}
+
+/** Hand memory free()d by libbpf (a parsed kernel BTF) back to the system. */
+export function releaseFreedNativeMemory(): void {
+  f.malloc_trim(0);
 }
 
 const MAP_PRIVATE = 0x02;
