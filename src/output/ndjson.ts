@@ -48,8 +48,24 @@ const SHAPES: Record<OutputRecord['type'], Shape> = {
   },
 };
 
-/** A value the writer cannot put in JSON; toNdjsonLine finds where it is. */
-class Unwritable extends Error {}
+/**
+ * A value the writer cannot put in JSON. Thrown where it was found; each
+ * level it passes on the way out adds its key, so the hot path builds no
+ * path strings.
+ */
+class Unwritable extends Error {
+  readonly where: (string | number)[] = [];
+}
+
+/** Runs one nested write; a failure inside it learns the key it was under. */
+function under<T>(key: string | number, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof Unwritable) e.where.unshift(key);
+    throw e;
+  }
+}
 
 function numberText(v: number | bigint): string {
   if (typeof v === 'bigint') return v.toString();
@@ -91,7 +107,6 @@ function compile(shape: Shape | undefined): Compiled {
 
 const isMap = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** The hot path: no path strings, no per-field allocations beyond the text itself. */
 function write(value: unknown, shape: Compiled): string {
   if (value === null) return 'null';
   switch (typeof value) {
@@ -108,29 +123,24 @@ function write(value: unknown, shape: Compiled): string {
   }
   if (Array.isArray(value)) {
     let out = '[';
-    for (let i = 0; i < value.length; i++) out += (i ? ',' : '') + (value[i] === undefined ? 'null' : write(value[i], shape));
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      out += (i ? ',' : '') + (v === undefined ? 'null' : under(i, () => write(v, shape)));
+    }
     return out + ']';
   }
   const obj = value as Record<string, unknown>;
   let out = '';
-  let present = 0;
   for (const f of shape.fields) {
     const v = obj[f.key];
-    if (v === undefined) {
-      if (f.key in obj) present++;
-      continue;
-    }
-    present++;
-    out += (out ? ',' : '{') + f.prefix + (f.mapValue && isMap(v) ? writeMap(v, f.mapValue) : write(v, f.child));
+    if (v === undefined) continue;
+    out += (out ? ',' : '{') + f.prefix + under(f.key, () => (f.mapValue && isMap(v) ? writeMap(v, f.mapValue) : write(v, f.child)));
   }
-  // keys the contract does not name, after the known ones (rare: looked for only when there are more keys)
-  let own = 0;
-  for (const k in obj) if (Object.hasOwn(obj, k)) own++;
-  if (own > present) {
-    for (const k of Object.keys(obj)) {
-      if (shape.known.has(k) || obj[k] === undefined) continue;
-      out += (out ? ',' : '{') + `${JSON.stringify(k)}:` + write(obj[k], EMPTY);
-    }
+  // keys the contract does not name, after the known ones, in the producer's order
+  for (const k in obj) {
+    const v = obj[k];
+    if (v === undefined || shape.known.has(k) || !Object.hasOwn(obj, k)) continue;
+    out += (out ? ',' : '{') + `${JSON.stringify(k)}:` + under(k, () => write(v, EMPTY));
   }
   return out ? out + '}' : '{}';
 }
@@ -138,53 +148,20 @@ function write(value: unknown, shape: Compiled): string {
 function writeMap(m: Record<string, unknown>, valueShape: Compiled): string {
   let out = '';
   for (const mk of sortedMapKeys(m)) {
-    if (m[mk] !== undefined) out += (out ? ',' : '{') + `${JSON.stringify(mk)}:${write(m[mk], valueShape)}`;
+    const v = m[mk];
+    if (v !== undefined) out += (out ? ',' : '{') + `${JSON.stringify(mk)}:` + under(mk, () => write(v, valueShape));
   }
   return out ? out + '}' : '{}';
 }
 
-/** After a failed write: the path of the first value that cannot be written ("interruption.chain[0].duration_ns"). */
-function locate(value: unknown, shape: Compiled, path: string): string | undefined {
-  try {
-    write(value, shape);
-    return undefined;
-  } catch (e) {
-    if (!(e instanceof Unwritable)) throw e;
-    if (value === null || typeof value !== 'object') return `${path} ${e.message}`;
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const at = value[i] === undefined ? undefined : locate(value[i], shape, `${path}[${i}]`);
-      if (at) return at;
-    }
-    return undefined;
-  }
-  const obj = value as Record<string, unknown>;
-  for (const k of Object.keys(obj)) {
-    const f = shape.fields.find((x) => x.key === k);
-    const v = obj[k];
-    if (v === undefined) continue;
-    if (f?.mapValue && isMap(v)) {
-      for (const mk of Object.keys(v)) {
-        const at = v[mk] === undefined ? undefined : locate(v[mk], f.mapValue, `${path}.${k}.${mk}`);
-        if (at) return at;
-      }
-      continue;
-    }
-    const at = locate(v, f?.child ?? EMPTY, `${path}.${k}`);
-    if (at) return at;
-  }
-  return undefined;
-}
-
 /** One record as one line of JSON (no trailing newline), keys in contract order. */
 export function toNdjsonLine(record: OutputRecord): string {
-  const shape = compile(SHAPES[record.type]);
   try {
-    return write(record, shape);
+    return write(record, compile(SHAPES[record.type]));
   } catch (e) {
     if (!(e instanceof Unwritable)) throw e;
-    throw new TypeError(`cannot write ${locate(record, shape, String(record.type)) ?? `${record.type} ${e.message}`}`);
+    const path = e.where.reduce<string>((p, k) => (typeof k === 'number' ? `${p}[${k}]` : `${p}.${k}`), String(record.type));
+    throw new TypeError(`cannot write ${path} ${e.message}`);
   }
 }
 
