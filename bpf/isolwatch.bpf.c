@@ -74,23 +74,24 @@ static __always_inline void count_probe(__u32 probe)
  * bpf_send_signal*() from a tracepoint defers the signal to an irq_work: a
  * self-IPI on this CPU, or the one already on its way, runs it. So the first
  * irq_work vector to enter after a send is the one that carries it, however
- * long a busy host delays the IPI (in one CI run, two of ten arrived more than
- * a millisecond late); the bound only keeps a send whose IPI never came from
- * claiming an unrelated one much later. It is the record's own only when it
- * opens the episode: nested in another entry's chain, it is not what the
- * victim was interrupted for. The mark is consumed either way.
+ * long a busy host delays the IPI (a 1 ms bound once missed 2 of 10 in CI);
+ * the bound only keeps a send whose IPI never came from claiming an unrelated
+ * one much later. It is the record's own only when it opens the episode:
+ * nested in another entry's chain, it is not what the victim was interrupted
+ * for. The mark is consumed either way.
  */
 #define IW_SIGNAL_IPI_WITHIN_NS (100ULL * 1000 * 1000)
 
-static __always_inline void signal_irq_work(struct iw_episode *ep, __u64 now)
+static __always_inline void signal_irq_work(struct iw_episode *ep, int opened)
 {
 	__u32 zero = 0;
 	__u64 *sent = bpf_map_lookup_elem(&iw_signal_sent_ns, &zero);
+	__u64 ts;
 
 	if (!ep || !sent || !*sent)
 		return;
-	if (now >= *sent && now - *sent < IW_SIGNAL_IPI_WITHIN_NS && ep->rec.chain[0].kind == IW_VEC_IRQ_WORK &&
-	    ep->rec.chain[0].class == IW_CLASS_IPI)
+	ts = ep->rec.hdr.ts_ns; /* the episode began at this entry when it opened it */
+	if (opened && ts >= *sent && ts - *sent < IW_SIGNAL_IPI_WITHIN_NS)
 		ep->rec.flags |= IW_F_SELF_CAUSED;
 	*sent = 0;
 }
@@ -441,6 +442,7 @@ static __always_inline void vector_enter(__u32 probe, __u16 class, __u32 kind)
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct iw_sender *s = NULL;
 	struct iw_episode *ep;
+	int idx = -1;
 
 	if (!watched(cpu))
 		return;
@@ -453,9 +455,9 @@ static __always_inline void vector_enter(__u32 probe, __u16 class, __u32 kind)
 	}
 	if (class == IW_CLASS_IPI && !s)
 		s = bpf_map_lookup_elem(&iw_ipi, &cpu);
-	ep = hard_enter(class, kind, 0, s, s && s->ts ? IW_PRIO_IPI : 0, NULL);
+	ep = hard_enter(class, kind, 0, s, s && s->ts ? IW_PRIO_IPI : 0, &idx);
 	if (kind == IW_VEC_IRQ_WORK)
-		signal_irq_work(ep, bpf_ktime_get_ns());
+		signal_irq_work(ep, idx == 0);
 	if (s)
 		s->ts = 0; /* consumed: a later IPI must not reuse it */
 }
