@@ -2,13 +2,13 @@
 // signals): shipped policies on a victim pinned to CPU 1, dry-run vs
 // --enforce, strict killing and saying why, a cause in another process, and
 // exit codes (DESIGN.md: 0 clean, 1 failed, 2 usage/configuration).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ActionRecord, InterruptionRecord, OutputRecord, SummaryRecord } from '../../src/types.js';
-import { BIN, CLI, interruptions, requireRoot, startWatch } from './harness.js';
+import { BIN, CLI, interruptions, requireRoot, Sigcount, startWatch } from './harness.js';
 
 let dir: string;
 beforeAll(() => {
@@ -16,57 +16,7 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'iw-enforce-cli-'));
 });
 
-/** A sigcount process pinned with taskset; lines collected, "ready <pid>" awaited. */
-class Proc {
-  readonly lines: string[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  pid = 0;
-  constructor(readonly child: ChildProcess) {
-    let buf = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        this.lines.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    });
-    this.exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
-  }
-  static async start(cpu: number, args: string[]): Promise<Proc> {
-    const p = new Proc(spawn('taskset', ['-c', String(cpu), BIN('sigcount'), ...args], { stdio: ['pipe', 'pipe', 'inherit'] }));
-    started.push(p);
-    p.pid = Number((await p.waitFor((l) => l.startsWith('ready '))).split(' ')[1]);
-    expect(p.pid).toBe(p.child.pid); // taskset execs: the pid is sigcount's
-    return p;
-  }
-  async waitFor(pred: (l: string) => boolean, ms = 30_000): Promise<string> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const hit = this.lines.find(pred);
-      if (hit !== undefined) return hit;
-      if (Date.now() > deadline) throw new Error(`sigcount ${this.pid}: no matching line in ${ms} ms; got ${JSON.stringify(this.lines.slice(-5))}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-  /** SIGTERM, then the SIGUSR1 count it printed. */
-  async received(): Promise<number> {
-    this.child.kill('SIGTERM');
-    expect((await this.exited).code).toBe(0);
-    return Number((await this.waitFor((l) => l.startsWith('received '))).split(' ')[1]);
-  }
-}
-
-const started: Proc[] = [];
-afterEach(async () => {
-  for (const p of started.splice(0)) {
-    if (p.child.exitCode === null && p.child.signalCode === null) {
-      p.child.kill('SIGKILL'); // only what this test started, by its ChildProcess
-      await p.exited;
-    }
-  }
-});
+afterEach(Sigcount.killStarted);
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res) => {
@@ -84,7 +34,7 @@ const count = (as: ActionRecord[], result: string) => as.filter((a) => a.result 
 
 describe('policies through the CLI', () => {
   it('notify.yaml --enforce: the victim counts exactly the SIGUSR1s reported delivered; the rest are rate-limited', async () => {
-    const v = await Proc.start(1, ['spin']);
+    const v = await Sigcount.start(['spin'], { cpu: 1 });
     const w = startWatch(['--pid', String(v.pid), '--cpus', '1', '--policy', 'policies/notify.yaml', '--enforce', '--duration', '2']);
     await w.ready;
     const code = await new Promise<number | null>((r) => w.proc.on('exit', r));
@@ -107,7 +57,7 @@ describe('policies through the CLI', () => {
   });
 
   it('notify.yaml without --enforce: dry-run, the NDJSON lists every would-be action with its result, nothing is sent', async () => {
-    const v = await Proc.start(1, ['spin']);
+    const v = await Sigcount.start(['spin'], { cpu: 1 });
     const w = startWatch(['--pid', String(v.pid), '--cpus', '1', '--policy', 'policies/notify.yaml', '--duration', '1.5']);
     await w.ready;
     expect(await new Promise<number | null>((r) => w.proc.on('exit', r))).toBe(0);
@@ -129,7 +79,7 @@ describe('policies through the CLI', () => {
   });
 
   it('strict.yaml --enforce (watch, text): SIGKILLs the victim, exits 1, and says which interruption and rule', async () => {
-    const v = await Proc.start(1, ['spin']);
+    const v = await Sigcount.start(['spin'], { cpu: 1 });
     const r = await cli(['watch', '--pid', String(v.pid), '--cpus', '1', '--policy', 'policies/strict.yaml', '--enforce', '--duration', '10']);
     expect(await v.exited).toEqual({ code: null, signal: 'SIGKILL' });
     expect(r.code, r.stderr).toBe(1); // strict's fail action; watch stops when --pid is gone
@@ -180,8 +130,8 @@ rules:
 `,
     );
     const N = 20;
-    const victim = await Proc.start(1, ['spin-mb']);
-    const sender = await Proc.start(0, ['mb-sender', String(N)]);
+    const victim = await Sigcount.start(['spin-mb'], { cpu: 1 });
+    const sender = await Sigcount.start(['mb-sender', String(N)], { cpu: 0 });
     const w = startWatch(['--pid', String(victim.pid), '--cpus', '1', '--policy', policy, '--enforce']);
     await w.ready;
     sender.child.stdin!.write('go\n');

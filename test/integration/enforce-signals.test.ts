@@ -1,84 +1,19 @@
 // Enforcement with real processes: test/workloads/sigcount counts the SIGUSR1s it gets.
 // No BPF needed: the Enforcer is fed synthetic interruptions naming real pids.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { Enforcer } from '../../src/enforce/index.js';
 import { loadPolicy, parsePolicy } from '../../src/policy/index.js';
 import type { InterruptionRecord } from '../../src/types.js';
-
-const SRC = 'test/workloads/sigcount.c';
-const BIN = 'test/workloads/bin/sigcount';
+import { BIN, Sigcount } from './harness.js';
 
 beforeAll(() => {
-  if (!existsSync(BIN) || statSync(BIN).mtimeMs < statSync(SRC).mtimeMs) {
-    mkdirSync('test/workloads/bin', { recursive: true });
-    execFileSync('gcc', ['-O2', '-Wall', '-pthread', '-o', BIN, SRC, '-lrt']);
-  }
+  if (!existsSync(BIN('sigcount'))) throw new Error(`${BIN('sigcount')} missing: run npm run build (it builds the workloads)`);
 });
+afterEach(Sigcount.killStarted);
 
-class Victim {
-  readonly lines: string[] = [];
-  private wake: (() => void)[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  pid = 0;
-
-  constructor(readonly child: ChildProcess) {
-    let buf = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => {
-      buf += d;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        this.lines.push(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-      this.wake.splice(0).forEach((f) => f());
-    });
-    this.exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
-  }
-
-  static async start(mode: 'sleep' | 'spin' = 'sleep'): Promise<Victim> {
-    const v = new Victim(spawn(BIN, [mode], { stdio: ['ignore', 'pipe', 'inherit'] }));
-    running.push(v);
-    const line = await v.waitFor((l) => l.startsWith('ready '));
-    v.pid = Number(line.split(' ')[1]);
-    expect(v.pid).toBe(v.child.pid);
-    return v;
-  }
-
-  async waitFor(pred: (l: string) => boolean, ms = 5000): Promise<string> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const hit = this.lines.find(pred);
-      if (hit !== undefined) return hit;
-      if (Date.now() > deadline) throw new Error(`sigcount ${this.pid}: no matching line in ${ms} ms; got ${JSON.stringify(this.lines)}`);
-      await new Promise<void>((res) => {
-        this.wake.push(res);
-        setTimeout(res, 50);
-      });
-    }
-  }
-
-  /** SIGTERM, then the count it printed. */
-  async stop(): Promise<number> {
-    this.child.kill('SIGTERM');
-    const { code } = await this.exited;
-    expect(code).toBe(0);
-    const line = await this.waitFor((l) => l.startsWith('received '));
-    return Number(line.split(' ')[1]);
-  }
-}
-
-const running: Victim[] = [];
-afterEach(async () => {
-  for (const v of running.splice(0)) {
-    if (v.child.exitCode === null && v.child.signalCode === null) {
-      v.child.kill('SIGKILL'); // only processes this test started, by their ChildProcess
-      await v.exited;
-    }
-  }
-});
+/** sigcount in MODE (sleep or spin), lines waited for up to 5 s. */
+const startVictim = (mode: 'sleep' | 'spin' = 'sleep') => Sigcount.start([mode], { waitMs: 5000 });
 
 function interruption(victimPid: number, over: Partial<InterruptionRecord> = {}): InterruptionRecord {
   return {
@@ -109,7 +44,7 @@ rules:
 `;
 
 /** Feeds K interruptions 1 ms apart; waits for each delivered SIGUSR1 to be counted (standard signals coalesce). */
-async function feed(e: Enforcer, v: Victim, k: number, stepNs = 1e6) {
+async function feed(e: Enforcer, v: Sigcount, k: number, stepNs = 1e6) {
   const results: string[] = [];
   let delivered = 0;
   for (let i = 0; i < k; i++) {
@@ -127,36 +62,36 @@ const count = (xs: string[], s: string) => xs.filter((x) => x === s).length;
 
 describe('Enforcer with real processes', () => {
   it('notify-like policy: K=10, rate limit 3 -> received 3, 7 rate-limited records', async () => {
-    const v = await Victim.start('spin');
+    const v = await startVictim('spin');
     const e = new Enforcer(parsePolicy(NOTIFY3, 'notify3.yaml'), { enforce: true });
     const results = await feed(e, v, 10);
     expect(count(results, 'delivered')).toBe(3);
     expect(count(results, 'rate-limited')).toBe(7);
     expect(results.slice(0, 3)).toEqual(['delivered', 'delivered', 'delivered']);
-    expect(await v.stop()).toBe(3);
+    expect(await v.received()).toBe(3);
   });
 
   it('shipped notify.yaml: 10 per second and 10 ms cooldown', async () => {
-    const v = await Victim.start();
+    const v = await startVictim();
     const e = new Enforcer(loadPolicy('policies/notify.yaml'), { enforce: true });
     const results = await feed(e, v, 25, 5e6); // one every 5 ms: the cooldown drops every other one, the limit stops at 10
     expect(count(results, 'delivered')).toBe(10);
     expect(count(results, 'rate-limited')).toBe(15);
-    expect(await v.stop()).toBe(10);
+    expect(await v.received()).toBe(10);
   });
 
   it('dry-run sends nothing', async () => {
-    const v = await Victim.start();
+    const v = await startVictim();
     const e = new Enforcer(parsePolicy(NOTIFY3, 'notify3.yaml'));
     const results = await feed(e, v, 10);
     expect(count(results, 'dry-run')).toBe(3);
     expect(count(results, 'rate-limited')).toBe(7);
     await new Promise((r) => setTimeout(r, 100));
-    expect(await v.stop()).toBe(0);
+    expect(await v.received()).toBe(0);
   });
 
   it('strict.yaml kills the victim with SIGKILL and says why', async () => {
-    const v = await Victim.start('spin');
+    const v = await startVictim('spin');
     const e = new Enforcer(loadPolicy('policies/strict.yaml'), { enforce: true });
     const { evaluation, records } = e.handle(
       interruption(v.pid, { class: 'syscall', kind: 'getppid', func: undefined, cause: { self: true, context: 'self' }, isol: { state: 'active', source: 'kernel' } }),
@@ -172,8 +107,8 @@ describe('Enforcer with real processes', () => {
   });
 
   it('target cause signals the sender process, not the victim', async () => {
-    const victim = await Victim.start();
-    const sender = await Victim.start();
+    const victim = await startVictim();
+    const sender = await startVictim();
     const policy = parsePolicy(
       `scope:
   processes:
@@ -191,12 +126,12 @@ rules:
     expect(r).toMatchObject({ target: 'cause', pid: sender.pid, result: 'delivered' });
     expect(r.reason).toContain(`sent by sigcount[${sender.pid}] on CPU 1`);
     await sender.waitFor((l) => l === 'usr1 1');
-    expect(await sender.stop()).toBe(1);
-    expect(await victim.stop()).toBe(0);
+    expect(await sender.received()).toBe(1);
+    expect(await victim.received()).toBe(0);
   });
 
   it('refuses PID 1, a kernel thread (kthreadd), isolwatch itself, and tasks outside scope', async () => {
-    const v = await Victim.start();
+    const v = await startVictim();
     const kills: number[] = [];
     const guard = (pid: number) => {
       kills.push(pid);
@@ -214,12 +149,12 @@ rules:
     // The record names the victim "sigcount*" but /proc decides: fake a record comm that matches the scope.
     const forged = interruption(v.pid, { victim: { pid: v.pid, tid: v.pid, comm: 'not-sigcount' } });
     expect(other.handle(forged, 0).records[0].result).toBe('refused:out-of-scope');
-    expect(await v.stop()).toBe(0);
+    expect(await v.received()).toBe(0);
   });
 
   it('a process that is gone is ESRCH', async () => {
-    const v = await Victim.start();
-    await v.stop();
+    const v = await startVictim();
+    await v.received();
     const e = new Enforcer(parsePolicy(NOTIFY3, 'n.yaml'), { enforce: true });
     expect(e.handle(interruption(v.pid), 0).records[1].result).toBe('ESRCH');
   });

@@ -118,3 +118,75 @@ export async function startWorkload(name: string, args: string[]): Promise<Workl
 export function interruptions(records: OutputRecord[], from = 0, to = Infinity): InterruptionRecord[] {
   return records.filter((r): r is InterruptionRecord => r.type === 'interruption' && r.ts_ns >= from && r.ts_ns <= to);
 }
+
+/**
+ * test/workloads/sigcount: prints "ready <pid>", a line per SIGUSR1 it takes,
+ * and "received <n>" on SIGTERM. Lines are collected as they arrive.
+ */
+export class Sigcount {
+  readonly lines: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  pid = 0;
+  private wake: (() => void)[] = [];
+  private static started: Sigcount[] = [];
+
+  private constructor(
+    readonly child: ChildProcess,
+    private readonly waitMs: number,
+  ) {
+    let buf = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        this.lines.push(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+      this.wake.splice(0).forEach((f) => f());
+    });
+    this.exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  }
+
+  /** sigcount ARGS, pinned to `cpu` with taskset when given (taskset execs: the pid is sigcount's); waits for "ready". */
+  static async start(args: string[], opts: { cpu?: number; waitMs?: number } = {}): Promise<Sigcount> {
+    const [cmd, argv] = opts.cpu === undefined ? [BIN('sigcount'), args] : ['taskset', ['-c', String(opts.cpu), BIN('sigcount'), ...args]];
+    const p = new Sigcount(spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'inherit'] }), opts.waitMs ?? 30_000);
+    Sigcount.started.push(p);
+    p.pid = Number((await p.waitFor((l) => l.startsWith('ready '))).split(' ')[1]);
+    if (p.pid !== p.child.pid) throw new Error(`sigcount said pid ${p.pid}, spawned ${p.child.pid}`);
+    return p;
+  }
+
+  /** The first line matching `pred`, waiting up to `ms` (default: the start option's waitMs) for it. */
+  async waitFor(pred: (l: string) => boolean, ms = this.waitMs): Promise<string> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const hit = this.lines.find(pred);
+      if (hit !== undefined) return hit;
+      if (Date.now() > deadline) throw new Error(`sigcount ${this.pid}: no matching line in ${ms} ms; got ${JSON.stringify(this.lines.slice(-5))}`);
+      await new Promise<void>((res) => {
+        this.wake.push(res);
+        setTimeout(res, 50);
+      });
+    }
+  }
+
+  /** SIGTERM, a clean exit, then the SIGUSR1 count it printed. */
+  async received(): Promise<number> {
+    this.child.kill('SIGTERM');
+    const { code } = await this.exited;
+    if (code !== 0) throw new Error(`sigcount ${this.pid} exited with ${code} after SIGTERM`);
+    return Number((await this.waitFor((l) => l.startsWith('received '))).split(' ')[1]);
+  }
+
+  /** For afterEach: SIGKILL every sigcount started since, still running (by its ChildProcess, never by name). */
+  static async killStarted(): Promise<void> {
+    for (const p of Sigcount.started.splice(0)) {
+      if (p.child.exitCode === null && p.child.signalCode === null) {
+        p.child.kill('SIGKILL');
+        await p.exited;
+      }
+    }
+  }
+}
