@@ -210,6 +210,18 @@ struct iw_signal_arm {
 	__u32 sent_in_window;
 };
 
+/*
+ * Kernel memory read on request (program iw_kread, run with
+ * bpf_prog_test_run): user space passes {address, length} as the raw_tp
+ * context and reads the bytes from map iw_kread_buf. Used at start to see
+ * which function the kernel's remote TLB flush calls (src/system/tlb-flush.ts).
+ */
+#define IW_KREAD_MAX 4096
+
+struct iw_kread_page {
+	__u8 data[IW_KREAD_MAX];
+};
+
 struct iw_counter {
 	__u64 count;
 	__u64 stolen_ns;

@@ -42,6 +42,7 @@ struct iw_isol_call *iw_anchor_isol_call __attribute__((unused));
 struct iw_counter *iw_anchor_counter __attribute__((unused));
 struct iw_signal_arm *iw_anchor_signal_arm __attribute__((unused));
 struct iw_task_event *iw_anchor_task_event __attribute__((unused));
+struct iw_kread_page *iw_anchor_kread_page __attribute__((unused));
 
 #define TASK_RUNNING 0
 #define PF_KTHREAD 0x00200000
@@ -1240,3 +1241,26 @@ int BPF_PROG(handle_ct_user_enter, int dummy)
 	return 0;
 }
 #endif
+
+/* ------------------------------------------------ kernel memory on request */
+
+/*
+ * Not attached anywhere: user space runs it with bpf_prog_test_run, the
+ * context being {address, length}, and reads the bytes from iw_kread_buf.
+ * Returns 0, or the negative error of bpf_probe_read_kernel.
+ */
+SEC("raw_tp")
+int iw_kread(__u64 *ctx)
+{
+	__u32 zero = 0;
+	struct iw_kread_page *page = bpf_map_lookup_elem(&iw_kread_buf, &zero);
+	__u64 addr = ctx[0];
+	__u32 len = ctx[1];
+
+	if (!page)
+		return -1;
+	if (len >= IW_KREAD_MAX)
+		len = IW_KREAD_MAX - 1;
+	len &= IW_KREAD_MAX - 1; /* a bound the verifier can see */
+	return bpf_probe_read_kernel(page->data, len, (void *)addr);
+}

@@ -106,6 +106,14 @@ struct {
 	__type(value, struct iw_signal_arm);
 } iw_signal SEC(".maps");
 
+/* User ABI: the bytes iw_kread read (see events.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct iw_kread_page);
+} iw_kread_buf SEC(".maps");
+
 /* Per CPU: when an in-kernel signal was last sent (its irq_work self-IPI is isolwatch's doing). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

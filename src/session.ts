@@ -39,6 +39,9 @@ export const PROBE_GROUPS: Record<string, { prefix: string[]; core?: boolean; ab
   tasks: { prefix: ['handle_task_'], about: 'fork/exit of tracked tasks: PR_ISOL inheritance, declared children (two map lookups per fork/exit)' },
 };
 
+/** Programs that are loaded but never attached: run on demand (bpf_prog_test_run). */
+export const ON_DEMAND_PROGRAMS = ['iw_kread'];
+
 export const DEFAULT_PROBES_WATCH = Object.keys(PROBE_GROUPS).filter((g) => g !== 'syscalls');
 export const DEFAULT_PROBES_TASK = Object.keys(PROBE_GROUPS);
 
@@ -130,7 +133,7 @@ export class Session {
       s.configure(opts);
       obj.load();
       s.setWatched(opts.cpus);
-      s.attached.push(...obj.attachAll().map((p) => obj.programInfo(p).attachTarget ?? p));
+      s.attached.push(...obj.attachAll((p) => ON_DEMAND_PROGRAMS.includes(p)).map((p) => obj.programInfo(p).attachTarget ?? p));
     } catch (e) {
       obj.close();
       throw e;
@@ -149,6 +152,7 @@ export class Session {
     const kprobesNeeded = kprobeTargets.length > 0 && !hasTracepoint('ipi_send_cpu');
     let inKallsyms: Set<string> | undefined; // read once, only when a kprobe is wanted
     for (const name of obj.programNames()) {
+      if (ON_DEMAND_PROGRAMS.includes(name)) continue;
       const group = Object.entries(PROBE_GROUPS).find(([, g]) => g.prefix.some((p) => name.startsWith(p)))?.[0];
       const target = obj.programInfo(name).attachTarget ?? name;
       const wanted = group !== undefined && opts.probes.has(group);
@@ -232,6 +236,17 @@ export class Session {
       });
     }
     return { byCpu, stolenByCpu, lost };
+  }
+
+  /** Up to IW_KREAD_MAX - 1 bytes of kernel memory (program iw_kread), or undefined when unreadable. */
+  readKernel(addr: bigint, len: number): Uint8Array | undefined {
+    if (len <= 0 || len >= IW.IW_KREAD_MAX) throw new RangeError(`readKernel: ${len} bytes (at most ${IW.IW_KREAD_MAX - 1})`);
+    const ctx = new Uint8Array(16);
+    const dv = new DataView(ctx.buffer);
+    dv.setBigUint64(0, addr, true);
+    dv.setBigUint64(8, BigInt(len), true);
+    if (this.obj.testRun('iw_kread', ctx) !== 0) return undefined;
+    return this.obj.map('iw_kread_buf').lookup(u32(0))?.slice(0, len) ?? undefined;
   }
 
   /** Raw tracepoint hits per CPU (IW_PROBE_* index), for cross-checks against perf/bpftrace. */

@@ -435,5 +435,6 @@ export const IW = {
   "IW_TASK_TRACKED_PID": 2,
   "IW_TASK_GROUP_DEAD": 4,
   "IW_SIG_ON_SYSCALL": 1,
-  "IW_SIG_ON_FAULT": 2
+  "IW_SIG_ON_FAULT": 2,
+  "IW_KREAD_MAX": 4096
 } as const;

@@ -42,6 +42,27 @@ const OpenOpts = koffi.struct('iw_bpf_object_open_opts', {
 });
 if (koffi.sizeof(OpenOpts) !== 80) throw new Error('iw_bpf_object_open_opts must be 80 bytes (libbpf 1.1 layout)');
 
+// struct bpf_test_run_opts as in libbpf 1.1 (80 bytes), for running a program
+// on demand (bpf_prog_test_run_opts); retval comes back through _Inout_.
+const TestRunOpts = koffi.struct('iw_bpf_test_run_opts', {
+  sz: 'size_t',
+  data_in: 'void *',
+  data_out: 'void *',
+  data_size_in: 'uint32_t',
+  data_size_out: 'uint32_t',
+  ctx_in: 'void *',
+  ctx_out: 'void *',
+  ctx_size_in: 'uint32_t',
+  ctx_size_out: 'uint32_t',
+  retval: 'uint32_t',
+  repeat: 'int',
+  duration: 'uint32_t',
+  flags: 'uint32_t',
+  cpu: 'uint32_t',
+  batch_size: 'uint32_t',
+});
+if (koffi.sizeof(TestRunOpts) !== 80) throw new Error('iw_bpf_test_run_opts must be 80 bytes (libbpf 1.1 layout)');
+
 /** struct btf_type header; members/params/etc. follow it in memory. */
 const BtfTypeHdr = koffi.struct('iw_btf_type', { name_off: 'uint32_t', info: 'uint32_t', size_or_type: 'uint32_t' });
 
@@ -84,6 +105,7 @@ const f = {
   bpf_map_update_elem: libbpf.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
   bpf_map_delete_elem: libbpf.func('int bpf_map_delete_elem(int fd, const void *key)'),
   bpf_map_get_next_key: libbpf.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)'),
+  bpf_prog_test_run_opts: libbpf.func('int bpf_prog_test_run_opts(int prog_fd, _Inout_ iw_bpf_test_run_opts *opts)'),
   // misc
   libbpf_num_possible_cpus: libbpf.func('int libbpf_num_possible_cpus(void)'),
   libbpf_set_print: libbpf.func('void *libbpf_set_print(void *fn)'),
@@ -181,6 +203,15 @@ export const libbpfNative = {
     f.bpf_map_update_elem(fd, key, value, flags) as number,
   mapDelete: (fd: number, key: Uint8Array): number => f.bpf_map_delete_elem(fd, key) as number,
   mapNextKey: (fd: number, key: Uint8Array | null, next: Uint8Array): number => f.bpf_map_get_next_key(fd, key, next) as number,
+  /** Runs a loaded program once with `ctx` as its context (raw_tp: the u64 arguments); 0 or -errno, and its return value. */
+  programTestRun(fd: number, ctx: Uint8Array): { rc: number; retval: number } {
+    const opts = {
+      sz: 80, data_in: null, data_out: null, data_size_in: 0, data_size_out: 0, ctx_in: ctx, ctx_out: null,
+      ctx_size_in: ctx.length, ctx_size_out: 0, retval: 0, repeat: 0, duration: 0, flags: 0, cpu: 0, batch_size: 0,
+    };
+    const rc = f.bpf_prog_test_run_opts(fd, opts) as number;
+    return { rc, retval: opts.retval | 0 };
+  },
   numPossibleCpus: (): number => f.libbpf_num_possible_cpus() as number,
   /** libbpf's text for an error code, including its own LIBBPF_ERRNO__* codes (4000+). */
   strerror(err: number): string {

@@ -219,15 +219,27 @@ export class BpfObject {
   }
 
   /**
-   * Attach every autoloaded program and return their names. On a failure the
+   * Runs a loaded program once (bpf_prog_test_run) with `ctx` as its context:
+   * for a raw_tp program, its u64 arguments. Returns the program's return value.
+   */
+  testRun(progName: string, ctx: Uint8Array): number {
+    const fd = this.programFd(progName);
+    const { rc, retval } = L.programTestRun(fd, ctx);
+    if (rc < 0) throw opError(`bpf_prog_test_run_opts(${progName} in ${this.file})`, rc, []);
+    return retval;
+  }
+
+  /**
+   * Attach every autoloaded program (but those `skip` names: programs that
+   * are only run on demand) and return their names. On a failure the
    * programs attached by this call are detached again, and the error names the program.
    */
-  attachAll(): string[] {
+  attachAll(skip: (name: string) => boolean = () => false): string[] {
     this.requireState('loaded', 'attachAll()');
     if (this.links.length > 0) throw new Error(`attachAll() on ${this.file}: already attached (${this.attachedPrograms().join(', ')})`);
     const names: string[] = [];
     for (const [name, p] of this.programs) {
-      if (!L.programAutoload(p)) continue;
+      if (!L.programAutoload(p) || skip(name)) continue;
       const mark = libbpfLogMark();
       const link = L.programAttach(p);
       if (link === null) {
