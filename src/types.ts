@@ -76,6 +76,12 @@ export interface StartRecord {
   watched_reason?: string;
   pr_isol: 'kernel' | 'absent';
   probes: { attached: string[]; missing: string[] };
+  /**
+   * How the kernel flushes other CPUs' TLBs: "ipi" (flush_tlb_func IPIs),
+   * "pv-ipi:kvm_flush_tlb_multi" (IPIs to running vCPUs only),
+   * "hypervisor:pvm_flush_tlb_multi" (no IPI reaches the guest), "unknown"
+   */
+  tlb_flush?: string;
   ts_ns?: number;
   command?: string;
 }

@@ -12,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../errors.js';
 import { housekeepingCpus, readCpuTopology } from '../system/cpus.js';
+import { parseTlbFlushLabel, type TlbFlushMode } from '../system/tlb-flush.js';
 import { resolveCpus } from './live.js';
 import { watch } from './watch.js';
 
@@ -24,11 +25,19 @@ export const DEMO_PROBES = 'default,+syscalls,-faults';
 const DEMO_KINDS = 'membarrier,munmap,stat_refresh,syscalls';
 
 /** What each disturber kind does to the watched CPU, as the live view names it. */
-const KIND_EFFECT: Record<string, string> = {
-  membarrier: 'membarrier -> IPI ipi_mb',
-  munmap: 'munmap -> IPI flush_tlb_func',
-  stat_refresh: 'stat_refresh -> workqueue refresh_vm_stats',
-};
+function kindEffect(kind: string, flush: TlbFlushMode): string {
+  switch (kind) {
+    case 'membarrier':
+      return 'membarrier -> IPI ipi_mb';
+    case 'munmap':
+      // where the hypervisor flushes remote TLBs, no IPI reaches the guest's CPU (start.tlb_flush)
+      return flush === 'hypervisor' ? 'munmap -> TLB flush via hypervisor (no IPI)' : 'munmap -> IPI flush_tlb_func';
+    case 'stat_refresh':
+      return 'stat_refresh -> workqueue refresh_vm_stats';
+    default:
+      return kind;
+  }
+}
 
 export interface DisturbReady {
   pid: number;
@@ -58,17 +67,24 @@ export function parseDisturbReady(ready: string, earlier: string[] = []): Distur
   };
 }
 
-/** The header notes that label what the demo started (each fits 80 columns). */
-export function demoNotes(d: DisturbReady): string[] {
+/** The header notes that label what the demo started (80 columns each); `flush`: start.tlb_flush's mode. */
+export function demoNotes(d: DisturbReady, flush: TlbFlushMode = 'ipi'): string[] {
   const own = d.kinds.includes('syscalls') ? ', 20/s own getppid' : '';
-  const effects = d.kinds.filter((k) => k !== 'syscalls').map((k) => KIND_EFFECT[k] ?? k);
+  const effects = d.kinds.filter((k) => k !== 'syscalls').map((k) => kindEffect(k, flush));
   const off = d.errors.length ? ` (off: ${d.errors.join(', ')})` : '';
   if (!effects.length) effects.push('none could start');
-  return [
-    `demo: spinner disturb/${d.spinnerTid} on CPU ${d.targetCpu} (declared isolated)${own}`,
-    `  disturber disturb/${d.senderTid} on CPU ${d.fromCpu}, 20/s each: ${effects[0]}${effects.length > 1 ? ',' : off}`,
-    ...(effects.length > 1 ? [`  ${effects.slice(1).join(', ')}${off}`] : []),
-  ];
+  const lines = [`demo: spinner disturb/${d.spinnerTid} on CPU ${d.targetCpu} (declared isolated)${own}`];
+  // effects joined by ', ', wrapped at 80 columns, continuation lines indented by two
+  let cur = `  disturber disturb/${d.senderTid} on CPU ${d.fromCpu}, 20/s each:`;
+  effects.forEach((e, i) => {
+    const piece = e + (i < effects.length - 1 ? ',' : off);
+    if (cur.length + 1 + piece.length > 80 && cur.trim() !== '') {
+      lines.push(cur);
+      cur = `  ${piece}`;
+    } else cur += ` ${piece}`;
+  });
+  lines.push(cur);
+  return lines;
 }
 
 /** Starts the workload and resolves with its ready line; rejects (with its stderr) if it exits first. */
@@ -126,7 +142,7 @@ export async function demo(o: DemoOptions): Promise<number> {
     // Syscalls are recorded for the demo's own process only (filtered in BPF for --pid), so a
     // busy neighbour on the CPU cannot crowd the demo's records out of the ring buffer; its
     // spinner takes no page faults, and the faults group has no such filter: left off.
-    return await watch({ ...o, cpus: [target], pids: [ready.pid], probes: o.probes ?? DEMO_PROBES, notes: demoNotes(ready) });
+    return await watch({ ...o, cpus: [target], pids: [ready.pid], probes: o.probes ?? DEMO_PROBES, notes: (start) => demoNotes(ready, parseTlbFlushLabel(start.tlb_flush)?.mode) });
   } finally {
     quitting = true;
     await stopDisturb(child);

@@ -13,7 +13,8 @@ import { closeVmlinuxBtf, vmlinuxBtf } from '../libbpf/index.js';
 import { loadPolicy, type Policy } from '../policy/index.js';
 import { DEFAULT_PROBES_TASK, DEFAULT_PROBES_WATCH, parseProbes, pinSelfTo, Session, type KernelCounts } from '../session.js';
 import { defaultWatchedCpus, housekeepingCpus, parseCpuList, readCpuTopology, type WatchedCpus } from '../system/cpus.js';
-import { loadKallsyms, type Symbolizer } from '../system/kallsyms.js';
+import { loadKallsyms, type KernelSymbols } from '../system/kallsyms.js';
+import { detectFromKernelText, tlbFlushLabel, type TlbFlush } from '../system/tlb-flush.js';
 import type { InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
 
 export const VERSION = '0.1.0';
@@ -40,7 +41,9 @@ export interface Live {
   session: Session;
   engine: Engine;
   tracker: IsolTracker;
-  symbols: Symbolizer;
+  symbols: KernelSymbols;
+  /** how this kernel flushes remote TLBs (start.tlb_flush in words) */
+  tlbFlush: TlbFlush;
   enforcer?: Enforcer;
   watched: WatchedCpus;
   warnings: string[];
@@ -113,7 +116,7 @@ export function openLive(opts: LiveOptions): Live {
     warnings.push(`no isolated or nohz_full CPUs on this machine: watching CPU ${watched.cpus.join(',')} (the highest); it cannot be quiet`);
   }
 
-  let symbols: Symbolizer;
+  let symbols: KernelSymbols;
   try {
     symbols = loadKallsyms();
   } catch (e) {
@@ -126,6 +129,10 @@ export function openLive(opts: LiveOptions): Live {
     syscallsTrackedOnly: (opts.filterToPids === true && pids.length > 0) || opts.command !== undefined,
   });
   closeVmlinuxBtf(); // only start-up needs the kernel's parsed BTF (tens of MB)
+  const tlbFlush: TlbFlush =
+    arch() === 'x64'
+      ? detectFromKernelText({ symbol: (n) => symbols.find(n), read: (a, l) => session.readKernel(a, l) })
+      : { mode: 'unknown', evidence: `the flush detection reads x86 code; this is ${arch()}` };
   const tracker = new IsolTracker({ prIsol });
   const nowNs = () => Number(process.hrtime.bigint());
   for (const pid of pids) {
@@ -171,6 +178,7 @@ export function openLive(opts: LiveOptions): Live {
     watched_reason: watched.reason,
     pr_isol: prIsol,
     probes: { attached: [...new Set(session.attached)], missing: session.missing },
+    tlb_flush: tlbFlushLabel(tlbFlush),
     ts_ns: nowNs(),
     ...(opts.command ? { command: opts.command } : {}),
   };
@@ -183,6 +191,7 @@ export function openLive(opts: LiveOptions): Live {
     engine,
     tracker,
     symbols,
+    tlbFlush,
     enforcer,
     watched,
     warnings,

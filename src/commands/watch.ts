@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { encodeLine } from '../events/recording.js';
 import { toNdjsonLine } from '../output/ndjson.js';
 import { formatInterruption, formatStart, formatSummary } from '../output/text.js';
-import type { OutputRecord, TaskRef } from '../types.js';
+import type { OutputRecord, StartRecord, TaskRef } from '../types.js';
 import { policyVerdict } from '../enforce/index.js';
 import { openLive, untilStopped } from './live.js';
 
@@ -15,8 +15,8 @@ export type WatchOptions = CommonOptions & {
   duration?: number;
   /** record: raw stream to this file */
   output?: string;
-  /** TUI: fixed header notes (what `isolwatch demo` started) */
-  notes?: string[];
+  /** TUI: fixed header notes (what `isolwatch demo` started), from the start record's facts */
+  notes?: (start: StartRecord) => string[];
 };
 
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
@@ -171,7 +171,7 @@ async function watchTui(live: ReturnType<typeof openLive>, o: WatchOptions): Pro
       },
       enforcement: o.policy ? `${o.enforce ? 'enforce' : 'dry-run'} (${basename(o.policy)})` : 'off',
       remedyFor: remedyFor as never,
-      notes: [...live.warnings.map((w) => `warning: ${w}`), ...(o.notes ?? [])],
+      notes: [...live.warnings.map((w) => `warning: ${w}`), ...(o.notes?.(live.start) ?? [])],
       declaredTasks: threadsOf(o.pids),
       // The view stays open when a --pid exits (its numbers are what the user came for): it says so instead.
       status: () => {

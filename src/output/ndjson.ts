@@ -21,7 +21,7 @@ const CHAIN_ENTRY: Shape = { keys: ['class', 'kind', 'func', 'name', 'duration_n
 
 const SHAPES: Record<OutputRecord['type'], Shape> = {
   start: {
-    keys: ['type', 'version', 'kernel', 'arch', 'watched_cpus', 'isolated', 'nohz_full', 'watched_reason', 'pr_isol', 'probes', 'ts_ns', 'command'],
+    keys: ['type', 'version', 'kernel', 'arch', 'watched_cpus', 'isolated', 'nohz_full', 'watched_reason', 'pr_isol', 'probes', 'tlb_flush', 'ts_ns', 'command'],
     nested: { probes: { keys: ['attached', 'missing'] } },
   },
   interruption: {

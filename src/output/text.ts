@@ -5,6 +5,7 @@
 import { CLASSES } from '../types.js';
 import type { InterruptionClass, InterruptionRecord, StartRecord, SummaryRecord } from '../types.js';
 import { formatCpuList } from '../system/cpus.js';
+import { parseTlbFlushLabel, tlbFlushMeaning } from '../system/tlb-flush.js';
 import { budgetLabel, type Judgement } from '../budget.js';
 import {
   causeText,
@@ -76,6 +77,8 @@ export function formatStart(start: StartRecord): string {
   const { attached, missing } = start.probes;
   lines.push(`probes: ${attached.length} attached${missing.length ? `, ${missing.length} missing (skipped):` : ', none missing'}`);
   if (missing.length) lines.push(...wrapList(missing, '  ', 80));
+  const flush = parseTlbFlushLabel(start.tlb_flush);
+  if (flush && flush.mode !== 'ipi') lines.push(...wrapWords(`${flush.mode === 'hypervisor' ? 'warning' : 'note'}: ${tlbFlushMeaning(flush)}`, '  ', 80));
   lines.push('* = violation (the task was isolated)');
   lines.push(interruptionHeader());
   return lines.join('\n');

@@ -10,9 +10,23 @@ export interface Symbolizer {
   used(): Record<string, string>;
 }
 
-class SortedSymbols implements Symbolizer {
+/** A symbolizer over this kernel's own symbol table, which can also look names up. */
+export interface KernelSymbols extends Symbolizer {
+  /** A function's address and size (up to the next symbol); undefined when absent. */
+  find(name: string): { addr: bigint; size: number } | undefined;
+}
+
+class SortedSymbols implements KernelSymbols {
   private cache = new Map<bigint, string>();
   constructor(private addrs: BigUint64Array, private names: string[]) {}
+
+  find(name: string): { addr: bigint; size: number } | undefined {
+    const i = this.names.indexOf(name);
+    if (i < 0) return undefined;
+    let j = i + 1;
+    while (j < this.addrs.length && this.addrs[j] === this.addrs[i]) j++;
+    return { addr: this.addrs[i], size: j < this.addrs.length ? Number(this.addrs[j] - this.addrs[i]) : 0 };
+  }
 
   get size(): number {
     return this.addrs.length;
@@ -80,7 +94,7 @@ export function kallsymsHas(text: string, names: readonly string[]): string[] {
 export class KallsymsError extends Error {}
 
 /** Parses kallsyms text; text-section symbols only (functions). */
-export function parseKallsyms(text: string): Symbolizer & { readonly size: number } {
+export function parseKallsyms(text: string): KernelSymbols & { readonly size: number } {
   const entries: [bigint, string][] = [];
   for (const line of text.split('\n')) {
     // "ffffffff81000000 T _stext" (+ " [module]")
@@ -99,7 +113,7 @@ export function parseKallsyms(text: string): Symbolizer & { readonly size: numbe
   return new SortedSymbols(BigUint64Array.from(entries.map((e) => e[0])), entries.map((e) => e[1]));
 }
 
-export function loadKallsyms(path = '/proc/kallsyms'): Symbolizer {
+export function loadKallsyms(path = '/proc/kallsyms'): KernelSymbols {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

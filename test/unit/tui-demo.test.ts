@@ -37,3 +37,21 @@ describe('demo labels', () => {
     ]);
   });
 });
+
+describe('demo labels and the TLB flush of this kernel', () => {
+  const d = parseDisturbReady('ready pid=968 tid=970 sender_tid=970 spinner_tid=969 target_cpu=1 from_cpu=0 kinds=membarrier,munmap,stat_refresh');
+  it('promises no flush_tlb_func IPI where the hypervisor flushes remote TLBs', () => {
+    const notes = demoNotes(d, 'hypervisor');
+    expect(notes.join('\n')).not.toContain('flush_tlb_func');
+    expect(notes).toEqual([
+      'demo: spinner disturb/969 on CPU 1 (declared isolated)',
+      '  disturber disturb/970 on CPU 0, 20/s each: membarrier -> IPI ipi_mb,',
+      '  munmap -> TLB flush via hypervisor (no IPI),',
+      '  stat_refresh -> workqueue refresh_vm_stats',
+    ]);
+    for (const n of demoNotes({ ...d, spinnerTid: 4194303, senderTid: 4194304, targetCpu: 127, fromCpu: 126 }, 'hypervisor')) expect(n.length).toBeLessThanOrEqual(80);
+  });
+  it('KVM paravirt flushes are IPIs to running vCPUs: the demo still names flush_tlb_func', () => {
+    expect(demoNotes(d, 'pv-ipi')).toEqual(demoNotes(d, 'ipi'));
+  });
+});
