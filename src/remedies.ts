@@ -193,7 +193,7 @@ export const REMEDIES: readonly RemedyEntry[] = [
       'echo 0 > /sys/kernel/mm/ksm/run (KSM off)',
       'sysctl -w vm.compaction_proactiveness=0',
     ],
-    doctorChecks: ['numa-balancing-on', 'thp-enabled', 'ksm-running'],
+    doctorChecks: ['numa-balancing-on', 'thp-enabled', 'ksm-running', 'tlb-flush-hypervisor', 'tlb-flush-paravirt', 'tlb-flush-unknown'],
   },
   {
     id: 'code-patching',

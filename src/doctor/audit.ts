@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { defaultWatchedCpus, formatCpuList, parseCpuList, readCpuTopology, type WatchedCpus } from '../system/cpus.js';
 import { detectPrIsol, PR_ISOL_KALLSYMS, prIsolField } from '../isol/detect.js';
 import { kallsymsHas } from '../system/kallsyms.js';
+import { detectFromKernelLog, FLUSH_IMPLEMENTATIONS, tlbFlushLabel } from '../system/tlb-flush.js';
 import { parseBootParams, readKernelConfig, type KernelConfig } from './boot.js';
 import { makeFinding } from './findings.js';
 import { intersect, minus, parseCpuMask } from './masks.js';
@@ -100,6 +101,7 @@ export function auditSystem(opts: AuditOptions = {}): DoctorReport {
     irqbalance: { running: false, pids: [], bannedCpus: null, configPath: null },
     irqsOnWatched: 0,
     tasksOnWatched: 0,
+    tlbFlush: { label: 'unknown', evidence: '' },
   };
   const ctx: Ctx = {
     sys,
@@ -118,6 +120,7 @@ export function auditSystem(opts: AuditOptions = {}): DoctorReport {
   checkWorkqueues(ctx);
   checkSysctls(ctx);
   checkClocksource(ctx);
+  checkTlbFlush(ctx);
   checkTasks(ctx);
   return { type: 'doctor', cpus: watched.cpus, watchedReason: watched.reason, findings: ctx.findings, facts };
 }
@@ -719,6 +722,48 @@ function checkClocksource(ctx: Ctx): void {
         : ['select a vDSO-capable clocksource (tsc, kvm-clock, arch_sys_counter) from available_clocksource'],
     }),
   );
+}
+
+// ---------------------------------------------------------------------------
+// Remote TLB flushes: IPIs (seen) or the hypervisor (unseen)
+
+function checkTlbFlush(ctx: Ctx): void {
+  const { sys } = ctx;
+  const kallsyms = sys.text('proc/kallsyms');
+  if (kallsyms === undefined) return;
+  const present = kallsymsHas(kallsyms, Object.keys(FLUSH_IMPLEMENTATIONS));
+  if (!present.length) return; // not x86: no such functions
+  const t = detectFromKernelLog(sys.kernelLog(), present);
+  ctx.facts.tlbFlush = { label: tlbFlushLabel(t), evidence: t.evidence };
+  if (t.mode === 'ipi') return;
+  const evidence: Evidence[] = [
+    { path: sys.shown('proc/kallsyms'), value: present.join(', ') },
+    { path: sys.shown('dev/kmsg'), value: t.evidence },
+  ];
+  const live = "'isolwatch watch' names the mechanism from the kernel's own code in its start record (tlb_flush)";
+  if (t.mode === 'hypervisor') {
+    ctx.findings.push(
+      makeFinding('tlb-flush-hypervisor', {
+        title: `Remote TLB flushes go through the hypervisor (${t.via}): shootdowns cannot be seen in this guest`,
+        evidence,
+        remedy: [
+          "keep shootdowns away from the isolated task's mm: no munmap/mprotect/madvise in threads that share it during the run",
+          'transparent_hugepage=never, KSM off and kernel.numa_balancing=0 (their flushes too)',
+          'on the host: dedicated, pinned vCPUs; watch the steal time of the isolated vCPUs',
+        ],
+      }),
+    );
+  } else if (t.mode === 'pv-ipi') {
+    ctx.findings.push(
+      makeFinding('tlb-flush-paravirt', {
+        title: `Paravirtual TLB flush (${t.via}): IPIs to running vCPUs only`,
+        evidence,
+        remedy: ["keep shootdowns away from the isolated task's mm: no munmap/mprotect/madvise in threads that share it during the run"],
+      }),
+    );
+  } else {
+    ctx.findings.push(makeFinding('tlb-flush-unknown', { title: 'How remote TLB flushes are done here is unknown', evidence, remedy: [live] }));
+  }
 }
 
 // ---------------------------------------------------------------------------

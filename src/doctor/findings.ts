@@ -220,6 +220,28 @@ export const FINDING_DEFS = {
     interruptions: [{ class: 'syscall', kind: 'clock_gettime' }],
     remedies: ['syscall-clock', 'syscall'],
   },
+  'tlb-flush-hypervisor': {
+    severity: 'warning',
+    why:
+      'Shootdowns reach isolated vCPUs as VM exits that no guest tracer sees (isolwatch, perf, bpftrace, osnoise): ' +
+      'there is no flush_tlb_func IPI to attribute, and their cost shows only as stolen time.',
+    interruptions: [{ class: 'ipi', kind: 'call_function', func: 'flush_tlb_func' }],
+    remedies: ['tlb-shootdown'],
+  },
+  'tlb-flush-paravirt': {
+    severity: 'info',
+    why:
+      'Running vCPUs get flush_tlb_func IPIs as usual (isolwatch attributes them); a preempted vCPU is flushed by the ' +
+      'hypervisor at its next entry instead, which no guest tracer sees.',
+    interruptions: [{ class: 'ipi', kind: 'call_function', func: 'flush_tlb_func' }],
+    remedies: ['tlb-shootdown'],
+  },
+  'tlb-flush-unknown': {
+    severity: 'info',
+    why: 'Whether TLB shootdowns arrive as flush_tlb_func IPIs (seen and attributed) or through the hypervisor (unseen) could not be told.',
+    interruptions: [{ class: 'ipi', kind: 'call_function', func: 'flush_tlb_func' }],
+    remedies: ['tlb-shootdown'],
+  },
   'tasks-on-isolated': {
     severity: 'warning',
     why: 'The scheduler may run these tasks on the watched CPUs: they preempt the isolated task and send reschedule IPIs when woken.',

@@ -72,6 +72,8 @@ export interface DoctorFacts {
   irqbalance: { running: boolean; pids: number[]; bannedCpus: number[] | null; configPath: string | null };
   irqsOnWatched: number;
   tasksOnWatched: number;
+  /** how remote TLB flushes are done (start record's tlb_flush spelling) and how that was found out */
+  tlbFlush: { label: string; evidence: string };
 }
 
 export interface DoctorReport {

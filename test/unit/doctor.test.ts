@@ -432,4 +432,22 @@ describe('doctor: boot parameters against what took effect (small trees)', () =>
     const r = auditSystem({ root: tree({ 'sys/fs/cgroup/cpuset.cpus.isolated': '3\n', 'sys/devices/system/cpu/isolated': '\n' }), cpus: [3] });
     expect(ids(r)).not.toContain('cpus-not-isolated');
   });
+
+  it('remote TLB flushes through the hypervisor: a warning with what a guest cannot see', () => {
+    const kallsyms = 'ffffffff8134b6d0 T native_flush_tlb_multi\nffffffff8133c3e0 t pvm_flush_tlb_multi\nffffffff8133a8f0 t kvm_flush_tlb_multi\n';
+    const r = auditSystem({ root: tree({ 'proc/kallsyms': kallsyms, 'dev/kmsg': '6,1,1,-;pvm-pv: detected, 52/52 sites patched\n' }), cpus: [3] });
+    const f = byId(r, 'tlb-flush-hypervisor');
+    expect(f.severity).toBe('warning');
+    expect(f.title).toMatch(/pvm_flush_tlb_multi/);
+    expect(f.why.text).toMatch(/VM exits that no guest tracer sees.*stolen time/);
+    expect(r.facts.tlbFlush.label).toBe('hypervisor:pvm_flush_tlb_multi');
+    // KVM's paravirt flush: IPIs to running vCPUs, said as info
+    const kvm = auditSystem({ root: tree({ 'proc/kallsyms': kallsyms, 'dev/kmsg': '6,1,1,-;kvm-guest: KVM setup pv remote TLB flush\n' }), cpus: [3] });
+    expect(byId(kvm, 'tlb-flush-paravirt').severity).toBe('info');
+    expect(ids(kvm)).not.toContain('tlb-flush-hypervisor');
+    // bare metal: nothing to say
+    const bare = auditSystem({ root: tree({ 'proc/kallsyms': 'ffffffff8134b6d0 T native_flush_tlb_multi\n' }), cpus: [3] });
+    expect(ids(bare).filter((i) => i.startsWith('tlb-flush'))).toEqual([]);
+    expect(bare.facts.tlbFlush.label).toBe('ipi');
+  });
 });
