@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { InterruptionRecord, SummaryRecord } from '../../src/types.js';
-import { CLI, interruptions, requireRoot, startWatch, startWorkload, type Workload } from './harness.js';
+import { CLI, interruptions, requireRoot, startBpftrace, startWatch, startWorkload, type Workload } from './harness.js';
 
 let dir: string;
 beforeAll(() => {
@@ -44,6 +44,8 @@ const COOLDOWN = '150ms';
 
 interface Outcome {
   done: Record<string, number>;
+  /** ground truth (bpftrace): when an irq_work vector entered on CPU 1 during the run */
+  irqWorkNs: number[];
   /** records the ring buffer dropped (others trace busy CPUs on this machine too) */
   lost: number;
   code: number | null;
@@ -57,8 +59,10 @@ async function runSigcheck(policyFile: string, extraWorkload: string[] = [], enf
   const pid = wl.ready.pid;
   const w = startWatch(['--pid', pid, '--cpus', '1', '--policy', policyFile, ...(enforce ? ['--enforce'] : [])]);
   await w.ready;
+  const bt = await startBpftrace('tracepoint:irq_vectors:irq_work_entry /cpu == 1/ { printf("irq_work %llu\\n", nsecs); }');
   const doneLine = await wl.go();
   await new Promise((r) => setTimeout(r, 300)); // the last records reach the ring buffer's consumer
+  const irqWorkNs = [...(await bt.stop()).matchAll(/^irq_work (\d+)$/gm)].map((m) => Number(m[1]));
   const { code, records, stderr } = await w.stop();
   await wl.finish();
   const summary = records.find((r) => r.type === 'summary');
@@ -68,7 +72,7 @@ async function runSigcheck(policyFile: string, extraWorkload: string[] = [], enf
   const tid = Number(wl.ready.tid);
   const all = interruptions(records);
   const worker = interruptions(records, wl.goNs, wl.doneNs).filter((r) => r.victim.tid === tid);
-  return { done, code, lost, worker, all, stderr };
+  return { done, irqWorkNs, code, lost, worker, all, stderr };
 }
 
 const has = (r: InterruptionRecord, f: string) => (r.flags ?? []).includes(f);
@@ -123,18 +127,28 @@ describe('in-kernel signals (real BPF, real process, the CLI path)', () => {
     // nothing else in the window came from this thread's own syscalls, and nothing went out from user space
     expectCount(o, syscalls(o), N + o.done.handled);
     expect(o.all.filter((r) => r.action?.kind === 'signal' && r.action.mode === 'user' && r.action.result === 'delivered')).toEqual([]);
-    // bpf_send_signal_thread from a tracepoint defers to an irq_work: one self-IPI per signal, marked as isolwatch's.
-    // Only one that opens its record is marked: one that landed inside another entry's chain is left to that entry.
-    const irqWork = o.worker.filter((r) => r.kind === 'irq_work' && r.cause.origin === 'isolwatch');
+    // bpf_send_signal_thread from a tracepoint defers the signal to an irq_work (kernels since 6.13 always,
+    // from a tracepoint; earlier ones only with interrupts off). Where that irq_work gets its own vector
+    // entry, isolwatch marks the record it opens as isolwatch's. How many there are is the kernel's business
+    // (a pending irq_work IPI carries a second item; a hypervisor may deliver it late): the ground truth is
+    // bpftrace's irq_work vector entries on CPU 1, each the first after a send and before the next one.
+    const sends = o.worker.filter((r) => has(r, 'signal_sent')).map((r) => r.ts_ns).sort((a, b) => a - b);
+    const after = sends.filter((t, i) => o.irqWorkNs.some((x) => x > t && x - t < 100e6 && (i + 1 === sends.length || x < sends[i + 1])));
+    const marked = o.all.filter((r) => r.cpu === 1 && r.kind === 'irq_work' && r.cause.origin === 'isolwatch');
+    // one that lands inside another entry's chain is left to that entry, unmarked
     const nested = o.worker.filter((r) => r.kind !== 'irq_work' && r.chain.slice(1).some((c) => c.kind === 'irq_work'));
     const diag = () =>
-      o.worker
-        .filter((r) => r.chain.some((c) => c.kind === 'irq_work') || r.kind === 'getppid')
-        .map((r) => `${r.ts_ns} ${r.kind}${r.cause.origin ? ` (${r.cause.origin})` : ''} [${r.chain.map((c) => c.kind).join(' ')}] ${(r.flags ?? []).join(',')}`)
-        .join('\n');
+      [
+        `sends ${sends.length}, followed by an irq_work entry ${after.length}, marked ${marked.length}, nested ${nested.length}`,
+        ...o.worker
+          .filter((r) => r.chain.some((c) => c.kind === 'irq_work') || has(r, 'signal_sent'))
+          .map((r) => `${r.ts_ns} ${r.kind}${r.cause.origin ? ` (${r.cause.origin})` : ''} [${r.chain.map((c) => c.kind).join(' ')}] ${(r.flags ?? []).join(',')}`),
+        `irq_work entries on CPU 1 (bpftrace): ${o.irqWorkNs.join(' ')}`,
+      ].join('\n');
     if (nested.length) console.warn(`${nested.length} irq_work IPI(s) nested in another entry's record:\n${diag()}`);
-    if (o.lost === 0) expect(irqWork.length, diag()).toBeGreaterThanOrEqual(o.done.handled - nested.length);
-    expect(irqWork.length, diag()).toBeLessThanOrEqual(o.done.handled);
+    expect(marked.length, diag()).toBeLessThanOrEqual(after.length);
+    if (o.lost === 0) expect(marked.length, diag()).toBeGreaterThanOrEqual(after.length - nested.length);
+    for (const r of marked) expect(r.violation, 'what isolwatch caused is never a violation').toBe(false);
   });
 
   it('control: the same signal from user space arrives after the syscall returned (before = 0)', async () => {

@@ -1,8 +1,9 @@
 // Root integration harness: runs the real CLI (real BPF) and real C
 // workloads, with the workloads' ready/go/done handshake so the measured
 // window is known on the same clock as the records (CLOCK_MONOTONIC).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { InterruptionRecord, OutputRecord } from '../../src/types.js';
@@ -19,6 +20,36 @@ export function requireRoot(): void {
 }
 
 export const nowNs = () => Number(process.hrtime.bigint());
+
+/**
+ * Runs argv as an unprivileged user with the checkout reachable wherever it
+ * lives: a checkout under a 0700 directory (mktemp -d) is not traversable by
+ * that user, so argv runs in a private mount namespace where the checkout is
+ * bind-mounted at a world-traversable mkdtemp path. `argv` gets that path:
+ * build the paths into the checkout from it.
+ */
+export function runAsUser(
+  user: string,
+  argv: (checkout: string) => string[],
+  opts: { cwd?: (checkout: string) => string; timeout?: number } = {},
+): SpawnSyncReturns<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'iwt-as-user-'));
+  try {
+    chmodSync(dir, 0o755);
+    const mnt = join(dir, 'checkout');
+    mkdirSync(mnt);
+    const cmd = argv(mnt);
+    const cwd = opts.cwd?.(mnt) ?? '/';
+    const script = 'mount --bind "$1" "$2" && cd "$3" && shift 3 && exec runuser -u "$0" -- "$@"';
+    return spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, user, ROOT, mnt, cwd, ...cmd], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: opts.timeout ?? 60_000,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 export interface Watcher {
   records: OutputRecord[];
@@ -113,6 +144,50 @@ export async function startWorkload(name: string, args: string[]): Promise<Workl
     },
   };
   return w;
+}
+
+export interface Bpftrace {
+  /** everything it printed so far */
+  out(): string;
+  /** SIGINT, then what it printed (its maps are printed at exit) */
+  stop(): Promise<string>;
+}
+
+/**
+ * An independent counter: bpftrace running `script`, resolved once attached
+ * (BEGIN fires after every probe is attached: checked, it prints a line the
+ * test waits for). End it with stop(); afterEach-safe by pid.
+ */
+export async function startBpftrace(script: string, timeoutMs = 60_000): Promise<Bpftrace> {
+  const proc = spawn('bpftrace', ['-B', 'line', '-e', `BEGIN { printf("bpftrace-ready\\n"); }\n${script}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((res) => proc.on('exit', (c) => res(c)));
+  const deadline = Date.now() + timeoutMs;
+  while (!out.includes('bpftrace-ready')) {
+    if (proc.exitCode !== null) throw new Error(`bpftrace exited (${proc.exitCode}) before attaching: ${err}`);
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`bpftrace did not attach within ${timeoutMs} ms: ${err}`);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return {
+    out: () => out,
+    async stop() {
+      if (proc.exitCode === null) proc.kill('SIGINT');
+      await exited;
+      return out;
+    },
+  };
+}
+
+/** `@name: N` from bpftrace's exit output (0 when the map was never written). */
+export function bpftraceCount(out: string, name: string): number {
+  const m = new RegExp(`^@${name}: (\\d+)$`, 'm').exec(out);
+  return m ? Number(m[1]) : 0;
 }
 
 export function interruptions(records: OutputRecord[], from = 0, to = Infinity): InterruptionRecord[] {

@@ -2,9 +2,10 @@
 // real kernel with CPU 1 watched and CPU 0 as housekeeping. Exact counts
 // only for what each test causes itself; tolerances for the rest.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { interruptions, nowNs, requireRoot, startWatch, startWorkload } from './harness.js';
+import { parseTlbFlushLabel } from '../../src/system/tlb-flush.js';
+import type { StartRecord } from '../../src/types.js';
+import { bpftraceCount, interruptions, nowNs, requireRoot, startBpftrace, startWatch, startWorkload } from './harness.js';
 
 const WATCHED = '1';
 
@@ -89,22 +90,41 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
     }
   });
 
-  it('munmap of pages the CPU 1 spinner touched -> flush_tlb_func IPIs from the unmapping thread', async () => {
+  it("munmap of pages the CPU 1 spinner touched: every flush_tlb_func the kernel ran there for the unmapper, attributed to it", async () => {
     const N = 100;
     const w = startWatch(['--cpus', WATCHED]);
     await w.ready;
+    const start = w.records[0] as StartRecord;
     const wl = await startWorkload('tlb', ['--spin-cpu', '1', '--unmap-cpu', '0', '--count', String(N)]);
+    const unmapper = Number(wl.ready.unmapper_tid);
+    // Ground truth, counted by the kernel's own tracepoints: the unmapper's remote flushes, and each
+    // flush_tlb_func that ran on CPU 1 from a csd the unmapper queued (matched on the csd pointer).
+    // A paravirtual flush skips preempted vCPUs and a hypervisor flush sends no IPI at all, so how
+    // many there are is this kernel's business; that each one is attributed is isolwatch's.
+    const bt = await startBpftrace(`
+      tracepoint:tlb:tlb_flush /tid == ${unmapper} && args->reason == 4/ { @remote = count(); }
+      tracepoint:csd:csd_queue_cpu /tid == ${unmapper} && args->cpu == 1 && args->func == kaddr("flush_tlb_func")/ { @q[args->csd] = 1; @queued = count(); }
+      tracepoint:csd:csd_function_entry /cpu == 1 && args->func == kaddr("flush_tlb_func") && @q[args->csd] == 1/ { delete(@q[args->csd]); @ran = count(); }`);
     const done = await wl.go();
     await wl.finish();
+    const out = await bt.stop();
     const { records } = await w.stop();
-    const unmapper = Number(wl.ready.unmapper_tid);
-    const spinner = Number(wl.ready.spinner_tid);
-    // a shootdown reaches CPU 1 only while our spinner runs there: judge the flushes that hit it
-    const flushes = interruptions(records, wl.goNs, wl.doneNs).filter((r) => r.cpu === 1 && r.func === 'flush_tlb_func' && r.victim.tid === spinner);
-    const switches = Number(done.spinner_switches ?? 0);
-    expect(flushes.length).toBeGreaterThanOrEqual(Math.max(1, N - switches));
-    expect(flushes.length).toBeLessThanOrEqual(N);
+    expect(done.unmaps).toBe(String(N));
+    const remote = bpftraceCount(out, 'remote');
+    const ran = bpftraceCount(out, 'ran');
+    expect(remote, 'the unmapper flushed no remote TLB at all: the workload did not reach CPU 1').toBeGreaterThan(0);
+    const flushes = interruptions(records).filter((r) => r.cpu === 1 && r.func === 'flush_tlb_func' && r.cause.tid === unmapper);
+    expect(flushes.length).toBe(ran);
     for (const r of flushes) expect(r.cause).toMatchObject({ self: false, context: 'task', tid: unmapper, cpu: 0, comm: 'tlb' });
+    const mode = parseTlbFlushLabel(start.tlb_flush)?.mode;
+    if (ran === 0) {
+      // no IPI ever reached CPU 1: the kernel flushed through the hypervisor, and isolwatch says so
+      expect(mode, `${remote} remote flushes and no flush_tlb_func IPI: start.tlb_flush should name the hypervisor`).toBe('hypervisor');
+    } else {
+      expect(mode).toMatch(/^(ipi|pv-ipi)$/);
+      // the spinner held CPU 1: most unmaps found it there (a switched-out spinner is flushed at switch-in)
+      expect(ran).toBeGreaterThanOrEqual(Math.max(1, N - Number(done.spinner_switches ?? 0)) / 2);
+    }
   });
 
   it('stat_refresh from CPU 0 -> refresh_vm_stats work on CPU 1 attributed to the writer; vmstat_update never blames the interrupted task', async () => {
@@ -121,7 +141,6 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
     const { records } = await w.stop();
     const writer = Number(wl.ready.tid);
     const all = interruptions(records).filter((r) => r.cpu === 1);
-    writeFileSync('/tmp/isolwatch-statrefresh.json', JSON.stringify({ writer, recs: all.filter((r) => JSON.stringify(r).includes('refresh_vm_stats')) }, null, 1));
     // other writers may exist on a shared machine: count what our writer caused
     const refresh = all.filter((r) => r.class === 'workqueue' && r.func === 'refresh_vm_stats' && r.cause.tid === writer);
     expect(refresh.length).toBe(N);
@@ -160,9 +179,8 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
     const theirs = Number(/@n: (\d+)/.exec(out)![1]);
     let ours = 0;
     for (const r of interruptions(records, t0, t1)) if (r.cpu === 1) ours += r.chain.filter((e) => e.kind === 'local_timer').length;
-    writeFileSync('/tmp/isolwatch-tick-compare.txt', `bpftrace=${theirs} isolwatch=${ours} window_ns=${t1 - t0}\n`);
     expect(theirs).toBeGreaterThan(100);
-    expect(Math.abs(ours - theirs) / theirs).toBeLessThanOrEqual(0.02);
+    expect(Math.abs(ours - theirs) / theirs, `bpftrace ${theirs} isolwatch ${ours} in ${t1 - t0} ns`).toBeLessThanOrEqual(0.02);
   });
 });
 
