@@ -5,12 +5,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BIN, CLI, requireRoot } from './harness.js';
+import { BIN, CLI, requireRoot, runAsUser } from './harness.js';
 
-const cli = (args: string[], opts: { user?: string } = {}) => {
-  const argv = opts.user ? ['runuser', '-u', opts.user, '--', process.execPath, CLI, ...args] : [process.execPath, CLI, ...args];
-  return spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-};
+const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
 
 const ourPrograms = () =>
   (JSON.parse(execFileSync('bpftool', ['prog', 'show', '-j'], { encoding: 'utf8' })) as { name?: string }[]).filter((p) =>
@@ -39,7 +36,7 @@ describe('isolwatch CLI as root', () => {
   });
 
   it('without privileges it exits 3 and names the remedy', () => {
-    const r = cli(['watch', '--cpus', '1', '--duration', '1', '--json'], { user: 'nobody' });
+    const r = runAsUser('nobody', (co) => [process.execPath, join(co, 'dist/src/cli.js'), 'watch', '--cpus', '1', '--duration', '1', '--json']);
     expect(r.status).toBe(3);
     expect(r.stderr).toMatch(/root|CAP_BPF/);
   });
@@ -71,6 +68,17 @@ describe('isolwatch CLI as root', () => {
     expect(r.status).toBe(1);
     const sum = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
     expect(sum.verdict.exit_status).toBe(3);
+  });
+
+  it('run with a command that cannot be executed: one line, exit 2, nothing attached or started', () => {
+    const r = cli(['run', '--cpus', '1', '--', '/nonexistent/cmd', 'arg']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe("isolwatch run: cannot run the command: '/nonexistent/cmd' does not exist\n");
+    expect(r.stdout).toBe('');
+    // checked before the BPF object is even opened: a missing object (exit 3) is never reached
+    const first = cli(['run', '--cpus', '1', '--obj', '/nonexistent/isolwatch.bpf.o', '--', '/nonexistent/cmd']);
+    expect(first.status).toBe(2);
+    expect(first.stderr).toMatch(/cannot run the command/);
   });
 
   it('nothing stays attached after the commands above', async () => {

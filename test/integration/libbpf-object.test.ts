@@ -6,7 +6,7 @@
 import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -28,6 +28,7 @@ import {
   structLayoutFromObject,
   vmlinuxBtf,
 } from '../../src/libbpf/index.js';
+import { runAsUser } from './harness.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const PROBE_OBJ = join(ROOT, 'build/fixtures/ringbuf_probe.bpf.o');
@@ -510,7 +511,8 @@ describe('libbpf layer on the running kernel', () => {
   });
 
   it('reports missing privileges as a PermissionError (run as an unprivileged user)', () => {
-    // Transpile the layer for a plain node child running as nobody.
+    // Transpile the layer for a plain node child running as nobody; it reaches koffi and the probe
+    // object through the checkout, bind-mounted where nobody can traverse (runAsUser).
     const dir = join(tmp, 'unpriv');
     mkdirSync(join(dir, 'src/libbpf'), { recursive: true });
     for (const f of readdirSync(join(ROOT, 'src/libbpf')).filter((f) => f.endsWith('.ts'))) {
@@ -519,19 +521,25 @@ describe('libbpf layer on the running kernel', () => {
       writeFileSync(join(dir, 'src/libbpf', f.replace(/\.ts$/, '.js')), js);
     }
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
-    symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
-    writeFileSync(
-      join(dir, 'main.js'),
-      `import { BpfObject, openHandleCount } from './src/libbpf/index.js';
-       const obj = BpfObject.open(${JSON.stringify(PROBE_OBJ)});
-       obj.setAutoload('iwt_missing_tp', false);
-       try { obj.load(); console.log(JSON.stringify({ ok: true })); }
-       catch (e) { console.log(JSON.stringify({ name: e.constructor.name, errno: e.errno, message: e.message })); }
-       obj.close();
-       if (openHandleCount() !== 0) console.log('leak');`,
-    );
     chmodSync(tmp, 0o755);
-    const r = spawnSync(process.execPath, [join(dir, 'main.js')], { uid: 65534, gid: 65534, encoding: 'utf8', cwd: dir });
+    const r = runAsUser(
+      'nobody',
+      (co) => {
+        symlinkSync(join(co, 'node_modules'), join(dir, 'node_modules'));
+        writeFileSync(
+          join(dir, 'main.js'),
+          `import { BpfObject, openHandleCount } from './src/libbpf/index.js';
+           const obj = BpfObject.open(${JSON.stringify(join(co, relative(ROOT, PROBE_OBJ)))});
+           obj.setAutoload('iwt_missing_tp', false);
+           try { obj.load(); console.log(JSON.stringify({ ok: true })); }
+           catch (e) { console.log(JSON.stringify({ name: e.constructor.name, errno: e.errno, message: e.message })); }
+           obj.close();
+           if (openHandleCount() !== 0) console.log('leak');`,
+        );
+        return [process.execPath, join(dir, 'main.js')];
+      },
+      { cwd: () => dir },
+    );
     expect(r.stderr).toBe('');
     const lines = r.stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
@@ -541,4 +549,5 @@ describe('libbpf layer on the running kernel', () => {
     expect(out.message).toMatch(/^bpf_object__load\(ringbuf_probe\.bpf\.o\): (Operation not permitted \(EPERM\)|Permission denied \(EACCES\))/);
     expect(out.message).toMatch(/run isolwatch as root/);
   });
+
 });
