@@ -65,7 +65,8 @@ main(process.argv.slice(2)).then(
   },
   (e) => {
     const { code, message } = exitCodeFor(e);
-    process.stderr.write(`isolwatch: ${message}\n`);
+    // messages that name their command already ("isolwatch run: ...") are not prefixed twice
+    process.stderr.write(`${message.startsWith('isolwatch') ? '' : 'isolwatch: '}${message}\n`);
     process.exitCode = code;
   },
 );

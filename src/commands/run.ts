@@ -15,6 +15,7 @@ import { toNdjsonLine } from '../output/ndjson.js';
 import { formatStart, formatSummary } from '../output/text.js';
 import { remedyFor } from '../remedies.js';
 import { formatCpuList } from '../system/cpus.js';
+import { commandProblem } from '../system/exec.js';
 import type { InterruptionRecord, IsolRecord, OutputRecord } from '../types.js';
 import { budgetsFromFlags } from './budgets.js';
 import { policyVerdict } from '../enforce/index.js';
@@ -35,6 +36,9 @@ function chisolPath(): string {
 export async function run(o: RunOptions): Promise<number> {
   const budgets = budgetsFromFlags(o.budgets);
   if (o.window !== undefined && o.window <= 0) throw new UsageError(`isolwatch run: --duration ${o.window}: the judged window must be longer than 0 s`);
+  // a command that cannot start is a usage error, found before anything is attached
+  const problem = commandProblem(o.argv[0]);
+  if (problem) throw new UsageError(`isolwatch run: cannot run the command: ${problem}`);
   // refuse --isolate before anything is attached or started
   let argv = o.argv;
   if (o.isolate) {
