@@ -13,14 +13,14 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { openLive } from '../src/commands/live.js';
+import { openLive } from '../src/live/pipeline.js';
 import { Engine } from '../src/correlate/engine.js';
-import { decodeRecord, type RawInterruption, type RawRecord } from '../src/events/decode.js';
-import { parseRecording } from '../src/events/recording.js';
+import { decodeRecord, type RawInterruption, type RawRecord } from '../src/contract/decode.js';
+import { parseRecording } from '../src/contract/recording.js';
 import { IsolTracker } from '../src/isol/state.js';
 import { RingParser } from '../src/libbpf/ringbuf.js';
 import { toNdjsonLine } from '../src/output/ndjson.js';
-import { pinSelfTo } from '../src/session.js';
+import { pinSelfTo } from '../src/live/pin.js';
 import { symbolsFromTable } from '../src/system/kallsyms.js';
 import { buildRing, encodeInterruption, syscallRecord } from './lib/encode.js';
 import { flags, requireRoot, sleep } from './lib/proc.js';

@@ -18,6 +18,8 @@
 #define IW_NAME_LEN 24
 #define IW_CHAIN_MAX 6
 #define IW_MAX_CPUS 1024
+/* Watched CPUs isolwatch can attribute IPI senders for (the cpumask walk): all of them. */
+#define IW_MAX_WATCH IW_MAX_CPUS
 
 /* Record types (iw_hdr.type). */
 #define IW_REC_INTERRUPTION 1
@@ -85,29 +87,15 @@
 #define IW_COUNTER_LOST IW_CLASS_MAX
 #define IW_COUNTERS (IW_CLASS_MAX + 1)
 
-/* Raw tracepoint hit counters (map iw_probe_hits), for cross-checks with perf/bpftrace. */
-#define IW_PROBE_LOCAL_TIMER 0
-#define IW_PROBE_RESCHEDULE 1
-#define IW_PROBE_CALL_FUNCTION 2
-#define IW_PROBE_CALL_FUNCTION_SINGLE 3
-#define IW_PROBE_IRQ_WORK 4
-#define IW_PROBE_OTHER_VECTOR 5
-#define IW_PROBE_IRQ 6
-#define IW_PROBE_SOFTIRQ 7
-#define IW_PROBE_HRTIMER 8
-#define IW_PROBE_TIMER_LIST 9
-#define IW_PROBE_CSD 10
-#define IW_PROBE_WORK 11
-#define IW_PROBE_SCHED_SWITCH 12
-#define IW_PROBE_NMI 13
-#define IW_PROBE_PAGE_FAULT 14
-#define IW_PROBE_SYSCALL 15
-#define IW_PROBE_USER_EXIT 16
-#define IW_PROBES 17
-
-/* One nested entry of an interruption (the root is chain[0]). */
+/*
+ * One nested entry of an interruption (the root is chain[0]). `func` holds
+ * one thing per class: the kernel function that ran (IRQ handler, timer
+ * callback, work function, cross-CPU call) for irq, timer, ipi, workqueue,
+ * nmi; the faulting address for page_fault; the return value for syscall;
+ * 0 for the rest. The decoder names them func, address and ret.
+ */
 struct iw_entry {
-	__u64 func;        /* kernel address: handler / callback / work function; 0 if none */
+	__u64 func;        /* see above: function, faulting address or return value */
 	__u64 start_ns;
 	__u32 duration_ns; /* saturates at 2^32-1 */
 	__u32 kind;
@@ -148,7 +136,22 @@ struct iw_interruption {
 	struct iw_entry chain[IW_CHAIN_MAX];
 };
 
-/* A prctl with option 63..67 returned (see knowledge/task-isolation-abi.md). */
+/*
+ * The prctl options the PR_ISOL series numbers 63..67 (upstream kernels give
+ * the same numbers to other options: see knowledge/task-isolation-abi.md).
+ */
+#define IW_PR_ISOL_FEAT_GET 63
+#define IW_PR_ISOL_CFG_GET 64
+#define IW_PR_ISOL_CFG_SET 65
+#define IW_PR_ISOL_ACTIVATE_GET 66
+#define IW_PR_ISOL_ACTIVATE_SET 67
+
+/* iw_isol_call.read_ok: which user memory the BPF side could read. */
+#define IW_ISOL_READ_IN_MASK (1 << 0)
+#define IW_ISOL_READ_OUT_MASK (1 << 1)
+#define IW_ISOL_READ_CTL (1 << 2)
+
+/* A prctl with option IW_PR_ISOL_FEAT_GET..IW_PR_ISOL_ACTIVATE_SET returned. */
 struct iw_isol_call {
 	struct iw_hdr hdr;
 	__u64 arg2;
@@ -162,7 +165,7 @@ struct iw_isol_call {
 	__u32 pid;
 	__u32 tid;
 	__u32 option;
-	__u32 read_ok;      /* bit 0 in_mask, bit 1 out_mask, bit 2 ctl */
+	__u32 read_ok;      /* IW_ISOL_READ_* */
 	char comm[IW_COMM_LEN];
 };
 

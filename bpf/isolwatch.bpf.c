@@ -64,13 +64,6 @@ static __always_inline struct iw_cpu_state *cpu_state(void)
 	return bpf_map_lookup_elem(&iw_cpu, &zero);
 }
 
-static __always_inline void count_probe(__u32 probe)
-{
-	__u64 *c = bpf_map_lookup_elem(&iw_probe_hits, &probe);
-	if (c)
-		*c += 1;
-}
-
 /*
  * bpf_send_signal*() from a tracepoint defers the signal to an irq_work: a
  * self-IPI on this CPU, or the one already on its way, runs it. So the first
@@ -438,7 +431,7 @@ static __always_inline void name_from(struct iw_episode *ep, int idx, const char
 
 /* ------------------------------------------------------- x86 irq_vectors */
 
-static __always_inline void vector_enter(__u32 probe, __u16 class, __u32 kind)
+static __always_inline void vector_enter(__u16 class, __u32 kind)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct iw_sender *s = NULL;
@@ -447,7 +440,6 @@ static __always_inline void vector_enter(__u32 probe, __u16 class, __u32 kind)
 
 	if (!watched(cpu))
 		return;
-	count_probe(probe);
 	if (kind == IW_VEC_RESCHEDULE) {
 		__u32 key = IW_MAX_CPUS + cpu;
 		s = bpf_map_lookup_elem(&iw_ipi, &key);
@@ -463,12 +455,12 @@ static __always_inline void vector_enter(__u32 probe, __u16 class, __u32 kind)
 		s->ts = 0; /* consumed: a later IPI must not reuse it */
 }
 
-#define VECTOR(name, probe, class, kind)                                   \
+#define VECTOR(name, class, kind)                                          \
 	SEC("tp_btf/" #name "_entry")                                      \
 	int BPF_PROG(handle_vec_##name##_entry, int vector)                \
 	{                                                                  \
 		ctx_enter(1);                                              \
-		vector_enter(probe, class, kind);                          \
+		vector_enter(class, kind);                                 \
 		return 0;                                                  \
 	}                                                                  \
 	SEC("tp_btf/" #name "_exit")                                       \
@@ -479,17 +471,17 @@ static __always_inline void vector_enter(__u32 probe, __u16 class, __u32 kind)
 		return 0;                                                  \
 	}
 
-VECTOR(local_timer, IW_PROBE_LOCAL_TIMER, IW_CLASS_TIMER, IW_VEC_LOCAL_TIMER)
-VECTOR(reschedule, IW_PROBE_RESCHEDULE, IW_CLASS_IPI, IW_VEC_RESCHEDULE)
-VECTOR(call_function, IW_PROBE_CALL_FUNCTION, IW_CLASS_IPI, IW_VEC_CALL_FUNCTION)
-VECTOR(call_function_single, IW_PROBE_CALL_FUNCTION_SINGLE, IW_CLASS_IPI, IW_VEC_CALL_FUNCTION_SINGLE)
-VECTOR(irq_work, IW_PROBE_IRQ_WORK, IW_CLASS_IPI, IW_VEC_IRQ_WORK)
-VECTOR(x86_platform_ipi, IW_PROBE_OTHER_VECTOR, IW_CLASS_IPI, IW_VEC_X86_PLATFORM_IPI)
-VECTOR(thermal_apic, IW_PROBE_OTHER_VECTOR, IW_CLASS_IRQ, IW_VEC_THERMAL_APIC)
-VECTOR(threshold_apic, IW_PROBE_OTHER_VECTOR, IW_CLASS_IRQ, IW_VEC_THRESHOLD_APIC)
-VECTOR(deferred_error_apic, IW_PROBE_OTHER_VECTOR, IW_CLASS_IRQ, IW_VEC_DEFERRED_ERROR_APIC)
-VECTOR(error_apic, IW_PROBE_OTHER_VECTOR, IW_CLASS_IRQ, IW_VEC_ERROR_APIC)
-VECTOR(spurious_apic, IW_PROBE_OTHER_VECTOR, IW_CLASS_IRQ, IW_VEC_SPURIOUS_APIC)
+VECTOR(local_timer, IW_CLASS_TIMER, IW_VEC_LOCAL_TIMER)
+VECTOR(reschedule, IW_CLASS_IPI, IW_VEC_RESCHEDULE)
+VECTOR(call_function, IW_CLASS_IPI, IW_VEC_CALL_FUNCTION)
+VECTOR(call_function_single, IW_CLASS_IPI, IW_VEC_CALL_FUNCTION_SINGLE)
+VECTOR(irq_work, IW_CLASS_IPI, IW_VEC_IRQ_WORK)
+VECTOR(x86_platform_ipi, IW_CLASS_IPI, IW_VEC_X86_PLATFORM_IPI)
+VECTOR(thermal_apic, IW_CLASS_IRQ, IW_VEC_THERMAL_APIC)
+VECTOR(threshold_apic, IW_CLASS_IRQ, IW_VEC_THRESHOLD_APIC)
+VECTOR(deferred_error_apic, IW_CLASS_IRQ, IW_VEC_DEFERRED_ERROR_APIC)
+VECTOR(error_apic, IW_CLASS_IRQ, IW_VEC_ERROR_APIC)
+VECTOR(spurious_apic, IW_CLASS_IRQ, IW_VEC_SPURIOUS_APIC)
 
 /* ------------------------------------------------------ device IRQs, softirqs */
 
@@ -501,10 +493,7 @@ int BPF_PROG(handle_irq_handler_entry, int irq, struct irqaction *action)
 
 	ctx_enter(1);
 	ep = hard_enter(IW_CLASS_IRQ, irq, (__u64)BPF_CORE_READ(action, handler), NULL, 0, &idx);
-	if (ep) {
-		count_probe(IW_PROBE_IRQ);
-		name_from(ep, idx, BPF_CORE_READ(action, name));
-	}
+	name_from(ep, idx, BPF_CORE_READ(action, name));
 	return 0;
 }
 
@@ -520,8 +509,7 @@ SEC("tp_btf/softirq_entry")
 int BPF_PROG(handle_softirq_entry, unsigned int vec)
 {
 	ctx_enter(0);
-	if (hard_enter(IW_CLASS_SOFTIRQ, vec, 0, NULL, 0, NULL))
-		count_probe(IW_PROBE_SOFTIRQ);
+	hard_enter(IW_CLASS_SOFTIRQ, vec, 0, NULL, 0, NULL);
 	return 0;
 }
 
@@ -538,8 +526,7 @@ int BPF_PROG(handle_softirq_exit, unsigned int vec)
 SEC("tp_btf/hrtimer_expire_entry")
 int BPF_PROG(handle_timer_hrtimer_entry, struct hrtimer *timer, ktime_t *now)
 {
-	if (hard_enter(IW_CLASS_TIMER, IW_VEC_HRTIMER, (__u64)BPF_CORE_READ(timer, function), NULL, 0, NULL))
-		count_probe(IW_PROBE_HRTIMER);
+	hard_enter(IW_CLASS_TIMER, IW_VEC_HRTIMER, (__u64)BPF_CORE_READ(timer, function), NULL, 0, NULL);
 	return 0;
 }
 
@@ -553,8 +540,7 @@ int BPF_PROG(handle_timer_hrtimer_exit, struct hrtimer *timer)
 SEC("tp_btf/timer_expire_entry")
 int BPF_PROG(handle_timer_list_entry, struct timer_list *timer, unsigned long baseclk)
 {
-	if (hard_enter(IW_CLASS_TIMER, IW_VEC_TIMER_LIST, (__u64)BPF_CORE_READ(timer, function), NULL, 0, NULL))
-		count_probe(IW_PROBE_TIMER_LIST);
+	hard_enter(IW_CLASS_TIMER, IW_VEC_TIMER_LIST, (__u64)BPF_CORE_READ(timer, function), NULL, 0, NULL);
 	return 0;
 }
 
@@ -600,7 +586,6 @@ int BPF_PROG(handle_csd_function_entry, smp_call_func_t func, call_single_data_t
 	if (s && s->func != (__u64)func)
 		s = NULL;
 	hard_enter(IW_CLASS_IPI, IW_VEC_CSD, (__u64)func, s, s ? IW_PRIO_CSD : 0, NULL);
-	count_probe(IW_PROBE_CSD);
 	if (s)
 		bpf_map_delete_elem(&iw_csd, &key);
 	return 0;
@@ -775,7 +760,6 @@ int BPF_PROG(handle_workqueue_execute_start, struct work_struct *work)
 	s = bpf_map_lookup_elem(&iw_work, &key);
 	func = (__u64)BPF_CORE_READ(work, func);
 	ep = hard_enter(IW_CLASS_WORKQUEUE, 0, func, s, s ? IW_PRIO_WORK : 0, &idx);
-	count_probe(IW_PROBE_WORK);
 	if (ep && s && idx >= 0 && idx < IW_CHAIN_MAX)
 		__builtin_memcpy(ep->rec.chain[idx].name, s->name, IW_NAME_LEN);
 	if (ep && ep->rec.chain_len == 1) {
@@ -850,7 +834,6 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	st = cpu_state();
 	if (!st)
 		return 0;
-	count_probe(IW_PROBE_SCHED_SWITCH);
 	now = bpf_ktime_get_ns();
 	/* work items may sleep; hard contexts cannot switch: whatever is open ends here */
 	if (st->hard.depth > 0)
@@ -922,7 +905,6 @@ int BPF_PROG(handle_nmi_handler, void *handler, s64 delta_ns, int handled)
 	rec->chain[0].func = (__u64)handler;
 	rec->chain[0].start_ns = rec->hdr.ts_ns;
 	rec->chain[0].duration_ns = sat32(delta_ns);
-	count_probe(IW_PROBE_NMI);
 	emit(rec);
 	return 0;
 }
@@ -980,7 +962,6 @@ int BPF_PROG(handle_exc_page_fault_user, unsigned long address, struct pt_regs *
 
 	if (!watched(bpf_get_smp_processor_id()))
 		return 0;
-	count_probe(IW_PROBE_PAGE_FAULT);
 	signal_on_entry(tid, &flags, IW_SIG_ON_FAULT);
 	instant(IW_CLASS_PAGE_FAULT, (__u32)error_code, address, 0, flags);
 	return 0;
@@ -994,7 +975,6 @@ int BPF_PROG(handle_exc_page_fault_kernel, unsigned long address, struct pt_regs
 
 	if (!watched(bpf_get_smp_processor_id()))
 		return 0;
-	count_probe(IW_PROBE_PAGE_FAULT);
 	if (bpf_map_lookup_elem(&iw_sys, &tid))
 		flags |= IW_F_IN_SYSCALL;
 	instant(IW_CLASS_PAGE_FAULT, (__u32)error_code, address, 0, flags);
@@ -1008,7 +988,7 @@ static __always_inline void prctl_enter(struct pt_regs *regs, __u32 tid)
 	struct iw_isol_call c = {};
 	__u64 option = BPF_CORE_READ(regs, di);
 
-	if (option < 63 || option > 67)
+	if (option < IW_PR_ISOL_FEAT_GET || option > IW_PR_ISOL_ACTIVATE_SET)
 		return;
 	c.option = option;
 	c.arg2 = BPF_CORE_READ(regs, si);
@@ -1016,16 +996,16 @@ static __always_inline void prctl_enter(struct pt_regs *regs, __u32 tid)
 	c.arg4 = BPF_CORE_READ(regs, r10);
 	c.arg5 = BPF_CORE_READ(regs, r8);
 	/* SET calls: what the caller asks for, read before the kernel acts */
-	if (option == 65 && c.arg4) {
+	if (option == IW_PR_ISOL_CFG_SET && c.arg4) {
 		if (!bpf_probe_read_user(&c.ctl, sizeof(c.ctl), (void *)c.arg4)) {
 			c.in_mask = c.ctl[0];
-			c.read_ok |= 1 | 4;
+			c.read_ok |= IW_ISOL_READ_IN_MASK | IW_ISOL_READ_CTL;
 		}
-	} else if (option == 67) {
+	} else if (option == IW_PR_ISOL_ACTIVATE_SET) {
 		if (c.arg2 && !bpf_probe_read_user(&c.in_mask, sizeof(c.in_mask), (void *)c.arg2))
-			c.read_ok |= 1;
+			c.read_ok |= IW_ISOL_READ_IN_MASK;
 		if (c.arg3 && !bpf_probe_read_user(&c.ctl, sizeof(c.ctl), (void *)c.arg3))
-			c.read_ok |= 4;
+			c.read_ok |= IW_ISOL_READ_CTL;
 	}
 	c.hdr.ts_ns = bpf_ktime_get_ns();
 	bpf_map_update_elem(&iw_prctl, &tid, &c, BPF_ANY);
@@ -1045,23 +1025,23 @@ static __always_inline void prctl_exit(long ret, __u32 tid)
 	c->tid = (__u32)id;
 	bpf_get_current_comm(c->comm, sizeof(c->comm));
 	/* GET calls: what the kernel wrote back */
-	if (c->option == 63 && c->arg3) {
+	if (c->option == IW_PR_ISOL_FEAT_GET && c->arg3) {
 		if (!bpf_probe_read_user(&c->ctl, sizeof(c->ctl), (void *)c->arg3)) {
 			c->out_mask = c->ctl[0];
-			c->read_ok |= 2 | 4;
+			c->read_ok |= IW_ISOL_READ_OUT_MASK | IW_ISOL_READ_CTL;
 		}
-	} else if (c->option == 64 && c->arg4) {
+	} else if (c->option == IW_PR_ISOL_CFG_GET && c->arg4) {
 		if (!bpf_probe_read_user(&c->ctl, sizeof(c->ctl), (void *)c->arg4)) {
 			c->out_mask = c->ctl[0];
-			c->read_ok |= 2 | 4;
+			c->read_ok |= IW_ISOL_READ_OUT_MASK | IW_ISOL_READ_CTL;
 		}
-	} else if (c->option == 66 && c->arg2) {
+	} else if (c->option == IW_PR_ISOL_ACTIVATE_GET && c->arg2) {
 		if (!bpf_probe_read_user(&c->out_mask, sizeof(c->out_mask), (void *)c->arg2))
-			c->read_ok |= 2;
+			c->read_ok |= IW_ISOL_READ_OUT_MASK;
 	}
 	ring_output(c, sizeof(*c));
 	/* a SET that succeeded may have given the thread PR_ISOL state: follow its forks */
-	if (ret == 0 && (c->option == 65 || c->option == 67)) {
+	if (ret == 0 && (c->option == IW_PR_ISOL_CFG_SET || c->option == IW_PR_ISOL_ACTIVATE_SET)) {
 		__u8 one = 1;
 		bpf_map_update_elem(&iw_track_tid, &tid, &one, BPF_ANY);
 	}
@@ -1102,7 +1082,6 @@ int BPF_PROG(handle_raw_syscalls_sys_enter, struct pt_regs *regs, long id)
 	st = cpu_state();
 	if (st)
 		st->ct_specific += 1;
-	count_probe(IW_PROBE_SYSCALL);
 	return 0;
 }
 
@@ -1209,7 +1188,6 @@ int BPF_PROG(handle_ct_user_exit, int dummy)
 	st = cpu_state();
 	if (!st)
 		return 0;
-	count_probe(IW_PROBE_USER_EXIT);
 	st->ct_start = bpf_ktime_get_ns();
 	st->ct_specific = 0;
 	return 0;

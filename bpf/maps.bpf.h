@@ -4,7 +4,6 @@
 #define __IW_MAPS_BPF_H
 
 #define IW_STACK_MAX 8
-#define IW_MAX_WATCH 64
 
 /* How much a sender fact is trusted when several apply to one interruption. */
 #define IW_PRIO_WAKEUP 1
@@ -89,14 +88,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct iw_counter);
 } iw_counts SEC(".maps");
-
-/* User ABI: per-CPU raw tracepoint hits on watched CPUs (IW_PROBE_*). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, IW_PROBES);
-	__type(key, __u32);
-	__type(value, __u64);
-} iw_probe_hits SEC(".maps");
 
 /* User ABI: tid -> the in-kernel signal armed for that thread (see events.h). */
 struct {

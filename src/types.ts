@@ -58,7 +58,12 @@ export interface IsolInfo {
 export interface ChainEntry {
   class: InterruptionClass;
   kind: string;
+  /** the kernel function that ran (IRQ handler, timer callback, work function, cross-CPU call) */
   func?: string;
+  /** page_fault: the faulting address, hex */
+  address?: string;
+  /** syscall: its return value (negative: -errno) */
+  ret?: number;
   name?: string;
   duration_ns: number;
   depth: number;

@@ -1,9 +1,9 @@
-// The inverse of src/events/decode.ts for interruption records: lays a
+// The inverse of src/contract/decode.ts for interruption records: lays a
 // RawInterruption out in bytes as the BPF programs would (offsets from the
 // BTF-generated layout), so the throughput benchmark can feed the real parser,
 // decoder and engine with a synthetic ring buffer built from a recording.
-import type { RawInterruption } from '../../src/events/decode.js';
-import { IW, LAYOUT } from '../../src/events/layout.generated.js';
+import type { RawInterruption } from '../../src/contract/decode.js';
+import { IW, LAYOUT } from '../../src/contract/layout.generated.js';
 
 const I = LAYOUT.iw_interruption.fields;
 const E = LAYOUT.iw_entry.fields;

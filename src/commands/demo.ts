@@ -7,13 +7,12 @@
 import type { Command } from '../cli-args.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { EnvironmentError } from '../errors.js';
+import { workloadPath } from '../paths.js';
 import { housekeepingCpus, readCpuTopology } from '../system/cpus.js';
 import { parseTlbFlushLabel, type TlbFlushMode } from '../system/tlb-flush.js';
-import { resolveCpus } from './live.js';
+import { resolveCpus } from '../live/cpus.js';
 import { watch } from './watch.js';
 
 export type DemoOptions = Extract<Command, { cmd: 'demo' }>['opts'];
@@ -126,7 +125,7 @@ async function stopDisturb(child: ChildProcess): Promise<void> {
 }
 
 export async function demo(o: DemoOptions): Promise<number> {
-  const bin = join(dirname(fileURLToPath(import.meta.url)), '../../../test/workloads/bin/disturb');
+  const bin = workloadPath('disturb');
   if (!existsSync(bin)) throw new EnvironmentError(`demo workload ${bin} is missing: run 'npm run build'`);
   const target = resolveCpus(o.cpus, []).cpus[0];
   const hk = housekeepingCpus(readCpuTopology(), [target]);

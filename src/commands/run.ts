@@ -19,19 +19,14 @@ import { commandProblem } from '../system/exec.js';
 import type { InterruptionRecord, IsolRecord, OutputRecord } from '../types.js';
 import { budgetsFromFlags } from './budgets.js';
 import { policyVerdict } from '../enforce/index.js';
-import { openLive } from './live.js';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { openLive } from '../live/pipeline.js';
+import { chisolPath } from '../paths.js';
 import { EnvironmentError } from '../errors.js';
 
 export type RunOptions = Extract<Command, { cmd: 'run' }>['opts'];
 
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
 const ignore = () => {};
-
-function chisolPath(): string {
-  return join(dirname(fileURLToPath(import.meta.url)), '../../../build/chisol');
-}
 
 export async function run(o: RunOptions): Promise<number> {
   const budgets = budgetsFromFlags(o.budgets);

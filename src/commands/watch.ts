@@ -3,12 +3,13 @@
 import type { CommonOptions } from '../cli-args.js';
 import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
-import { encodeLine } from '../events/recording.js';
+import { IW } from '../contract/layout.generated.js';
+import { encodeLine } from '../contract/recording.js';
 import { toNdjsonLine } from '../output/ndjson.js';
 import { formatInterruption, formatStart, formatSummary } from '../output/text.js';
 import type { OutputRecord, StartRecord, TaskRef } from '../types.js';
 import { policyVerdict } from '../enforce/index.js';
-import { openLive, untilStopped } from './live.js';
+import { openLive, untilStopped } from '../live/pipeline.js';
 
 export type WatchOptions = CommonOptions & {
   pids: number[];
@@ -111,7 +112,7 @@ export async function watch(o: WatchOptions): Promise<number> {
     let fd: number | undefined;
     if (o.output) {
       fd = openSync(o.output, 'w');
-      writeSync(fd, encodeLine({ type: 'recording', abi: 1, start: live.start, declared_pids: o.pids, arch: live.start.arch }) + '\n');
+      writeSync(fd, encodeLine({ type: 'recording', abi: IW.IW_ABI_VERSION, start: live.start, declared_pids: o.pids, arch: live.start.arch }) + '\n');
     }
     const out = stdoutWithBackpressure();
     const emit = (r: OutputRecord) => {

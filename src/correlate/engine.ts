@@ -2,13 +2,13 @@
 // interruption / isol / summary records out. Pure: no I/O, no clock of its
 // own (timestamps come from the records), every dependency injected, so it
 // runs the same on a live stream and on a recording.
-import type { RawEntry, RawInterruption, RawIsolCall, RawRecord, RawTaskEvent } from '../events/decode.js';
-import { IW } from '../events/layout.generated.js';
+import type { RawEntry, RawInterruption, RawIsolCall, RawRecord, RawTaskEvent } from '../contract/decode.js';
+import { IW } from '../contract/layout.generated.js';
 import { decodeIsolCall } from '../isol/decode.js';
 import { judge } from '../isol/judge.js';
 import type { IsolTracker } from '../isol/state.js';
 import type { Symbolizer } from '../system/kallsyms.js';
-import { className, CTX_NAMES, flagNames, kindName } from '../system/names.js';
+import { className, CTX_NAMES, flagNames, kindName } from '../contract/vocabulary.js';
 import type {
   ActionRecord,
   Cause,
@@ -154,9 +154,12 @@ export class Engine {
   private chainEntry(e: RawEntry): ChainEntry {
     const cls = className(e.class);
     const out: ChainEntry = { class: cls, kind: kindName(cls, e.kind, e.name), duration_ns: e.duration_ns, depth: e.depth };
+    // iw_entry.func holds one thing per class (bpf/events.h): the faulting address, the return value, or the function
     if (cls === 'page_fault') {
-      out.func = `0x${e.func.toString(16)}`; // the faulting user/kernel address, not a symbol
-    } else if (cls !== 'syscall' && cls !== 'preempt' && e.func !== 0n) {
+      out.address = `0x${e.func.toString(16)}`;
+    } else if (cls === 'syscall') {
+      out.ret = Number(BigInt.asIntN(64, e.func));
+    } else if (cls !== 'preempt' && e.func !== 0n) {
       const f = this.opts.symbols.lookup(e.func);
       if (f) out.func = f;
     }

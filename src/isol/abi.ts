@@ -2,28 +2,30 @@
 // (knowledge/task-isolation-abi.md). One place for the numbers, bit names and
 // errno names that detect/decode/state/chisol share; chisol.c repeats the few
 // it needs and says so.
+import { IW } from '../contract/layout.generated.js';
 
-export const PR_ISOL_FEAT_GET = 63;
-export const PR_ISOL_CFG_GET = 64;
-export const PR_ISOL_CFG_SET = 65;
-export const PR_ISOL_ACTIVATE_GET = 66;
-export const PR_ISOL_ACTIVATE_SET = 67;
+// the option numbers are the kernel/TypeScript contract's (bpf/events.h)
+export const PR_ISOL_FEAT_GET = IW.IW_PR_ISOL_FEAT_GET;
+export const PR_ISOL_CFG_GET = IW.IW_PR_ISOL_CFG_GET;
+export const PR_ISOL_CFG_SET = IW.IW_PR_ISOL_CFG_SET;
+export const PR_ISOL_ACTIVATE_GET = IW.IW_PR_ISOL_ACTIVATE_GET;
+export const PR_ISOL_ACTIVATE_SET = IW.IW_PR_ISOL_ACTIVATE_SET;
 
 export const PR_ISOL_OPS: Readonly<Record<number, string>> = {
-  63: 'PR_ISOL_FEAT_GET',
-  64: 'PR_ISOL_CFG_GET',
-  65: 'PR_ISOL_CFG_SET',
-  66: 'PR_ISOL_ACTIVATE_GET',
-  67: 'PR_ISOL_ACTIVATE_SET',
+  [PR_ISOL_FEAT_GET]: 'PR_ISOL_FEAT_GET',
+  [PR_ISOL_CFG_GET]: 'PR_ISOL_CFG_GET',
+  [PR_ISOL_CFG_SET]: 'PR_ISOL_CFG_SET',
+  [PR_ISOL_ACTIVATE_GET]: 'PR_ISOL_ACTIVATE_GET',
+  [PR_ISOL_ACTIVATE_SET]: 'PR_ISOL_ACTIVATE_SET',
 };
 
 /** What the same numbers mean on a stock (mainline) kernel. */
 export const STOCK_OPS: Readonly<Record<number, string>> = {
-  63: 'PR_SME_SET_VL',
-  64: 'PR_SME_GET_VL',
-  65: 'PR_SET_MDWE',
-  66: 'PR_GET_MDWE',
-  67: 'PR_SET_MEMORY_MERGE',
+  [PR_ISOL_FEAT_GET]: 'PR_SME_SET_VL',
+  [PR_ISOL_CFG_GET]: 'PR_SME_GET_VL',
+  [PR_ISOL_CFG_SET]: 'PR_SET_MDWE',
+  [PR_ISOL_ACTIVATE_GET]: 'PR_GET_MDWE',
+  [PR_ISOL_ACTIVATE_SET]: 'PR_SET_MEMORY_MERGE',
 };
 
 export const I_CFG_FEAT = 1;

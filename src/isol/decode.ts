@@ -1,9 +1,11 @@
-// Turns one raw iw_isol_call (a prctl with option 63..67 that returned, see
+// Turns one raw iw_isol_call (a prctl with a PR_ISOL option number that returned, see
 // bpf/events.h) into the output contract's IsolRecord: which PR_ISOL operation
 // the caller meant, its decoded arguments, and what the call meant on THIS
 // kernel. On a kernel without the PR_ISOL ABI the same numbers are upstream
 // options (SME, MDWE, KSM); the meaning then says what really happened and the
 // record carries warning: true. Pure: the caller passes the kernel facts.
+import type { RawIsolCall } from '../contract/decode.js';
+import { IW } from '../contract/layout.generated.js';
 import type { IsolRecord } from '../types.js';
 import {
   FEATURE_BITS,
@@ -26,35 +28,12 @@ import {
   hex,
 } from './abi.js';
 
-/**
- * struct iw_isol_call as TypeScript (u64 -> bigint; result is the kernel's signed return, -errno on failure).
- * Bytes are decoded in one place, src/events/decode.ts, at offsets generated from the object's BTF.
- */
-export interface IsolCall {
-  ts_ns: bigint;
-  cpu: number;
-  arg2: bigint;
-  arg3: bigint;
-  arg4: bigint;
-  arg5: bigint;
-  result: bigint;
-  /** SET calls, at entry: *(u64*)arg4 for 65 (= ctl[0]), *(u64*)arg2 for 67. */
-  in_mask: bigint;
-  /** GET calls, at exit: *(u64*)arg3 for 63, *(u64*)arg4 for 64 (both = ctl[0]), *(u64*)arg2 for 66. */
-  out_mask: bigint;
-  /** First two u64 of the struct argument (flags, mask): arg4 at entry for 65, arg3 at entry for 67, arg3/arg4 at exit for 63/64. */
-  ctl: [bigint, bigint];
-  pid: number;
-  tid: number;
-  option: number;
-  /** IW_ISOL_READ_* bits: which of in_mask/out_mask/ctl the BPF side could read. */
-  read_ok: number;
-  comm: string;
-}
+/** struct iw_isol_call (src/contract/decode.ts), as decodeIsolCall reads it: the record tag is not needed here. */
+export type IsolCall = Omit<RawIsolCall, 'rec'>;
 
-export const IW_ISOL_READ_IN = 1 << 0;
-export const IW_ISOL_READ_OUT = 1 << 1;
-export const IW_ISOL_READ_CTL = 1 << 2;
+const IW_ISOL_READ_IN = IW.IW_ISOL_READ_IN_MASK;
+const IW_ISOL_READ_OUT = IW.IW_ISOL_READ_OUT_MASK;
+const IW_ISOL_READ_CTL = IW.IW_ISOL_READ_CTL;
 
 export interface DecodeContext {
   /** start.pr_isol: 'kernel' only when detectPrIsol() found the ABI. */
@@ -365,8 +344,3 @@ export function decodeIsolCall(c: IsolCall, ctx: DecodeContext): IsolRecord {
   if (warning) rec.warning = true;
   return rec;
 }
-
-// The events layer's RawIsolCall (src/events/decode.ts) is fed to decodeIsolCall as is:
-// this fails to compile if the two ever drift apart.
-type AssertAssignable<T extends IsolCall> = T;
-export type RawIsolCallFitsIsolCall = AssertAssignable<import('../events/decode.js').RawIsolCall>;

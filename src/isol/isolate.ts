@@ -2,9 +2,7 @@
 // start CMD under the chisol helper. The plan refuses unless detectPrIsol()
 // positively found the ABI: on a stock kernel options 65/67 are PR_SET_MDWE
 // and PR_SET_MEMORY_MERGE and would silently do something else.
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { chisolPath } from '../paths.js';
 import { ISOL_F_QUIESCE, ISOL_F_QUIESCE_VMSTATS, ISOL_INHERIT_ACTIVE, ISOL_INHERIT_CONF, hex } from './abi.js';
 import type { PrIsolDetection } from './detect.js';
 
@@ -62,19 +60,13 @@ export type IsolatePlan =
   | { ok: true; argv: string[] }
   | { ok: false; exitCode: 3; error: string };
 
-/** build/chisol next to the sources or the compiled dist/ tree (built from src/isol/chisol.c). */
-export function defaultChisolPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const c of [join(here, '../../build/chisol'), join(here, '../../../build/chisol')]) if (existsSync(c)) return c;
-  return join(here, '../../build/chisol');
-}
 
 /** Builds the chisol argv that configures, activates and execs CMD, or says why it must not. */
 export function planIsolate(
   spec: IsolateSpec,
   detection: Pick<PrIsolDetection, 'supported' | 'via'>,
   cmd: readonly string[],
-  helper = defaultChisolPath(),
+  helper = chisolPath(),
 ): IsolatePlan {
   if (!detection.supported) {
     return {

@@ -151,6 +151,8 @@ export function watchedReasonText(start: Pick<StartRecord, 'watched_reason'>): s
       return 'the nohz_full CPUs';
     case 'user':
       return 'chosen with --cpus';
+    case 'pid':
+      return "where --pid's threads may run";
     case 'fallback-highest':
       return 'the highest-numbered CPU (none is isolated or nohz_full)';
     default:

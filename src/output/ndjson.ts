@@ -17,7 +17,7 @@ type Shape = { keys: readonly string[]; nested?: Record<string, Shape>; items?: 
 const TASK: Shape = { keys: ['pid', 'tid', 'comm'] };
 const CLASS_COUNTS: Shape = { keys: CLASSES };
 const ACTION: Shape = { keys: ['kind', 'signal', 'target', 'pid', 'mode', 'result', 'rule', 'reason'] };
-const CHAIN_ENTRY: Shape = { keys: ['class', 'kind', 'func', 'name', 'duration_ns', 'depth'] };
+const CHAIN_ENTRY: Shape = { keys: ['class', 'kind', 'func', 'address', 'ret', 'name', 'duration_ns', 'depth'] };
 
 const SHAPES: Record<OutputRecord['type'], Shape> = {
   start: {

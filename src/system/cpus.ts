@@ -61,7 +61,8 @@ export function readCpuTopology(root = '/'): CpuTopology {
 
 export interface WatchedCpus {
   cpus: number[];
-  reason: 'user' | 'isolated' | 'nohz_full' | 'isolated+nohz_full' | 'fallback-highest';
+  /** 'user': --cpus; 'pid': where the --pid tasks may run */
+  reason: 'user' | 'pid' | 'isolated' | 'nohz_full' | 'isolated+nohz_full' | 'fallback-highest';
 }
 
 /**

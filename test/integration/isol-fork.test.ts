@@ -17,13 +17,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/correlate/engine.js';
-import type { RawIsolCall, RawRecord, RawTaskEvent } from '../../src/events/decode.js';
-import { IW } from '../../src/events/layout.generated.js';
+import type { RawIsolCall, RawRecord, RawTaskEvent } from '../../src/contract/decode.js';
+import { IW } from '../../src/contract/layout.generated.js';
 import { decodeIsolCall, type IsolCall } from '../../src/isol/decode.js';
 import { detectPrIsol } from '../../src/isol/detect.js';
 import { IsolTracker } from '../../src/isol/state.js';
 import { closeVmlinuxBtf, vmlinuxBtf } from '../../src/libbpf/btf.js';
-import { Session, defaultObjectPath } from '../../src/session.js';
+import { Session, defaultObjectPath } from '../../src/live/session.js';
 import { symbolsFromTable } from '../../src/system/kallsyms.js';
 import { BIN, requireRoot } from './harness.js';
 

@@ -11,8 +11,8 @@ import { machine } from 'node:os';
 import { decodeIsolCall, type IsolCall } from '../../src/isol/decode.js';
 import { detectPrIsol } from '../../src/isol/detect.js';
 import { vmlinuxBtf } from '../../src/libbpf/btf.js';
-import type { RawIsolCall, RawRecord } from '../../src/events/decode.js';
-import { Session, defaultObjectPath } from '../../src/session.js';
+import type { RawIsolCall, RawRecord } from '../../src/contract/decode.js';
+import { Session, defaultObjectPath } from '../../src/live/session.js';
 
 const SRC = 'test/workloads/isol-prctls.c';
 const BIN = 'test/workloads/bin/isol-prctls';

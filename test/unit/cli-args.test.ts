@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArgs, UsageError } from '../../src/cli-args.js';
-import { parseProbes, DEFAULT_PROBES_WATCH } from '../../src/session.js';
+import { parseProbes, DEFAULT_PROBES_WATCH } from '../../src/live/probes.js';
 
 describe('parseArgs', () => {
   it('no arguments and bare flags mean watch', () => {

@@ -4,8 +4,8 @@
 // bytes read in latin1, zero and non-zero u64s alike.
 import { describe, expect, it } from 'vitest';
 import { encodeInterruption, syscallRecord } from '../../bench/lib/encode.js';
-import { DecodeError, decodeRecord, type RawInterruption } from '../../src/events/decode.js';
-import { LAYOUT } from '../../src/events/layout.generated.js';
+import { DecodeError, decodeRecord, type RawInterruption } from '../../src/contract/decode.js';
+import { LAYOUT } from '../../src/contract/layout.generated.js';
 
 const full = (): RawInterruption => ({
   ...syscallRecord(123456789012345678n, 3, 4242),

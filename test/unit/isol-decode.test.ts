@@ -2,8 +2,8 @@
 // documented struct contents, as the BPF side reads them) and on a stock
 // kernel (what the colliding upstream option really did).
 import { describe, expect, it } from 'vitest';
-import { decodeRecord } from '../../src/events/decode.js';
-import { IW, LAYOUT } from '../../src/events/layout.generated.js';
+import { decodeRecord } from '../../src/contract/decode.js';
+import { IW, LAYOUT } from '../../src/contract/layout.generated.js';
 import { decodeIsolCall, type IsolCall } from '../../src/isol/decode.js';
 
 const PTR = 0x7ffd_1234_5a30n;

@@ -1,7 +1,7 @@
 // The engine on a stream whose interruptions carry kernel PR_ISOL masks
 // (IW_F_ISOL_KERNEL: what bpf/core_fixes.bpf.h reads on a kernel with the
 // series). No such kernel here, so the stream is synthesized: ring-buffer
-// bytes written through the BTF-generated layout (src/events/layout.generated.ts),
+// bytes written through the BTF-generated layout (src/contract/layout.generated.ts),
 // decoded by the real decoder, written as a real recording and replayed by
 // `isolwatch report`'s pure replay(). Checks: active vs inactive windows,
 // isol.source kernel > prctl > declared, violations only while active or
@@ -9,9 +9,9 @@
 // failure with the mlockall() hint.
 import { describe, expect, it } from 'vitest';
 import { replay } from '../../src/commands/report.js';
-import { decodeRecord, type RawRecord } from '../../src/events/decode.js';
-import { LAYOUT, IW } from '../../src/events/layout.generated.js';
-import { encodeLine } from '../../src/events/recording.js';
+import { decodeRecord, type RawRecord } from '../../src/contract/decode.js';
+import { LAYOUT, IW } from '../../src/contract/layout.generated.js';
+import { encodeLine } from '../../src/contract/recording.js';
 import type { InterruptionRecord, IsolRecord } from '../../src/types.js';
 
 type Fields = Record<string, bigint | number | string | bigint[]>;
@@ -65,7 +65,7 @@ interface Kernel {
 function interruption(tid: number, pid: number, what: 'tick' | 'syscall' | 'vmstat', k?: Kernel): Uint8Array {
   const t = next();
   const flags = k ? IW.IW_F_ISOL_KERNEL : 0;
-  const masks = k ? { isol_conf_mask: k.conf ?? 0n, isol_active_mask: k.active ?? 0n, isol_quiesce_mask: k.quiesce ?? 0n } : {};
+  const masks: Record<string, bigint> = k ? { isol_conf_mask: k.conf ?? 0n, isol_active_mask: k.active ?? 0n, isol_quiesce_mask: k.quiesce ?? 0n } : {};
   const base = { 'hdr.ts_ns': t, 'hdr.type': IW.IW_REC_INTERRUPTION, 'hdr.cpu': 3, duration_ns: 2000n, victim_pid: pid, victim_tid: tid, victim_comm: 'rt-app', flags, ...masks };
   if (what === 'tick') return encode('iw_interruption', { ...base, cause_ctx: IW.IW_CTX_NONE }, [{ class: IW.IW_CLASS_TIMER, kind: IW.IW_VEC_LOCAL_TIMER, start_ns: t, duration_ns: 2000 }]);
   if (what === 'syscall')

@@ -1,6 +1,7 @@
 // --isolate parsing and the chisol plan (refused without a detected ABI).
 import { describe, expect, it } from 'vitest';
-import { IsolateSpecError, defaultChisolPath, parseIsolateSpec, planIsolate } from '../../src/isol/isolate.js';
+import { IsolateSpecError, parseIsolateSpec, planIsolate } from '../../src/isol/isolate.js';
+import { chisolPath as defaultChisolPath } from '../../src/paths.js';
 
 describe('parseIsolateSpec', () => {
   it('quiesce=vmstat', () => {

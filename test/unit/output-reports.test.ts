@@ -244,7 +244,7 @@ describe('toMarkdown', () => {
     const judgement = judgeRun({ interruptions: base.interruptions, watchedCpus: base.start.watched_cpus, warmupEndNs: base.start.ts_ns! + 1e9, windowEndNs: last });
     const after = base.interruptions.filter((r) => r.ts_ns >= last).length;
     expect(judgement.after.count).toBe(after);
-    expect(judgement.counted.count).toBe(input('noisy').judgement.counted.count - after);
+    expect(judgement.counted.count).toBe(input('noisy').judgement!.counted.count - after);
     expect(toMarkdown({ ...base, judgement })).toMatch(new RegExp(`- after the judged window: ${after} interruptions? \\(`));
     expect(formatSummary(base.summary, judgement)).toMatch(new RegExp(`after the judged window \\(not judged\\): ${after} interruptions? \\(`));
     expect(toJunit({ ...base, judgement })).toContain(`<property name="after_window_interruptions" value="${after}"/>`);

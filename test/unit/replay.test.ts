@@ -1,11 +1,9 @@
 // The engine on a recording made by `isolwatch record` on this project's
 // host (CPU 1 watched; membarrier x20 from CPU 0 and 2 stat_refresh writes).
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { replay } from '../../src/commands/report.js';
-import { readDefines, readLayouts, renderLayoutModule } from '../../src/events/gen-layout.js';
 import { CLASSES, type InterruptionRecord } from '../../src/types.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -49,22 +47,5 @@ describe('replay of a host recording', () => {
   it('rejects what is not a recording with a clear message', () => {
     expect(() => replay('{"type":"start"}\n', 'x.ndjson')).toThrow(/not an isolwatch recording.*isolwatch record/);
     expect(() => replay('garbage\n', 'y.ndjson')).toThrow(/y.ndjson:1: not JSON/);
-  });
-});
-
-describe('record layout', () => {
-  it('layout.generated.ts matches the BTF of the built object (regenerate with npm run gen-layout)', () => {
-    const obj = join(ROOT, 'build/isolwatch.bpf.o');
-    const fresh = renderLayoutModule(readLayouts(obj), readDefines(readFileSync(join(ROOT, 'bpf/events.h'), 'utf8')));
-    expect(fresh).toBe(readFileSync(join(ROOT, 'src/events/layout.generated.ts'), 'utf8'));
-  });
-
-  it('the BTF sizes agree with the C static asserts', () => {
-    const out = execFileSync('bpftool', ['btf', 'dump', 'file', join(ROOT, 'build/isolwatch.bpf.o'), 'format', 'c'], { encoding: 'utf8' });
-    expect(out).toMatch(/struct iw_interruption \{/);
-    const l = readLayouts(join(ROOT, 'build/isolwatch.bpf.o'));
-    expect(l.iw_entry.size).toBe(56);
-    expect(l.iw_isol_call.size).toBe(120);
-    expect(l.iw_interruption.fields.chain.offset + 6 * 56).toBe(l.iw_interruption.size);
   });
 });

@@ -28,8 +28,6 @@ export interface RecordingEnd {
   lost: number;
   kernel_counts?: Record<string, Record<string, number>>;
   symbols: Record<string, string>;
-  /** CMD's exit status for recordings of `run` */
-  exit_status?: number | null;
 }
 
 export type RecordingLine = RecordingHeader | Declaration | RecordingEnd | ({ type: 'raw' } & RawRecord);

@@ -2,75 +2,20 @@
 // probes optional tracepoints, writes settings, loads, attaches, drains the
 // ring buffer from a timer, reads the authoritative counters, and tears down
 // on one path. Owns every native resource through BpfObject.
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { decodeRecord, type RawRecord } from './events/decode.js';
-import { IW, LAYOUT } from './events/layout.generated.js';
-import { BpfObject, hasTracepoint } from './libbpf/index.js';
-import { kallsymsHas } from './system/kallsyms.js';
-import { CLASSES, type InterruptionClass } from './types.js';
+import { bpfObjectPath } from '../paths.js';
+import { decodeRecord, type RawRecord } from '../contract/decode.js';
+import { IW, LAYOUT } from '../contract/layout.generated.js';
+import { BpfObject, hasTracepoint } from '../libbpf/index.js';
+import { kallsymsHas } from '../system/kallsyms.js';
+import { CLASSES, type InterruptionClass } from '../types.js';
 
-import { EnvironmentError, UsageError } from './errors.js';
+import { EnvironmentError, UsageError } from '../errors.js';
+import { groupOf, ON_DEMAND_PROGRAMS, PROBE_GROUPS } from './probes.js';
 
-/** Probe groups: the unit users switch on and off (`--probes`). */
-export const PROBE_GROUPS: Record<string, { prefix: string[]; core?: boolean; about: string }> = {
-  core: {
-    prefix: ['handle_sched_switch', 'handle_irq_handler_', 'handle_softirq_'],
-    core: true,
-    about: 'device IRQs, softirqs, preemption (required)',
-  },
-  vectors: { prefix: ['handle_vec_'], about: 'x86 APIC vectors: local timer, IPIs, irq_work' },
-  timers: { prefix: ['handle_timer_'], about: 'hrtimer and timer-list callbacks' },
-  ipi: {
-    prefix: ['handle_csd_', 'handle_ipi_send_', 'handle_ipi_fallback_'],
-    about: 'cross-CPU calls and their senders (kprobes on kernels before 6.4)',
-  },
-  work: { prefix: ['handle_workqueue_'], about: 'work items and who queued them' },
-  wakeup: { prefix: ['handle_sched_waking'], about: 'who woke the task that preempted the victim' },
-  faults: { prefix: ['handle_exc_page_fault_'], about: 'page faults (x86 exceptions tracepoints)' },
-  nmi: { prefix: ['handle_nmi_handler'], about: 'NMIs with their duration' },
-  syscalls: {
-    prefix: ['handle_raw_syscalls_'],
-    about: 'syscalls + PR_ISOL prctls; puts every task on the slow syscall path (see bench/)',
-  },
-  ctxtrack: { prefix: ['handle_ct_'], about: 'context tracking user_exit/enter: any kernel entry (nohz_full CPUs)' },
-  tasks: { prefix: ['handle_task_'], about: 'fork/exit of tracked tasks: PR_ISOL inheritance, declared children (two map lookups per fork/exit)' },
-};
+export const defaultObjectPath = bpfObjectPath;
 
-/** Programs that are loaded but never attached: run on demand (bpf_prog_test_run). */
-export const ON_DEMAND_PROGRAMS = ['iw_kread'];
-
-export const DEFAULT_PROBES_WATCH = Object.keys(PROBE_GROUPS).filter((g) => g !== 'syscalls');
-export const DEFAULT_PROBES_TASK = Object.keys(PROBE_GROUPS);
-
-/** "--probes all", "default,+syscalls", "-faults", "core,vectors". */
-export function parseProbes(spec: string | undefined, defaults: string[]): Set<string> {
-  const all = Object.keys(PROBE_GROUPS);
-  if (spec === undefined) return new Set(defaults);
-  let set = new Set<string>();
-  const parts = spec.split(',').map((s) => s.trim()).filter(Boolean);
-  if (parts.length && (parts[0].startsWith('+') || parts[0].startsWith('-'))) set = new Set(defaults);
-  for (const p of parts) {
-    const op = p[0] === '+' || p[0] === '-' ? p[0] : '';
-    const name = op ? p.slice(1) : p;
-    const names = name === 'all' ? all : name === 'default' ? defaults : [name];
-    for (const n of names) {
-      if (!PROBE_GROUPS[n]) throw new UsageError(`--probes '${spec}': unknown group '${n}' (groups: ${all.join(', ')}, all, default)`);
-      if (op === '-') set.delete(n);
-      else set.add(n);
-    }
-  }
-  set.add('core');
-  return set;
-}
-
-export function defaultObjectPath(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (const c of [join(here, '../../build/isolwatch.bpf.o'), join(here, '../build/isolwatch.bpf.o')]) if (existsSync(c)) return c;
-  return join(here, '../../build/isolwatch.bpf.o');
-}
+const COUNTER = LAYOUT.iw_counter.fields;
 
 /** What an armed thread gets from the kernel side (bpf/events.h struct iw_signal_arm). */
 export interface SignalArm {
@@ -110,7 +55,6 @@ function u32(v: number): Uint8Array {
 export class Session {
   readonly attached: string[] = [];
   readonly missing: string[] = [];
-  private timer?: NodeJS.Timeout;
   private closed = false;
   private readonly obj: BpfObject;
 
@@ -153,9 +97,10 @@ export class Session {
     let inKallsyms: Set<string> | undefined; // read once, only when a kprobe is wanted
     for (const name of obj.programNames()) {
       if (ON_DEMAND_PROGRAMS.includes(name)) continue;
-      const group = Object.entries(PROBE_GROUPS).find(([, g]) => g.prefix.some((p) => name.startsWith(p)))?.[0];
+      const group = groupOf(name);
+      if (group === undefined) throw new Error(`program ${name} of ${obj.file} belongs to no probe group: add it to PROGRAM_GROUPS in src/live/probes.ts`);
       const target = obj.programInfo(name).attachTarget ?? name;
-      const wanted = group !== undefined && opts.probes.has(group);
+      const wanted = opts.probes.has(group);
       if (!wanted) {
         obj.setAutoload(name, false);
         continue;
@@ -170,7 +115,7 @@ export class Session {
       }
       const present = hasTracepoint(target);
       if (!present) {
-        if (group && PROBE_GROUPS[group].core) {
+        if (PROBE_GROUPS[group].core) {
           throw new EnvironmentError(`core tracepoint '${target}' is missing from this kernel's BTF (btf_trace_${target}); isolwatch cannot run here`);
         }
         obj.setAutoload(name, false);
@@ -192,10 +137,10 @@ export class Session {
     const list = this.obj.map('iw_watch_list');
     const want = new Set(cpus);
     for (const c of new Set([...this.cpus, ...cpus])) {
-      if (c >= IW.IW_MAX_CPUS) throw new UsageError(`CPU ${c} is beyond the ${IW.IW_MAX_CPUS} CPUs isolwatch supports`);
+      if (c >= IW.IW_MAX_CPUS || c >= IW.IW_MAX_WATCH) throw new UsageError(`CPU ${c} is beyond the ${Math.min(IW.IW_MAX_CPUS, IW.IW_MAX_WATCH)} CPUs isolwatch supports`);
       watched.update(u32(c), Uint8Array.of(want.has(c) ? 1 : 0));
     }
-    const sorted = [...want].sort((a, b) => a - b).slice(0, 64);
+    const sorted = [...want].sort((a, b) => a - b); // at most IW_MAX_WATCH (= IW_MAX_CPUS), checked above
     sorted.forEach((c, i) => list.update(u32(i + 1), u32(c)));
     list.update(u32(0), u32(sorted.length));
     this.cpus = [...want];
@@ -210,11 +155,6 @@ export class Session {
     return out.length;
   }
 
-  /** Drains from a timer on this (housekeeping) CPU: never a wakeup from a watched CPU. */
-  startDraining(onRecords: (recs: RawRecord[]) => void, periodMs = 100): void {
-    this.timer = setInterval(() => this.drain(onRecords), periodMs);
-  }
-
   counts(): KernelCounts {
     const map = this.obj.map('iw_counts');
     const byCpu: KernelCounts['byCpu'] = {};
@@ -224,7 +164,7 @@ export class Session {
       const vals = map.lookupPerCpu(u32(cls));
       vals.forEach((v, cpu) => {
         const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
-        const count = Number(dv.getBigUint64(0, true));
+        const count = Number(dv.getBigUint64(COUNTER.count.offset, true));
         if (cls === IW.IW_COUNTER_LOST) {
           lost += count;
           return;
@@ -232,7 +172,7 @@ export class Session {
         if (!this.cpus.includes(cpu) && count === 0) return;
         const c = (byCpu[String(cpu)] ??= {});
         if (count) c[CLASSES[cls]] = count;
-        stolenByCpu[String(cpu)] = (stolenByCpu[String(cpu)] ?? 0) + Number(dv.getBigUint64(8, true));
+        stolenByCpu[String(cpu)] = (stolenByCpu[String(cpu)] ?? 0) + Number(dv.getBigUint64(COUNTER.stolen_ns.offset, true));
       });
     }
     return { byCpu, stolenByCpu, lost };
@@ -247,12 +187,6 @@ export class Session {
     dv.setBigUint64(8, BigInt(len), true);
     if (this.obj.testRun('iw_kread', ctx) !== 0) return undefined;
     return this.obj.map('iw_kread_buf').lookup(u32(0))?.slice(0, len) ?? undefined;
-  }
-
-  /** Raw tracepoint hits per CPU (IW_PROBE_* index), for cross-checks against perf/bpftrace. */
-  probeHits(probe: number): number[] {
-    const vals = this.obj.map('iw_probe_hits').lookupPerCpu(u32(probe));
-    return vals.map((v) => Number(new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0, true)));
   }
 
   /**
@@ -281,22 +215,10 @@ export class Session {
     this.obj.map('iw_track_pid').update(u32(pid), Uint8Array.of(1));
   }
 
-  /** Single teardown path: stop the timer, final drain by the caller, detach and free. Idempotent. */
+  /** Single teardown path (the caller drains a last time first): detach and free. Idempotent. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.timer) clearInterval(this.timer);
     this.obj.close();
-  }
-}
-
-/** Keeps isolwatch's own threads off the watched CPUs (taskset -a: every thread). */
-export function pinSelfTo(cpus: number[]): string | undefined {
-  if (cpus.length === 0) return 'no housekeeping CPU left: isolwatch runs on a watched CPU and will disturb it';
-  try {
-    execFileSync('taskset', ['-a', '-p', '-c', cpus.join(','), String(process.pid)], { stdio: 'ignore' });
-    return undefined;
-  } catch (e) {
-    return `could not move isolwatch to housekeeping CPUs ${cpus.join(',')}: ${(e as Error).message}`;
   }
 }

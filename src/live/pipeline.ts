@@ -1,23 +1,25 @@
 // The live pipeline every tracing command shares: resolve CPUs, pin
 // isolwatch to housekeeping CPUs, open the session, run the engine over
 // drained records, and tear down on one path (SIGINT, SIGTERM, error, end).
-import { readdirSync, readFileSync } from 'node:fs';
 import { arch, release } from 'node:os';
+import { packageVersion } from '../paths.js';
 import { Engine } from '../correlate/engine.js';
-import type { RawRecord } from '../events/decode.js';
+import type { RawRecord } from '../contract/decode.js';
 import { EnvironmentError, UsageError } from '../errors.js';
 import { Enforcer } from '../enforce/index.js';
 import { detectPrIsol } from '../isol/detect.js';
 import { IsolTracker } from '../isol/state.js';
 import { closeVmlinuxBtf, vmlinuxBtf } from '../libbpf/index.js';
 import { loadPolicy, type Policy } from '../policy/index.js';
-import { DEFAULT_PROBES_TASK, DEFAULT_PROBES_WATCH, parseProbes, pinSelfTo, Session, type KernelCounts } from '../session.js';
-import { defaultWatchedCpus, housekeepingCpus, parseCpuList, readCpuTopology, type WatchedCpus } from '../system/cpus.js';
+import { pinSelfTo } from './pin.js';
+import { DEFAULT_PROBES_TASK, DEFAULT_PROBES_WATCH, parseProbes } from './probes.js';
+import { Session, type KernelCounts } from './session.js';
+import { housekeepingCpus, readCpuTopology, type WatchedCpus } from '../system/cpus.js';
+import { resolveCpus } from './cpus.js';
 import { loadKallsyms, type KernelSymbols } from '../system/kallsyms.js';
 import { detectFromKernelText, tlbFlushLabel, type TlbFlush } from '../system/tlb-flush.js';
 import type { InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
 
-export const VERSION = '0.1.0';
 
 
 export interface LiveOptions {
@@ -54,57 +56,11 @@ export interface Live {
   close(): void;
 }
 
-/**
- * CPUs any thread of a process may run on (each thread's Cpus_allowed_list), to watch where
- * --pid runs: a latency-critical worker is often pinned apart from its process's main thread.
- */
-function allowedCpus(pid: number): number[] {
-  let tids: string[];
-  try {
-    tids = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    throw new UsageError(`--pid ${pid}: no such process (is it still running? check 'ps -p ${pid}')`);
-  }
-  const cpus = new Set<number>();
-  for (const tid of tids) {
-    let text: string;
-    try {
-      text = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-    } catch {
-      continue; // the thread exited meanwhile
-    }
-    const m = /^Cpus_allowed_list:\s*(.+)$/m.exec(text);
-    if (m) for (const c of parseCpuList(m[1])) cpus.add(c);
-  }
-  return [...cpus];
-}
-
-export function resolveCpus(cpus: number[] | undefined, pids: number[]): WatchedCpus {
-  const topo = readCpuTopology();
-  if (cpus) {
-    const off = cpus.filter((c) => !topo.online.includes(c));
-    if (off.length) throw new UsageError(`--cpus: CPU ${off.join(',')} is not online (online: ${topo.online.join(',')})`);
-    return { cpus, reason: 'user' };
-  }
-  const def = defaultWatchedCpus(topo);
-  if (pids.length) {
-    // watch where the tasks' threads may run: the isolated / nohz_full ones among them if any
-    // (a control thread on a housekeeping CPU is not what --pid is about), else all of them
-    // when that is narrower than the machine
-    const allowed = [...new Set(pids.flatMap(allowedCpus))].sort((a, b) => a - b);
-    const quiet = allowed.filter((c) => topo.isolated.includes(c) || topo.nohzFull.includes(c));
-    if (quiet.length) return { cpus: quiet, reason: 'user' };
-    if (allowed.length && allowed.length < topo.online.length) return { cpus: allowed, reason: 'user' };
-  }
-  return def;
-}
-
 export function openLive(opts: LiveOptions): Live {
   const pids = opts.pids ?? [];
-  for (const p of pids) allowedCpus(p); // fails early for a missing pid
-  const watched = resolveCpus(opts.cpus, pids);
-  const topo = readCpuTopology();
   const warnings: string[] = [];
+  const watched = resolveCpus(opts.cpus, pids, warnings); // a missing pid fails here
+  const topo = readCpuTopology();
   let policy: Policy | undefined;
   if (opts.policy) policy = loadPolicy(opts.policy);
   const probes = parseProbes(opts.probes, opts.probeDefaults === 'task' ? DEFAULT_PROBES_TASK : DEFAULT_PROBES_WATCH);
@@ -169,7 +125,7 @@ export function openLive(opts: LiveOptions): Live {
 
   const start: StartRecord = {
     type: 'start',
-    version: VERSION,
+    version: packageVersion(),
     kernel: release(),
     arch: arch() === 'x64' ? 'x86_64' : arch(),
     watched_cpus: watched.cpus,

@@ -1,6 +1,6 @@
 // Names for the numbers the BPF records carry: classes, x86 vectors, softirq
 // vectors, syscalls, contexts, flags.
-import { IW } from '../events/layout.generated.js';
+import { IW } from './layout.generated.js';
 import { CLASSES, type InterruptionClass } from '../types.js';
 import { SYSCALLS_X86_64 } from './syscalls-x86_64.js';
 

@@ -1,6 +1,5 @@
 // Decodes ring-buffer records (bpf/events.h) into plain objects. Offsets come
 // from layout.generated.ts (generated from the object's BTF), never typed by hand.
-import type { IsolCall } from '../isol/decode.js';
 import { IW, LAYOUT } from './layout.generated.js';
 
 export interface RawEntry {
@@ -38,10 +37,32 @@ export interface RawInterruption {
   chain: RawEntry[];
 }
 
-/** struct iw_isol_call; its fields are documented where they are interpreted (src/isol/decode.ts). */
-export interface RawIsolCall extends IsolCall {
+/**
+ * struct iw_isol_call (a PR_ISOL-numbered prctl that returned) (u64 -> bigint; result is the kernel's signed return, -errno on failure).
+ */
+export interface RawIsolCall {
   rec: 'isol';
+  ts_ns: bigint;
+  cpu: number;
+  arg2: bigint;
+  arg3: bigint;
+  arg4: bigint;
+  arg5: bigint;
+  result: bigint;
+  /** SET calls, at entry: *(u64*)arg4 for 65 (= ctl[0]), *(u64*)arg2 for 67. */
+  in_mask: bigint;
+  /** GET calls, at exit: *(u64*)arg3 for 63, *(u64*)arg4 for 64 (both = ctl[0]), *(u64*)arg2 for 66. */
+  out_mask: bigint;
+  /** First two u64 of the struct argument (flags, mask): arg4 at entry for 65, arg3 at entry for 67, arg3/arg4 at exit for 63/64. */
+  ctl: [bigint, bigint];
+  pid: number;
+  tid: number;
+  option: number;
+  /** IW_ISOL_READ_* bits: which of in_mask/out_mask/ctl the BPF side could read. */
+  read_ok: number;
+  comm: string;
 }
+
 
 /** struct iw_task_event: a tracked task forked/cloned (rec 'fork') or a tracked thread exited (rec 'exit'). */
 export interface RawTaskEvent {

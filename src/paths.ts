@@ -1,0 +1,43 @@
+// Where isolwatch's own files are, in a checkout (src/*.ts run by vitest,
+// dist/src/*.js built) and in an installed package alike: everything is
+// found from the package root, the nearest directory above this module with
+// isolwatch's package.json. One place, so a move or a packaging change
+// cannot leave one path behind.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+let root: string | undefined;
+
+/** The package root (the directory holding isolwatch's package.json). */
+export function packageRoot(): string {
+  if (root) return root;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'isolwatch') return (root = dir);
+      } catch {
+        /* not ours: keep looking */
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`isolwatch's package.json is not above ${fileURLToPath(import.meta.url)}: is the installation complete?`);
+    dir = up;
+  }
+}
+
+/** The compiled CO-RE object for this architecture. */
+export const bpfObjectPath = (): string => join(packageRoot(), 'build', 'isolwatch.bpf.o');
+/** The PR_ISOL helper that configures, activates and execs a command (run --isolate). */
+export const chisolPath = (): string => join(packageRoot(), 'build', 'chisol');
+/** A C workload of the test suite (demo runs 'disturb'). */
+export const workloadPath = (name: string): string => join(packageRoot(), 'test', 'workloads', 'bin', name);
+
+let version: string | undefined;
+
+/** isolwatch's version, from its package.json (the one place it is written). */
+export function packageVersion(): string {
+  return (version ??= (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version);
+}
