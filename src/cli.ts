@@ -3,9 +3,9 @@
 // (DESIGN.md: 0 clean, 1 over budget / findings, 2 usage or configuration, 3 environment).
 import { HELP, parseArgs } from './cli-args.js';
 import { EnvironmentError, UsageError } from './errors.js';
-import { LibbpfError, PermissionError, VerifierError } from './libbpf/index.js';
+import { LibbpfError, PermissionError, VerifierError } from './libbpf/errors.js';
 import { PolicyError } from './policy/index.js';
-import { VERSION } from './commands/live.js';
+import { packageVersion } from './paths.js';
 
 async function main(argv: string[]): Promise<number> {
   const c = parseArgs(argv);
@@ -14,7 +14,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(HELP);
       return 0;
     case 'version':
-      process.stdout.write(`isolwatch ${VERSION}\n`);
+      process.stdout.write(`isolwatch ${packageVersion()}\n`);
       return 0;
     case 'doctor': {
       const { runDoctor } = await import('./doctor/index.js');

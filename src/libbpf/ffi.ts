@@ -7,6 +7,7 @@
 // NULL comes back as null, libbpf 1.x int functions return -errno, pointer
 // functions return NULL and set errno (read it with lastErrno() right after).
 import koffi, { type LibraryHandle } from 'koffi';
+import { EnvironmentError } from '../errors.js';
 
 /** An opaque native pointer (never NULL: NULL is null). */
 export type Ptr = bigint;
@@ -20,8 +21,10 @@ try {
   libbpf = koffi.load('libbpf.so.1');
   libc = koffi.load('libc.so.6');
 } catch (err) {
-  throw new Error(
-    `cannot load libbpf.so.1 / libc.so.6 (${(err as Error).message}): install libbpf1 (Debian/Ubuntu: apt-get install libbpf1)`,
+  // exit 3 (the environment cannot run isolwatch), one line with the package to install
+  throw new EnvironmentError(
+    `cannot load libbpf.so.1 (${(err as Error).message.split('\n')[0]}): install the system libbpf ` +
+      '(Debian/Ubuntu: apt-get install libbpf1; Fedora/RHEL: dnf install libbpf)',
   );
 }
 

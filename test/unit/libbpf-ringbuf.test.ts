@@ -2,7 +2,7 @@
 // (data area mirrored twice, record header u32 len with BUSY/DISCARD bits),
 // without root or a kernel. Also measures the parser's decode throughput.
 import { describe, expect, it } from 'vitest';
-import { RingBufferCorruptError, RingParser, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT } from '../../src/libbpf/ringbuf.js';
+import { RingBufferCorruptError, RingParser, RINGBUF_BUSY_BIT, RINGBUF_DISCARD_BIT } from '../../src/libbpf/ring-parser.js';
 
 /** A ring in plain memory playing the kernel producer. */
 class SyntheticRing {
