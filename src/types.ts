@@ -37,6 +37,8 @@ export interface Cause {
   comm?: string;
   /** symbolized kernel function that queued the IPI / work, e.g. "membarrier_private_expedited+0x8d" */
   callsite?: string;
+  /** when the sender queued the IPI / work / wake-up (the ts_ns clock) */
+  ts_ns?: number;
   /**
    * The context the sender was in when it queued the cause:
    * "task" (pid/tid/comm are the sender), "hardirq", "softirq" (e.g. a delayed-work timer),

@@ -119,6 +119,7 @@ export class Engine {
     if (ctx !== 'unknown') cause.cpu = raw.cause_cpu;
     const callsite = sym.lookup(raw.cause_callsite);
     if (callsite) cause.callsite = callsite;
+    if (raw.cause_ts_ns !== 0n && ctx !== 'self') cause.ts_ns = Number(raw.cause_ts_ns); // when the sender queued it
     if (raw.flags & IW.IW_F_SELF_CAUSED) cause.origin = 'isolwatch';
 
     const kernel = {

@@ -28,7 +28,7 @@ const SHAPES: Record<OutputRecord['type'], Shape> = {
     keys: ['type', 'ts_ns', 'cpu', 'duration_ns', 'class', 'kind', 'func', 'victim', 'cause', 'isol', 'violation', 'flags', 'action', 'actions', 'note', 'chain'],
     nested: {
       victim: TASK,
-      cause: { keys: ['self', 'context', 'cpu', 'pid', 'tid', 'comm', 'callsite', 'origin'] },
+      cause: { keys: ['self', 'context', 'cpu', 'pid', 'tid', 'comm', 'callsite', 'ts_ns', 'origin'] },
       isol: { keys: ['state', 'source', 'active_mask', 'quiesce_mask', 'conf_mask'] },
       action: ACTION,
     },
