@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Thin entry: parse -> run the command -> map errors to exit codes
 // (DESIGN.md: 0 clean, 1 over budget / findings, 2 usage or configuration, 3 environment).
-import { HELP, parseArgs } from './cli-args.js';
+import { HELP, helpFor, parseArgs } from './cli-args.js';
 import { EnvironmentError, UsageError } from './errors.js';
 import { LibbpfError, PermissionError, VerifierError } from './libbpf/errors.js';
 import { PolicyError } from './policy/index.js';
@@ -11,7 +11,7 @@ async function main(argv: string[]): Promise<number> {
   const c = parseArgs(argv);
   switch (c.cmd) {
     case 'help':
-      process.stdout.write(HELP);
+      process.stdout.write(c.topic ? helpFor(c.topic) : HELP);
       return 0;
     case 'version':
       process.stdout.write(`isolwatch ${packageVersion()}\n`);

@@ -36,6 +36,9 @@ export interface InterruptionKey {
   func?: string;
 }
 
+/** What a renderer needs of the catalogue: the TUI and the reporters take this (remedyFor below). */
+export type RemedyLookup = (q: InterruptionKey) => (Pick<RemedyEntry, 'causes' | 'remedy'> & { id?: string }) | undefined;
+
 /** Where the catalogue's prose lives; renderers print it next to entry ids. */
 export const REMEDY_DOC = 'knowledge/interruptions.md#catalogue';
 

@@ -4,6 +4,7 @@
 //
 // Memory is bounded: a ring of the newest events, per-second buckets for a
 // fixed history, and capped task / cause tables (smallest evicted first).
+import { causeKeyOf, senderLabel, senderOf } from '../src/verdict/index.js';
 import type {
   InterruptionClass,
   InterruptionRecord,
@@ -19,14 +20,8 @@ import type {
 export type PanelId = 'cpus' | 'tasks' | 'causes' | 'events';
 export const PANELS: readonly PanelId[] = ['cpus', 'tasks', 'causes', 'events'];
 
-export interface RemedyInfo {
-  remedy: string[];
-  causes: string;
-  /** catalogue entry id, when the catalogue has one */
-  id?: string;
-}
-/** Same shape as src/remedies.ts `remedyFor`; injected so the TUI does not depend on it being there. */
-export type RemedyLookup = (q: { class: InterruptionClass; kind: string; func?: string }) => RemedyInfo | undefined;
+/** The remedy catalogue's lookup (src/remedies.ts remedyFor), injected so tests can stand in for it. */
+export type { RemedyLookup } from '../src/remedies.js';
 
 export interface ModelOptions {
   /** Records come from a recording: time is taken from ts_ns only. */
@@ -104,7 +99,7 @@ export interface CauseGroup {
   class: InterruptionClass;
   kind: string;
   func?: string;
-  /** "noise/4242 on CPU 0", "softirq on CPU 1", "self: app/5000" */
+  /** the sender as every report names it (src/verdict senderLabel): "noise/4242 on CPU 0", "softirq (timer) on CPU 1", "the task itself" */
   sender: string;
   selfCaused: boolean;
   /** sender thread ids seen (tid, or pid when the record has no tid), at most 8 */
@@ -631,31 +626,11 @@ function addInterruption(w: Batch, r: InterruptionRecord, baseNs: number, opts: 
   if (!g.victimCpus.includes(r.cpu)) g.victimCpus.push(r.cpu);
 }
 
-/** Who caused it, as grouped and shown: sender comm + CPU + context; the victim for self-caused entries. */
-export function senderLabel(r: InterruptionRecord): { key: string; label: string; self: boolean } {
-  const c = r.cause;
-  if (c.self || c.context === 'self') {
-    return { key: `self|${r.victim.comm}`, label: `by ${r.victim.comm}/${r.victim.pid} itself`, self: true };
-  }
-  const on = c.cpu !== undefined ? ` on CPU ${c.cpu}` : '';
-  if (c.origin === 'isolwatch') return { key: `isolwatch|${c.cpu ?? ''}`, label: `isolwatch itself${on}`, self: false };
-  if (c.comm !== undefined && (c.context === undefined || c.context === 'task')) {
-    // The thread that did it (a munmap in a sibling thread is the one to find), as comm/tid.
-    const id = c.tid ?? c.pid;
-    const who = id !== undefined ? `${c.comm}/${id}` : c.comm;
-    return { key: `task|${c.comm}|${c.cpu ?? ''}`, label: `${who}${on}`, self: false };
-  }
-  if (c.context && c.context !== 'unknown') {
-    return { key: `${c.context}|${c.cpu ?? ''}`, label: `${c.context}${on}`, self: false };
-  }
-  return { key: `unknown|${c.cpu ?? ''}`, label: c.cpu !== undefined ? `unknown sender${on}` : 'unknown sender', self: false };
-}
-
 function causeGroupFor(w: Batch, r: InterruptionRecord, maxCauses: number): CauseGroup {
   const s = w.s;
-  const who = senderLabel(r);
-  const what = r.func ?? r.kind;
-  const key = `${r.class}|${what}|${who.key}`;
+  // grouped and named as every report does (src/verdict/causes.ts)
+  const key = causeKeyOf(r);
+  const sender = senderOf(r.cause);
   let g = ownCause(w, key);
   if (!g) {
     if (s.causeCount >= maxCauses) evictCauses(s, maxCauses);
@@ -665,8 +640,8 @@ function causeGroupFor(w: Batch, r: InterruptionRecord, maxCauses: number): Caus
       class: r.class,
       kind: r.kind,
       func: r.func,
-      sender: who.label,
-      selfCaused: who.self,
+      sender: senderLabel(sender),
+      selfCaused: sender.kind === 'self',
       pids: [],
       callsites: [],
       victimCpus: [],
@@ -680,10 +655,9 @@ function causeGroupFor(w: Batch, r: InterruptionRecord, maxCauses: number): Caus
     };
     w.owned.add(g);
     s.causes[key] = g;
-  } else if (g.pids.length > 0 && (r.cause.tid ?? r.cause.pid) !== undefined && !g.pids.includes((r.cause.tid ?? r.cause.pid)!)) {
-    // Same comm, several threads/processes: show the comm only.
-    const on = r.cause.cpu !== undefined ? ` on CPU ${r.cause.cpu}` : '';
-    g.sender = `${r.cause.comm ?? '?'}/*${on}`;
+  } else if (sender.kind === 'task' && g.pids.length > 0 && (r.cause.tid ?? r.cause.pid) !== undefined && !g.pids.includes((r.cause.tid ?? r.cause.pid)!)) {
+    // same comm, several threads or processes: name the comm
+    g.sender = senderLabel(sender, 'many');
   }
   return g;
 }

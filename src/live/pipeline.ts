@@ -6,7 +6,7 @@ import { packageVersion } from '../paths.js';
 import { Engine } from '../correlate/engine.js';
 import type { RawRecord } from '../contract/decode.js';
 import { EnvironmentError, UsageError } from '../errors.js';
-import { Enforcer } from '../enforce/index.js';
+import { engineHook, Enforcer } from '../enforce/index.js';
 import { detectPrIsol } from '../isol/detect.js';
 import { IsolTracker } from '../isol/state.js';
 import { closeVmlinuxBtf, vmlinuxBtf } from '../libbpf/index.js';
@@ -111,15 +111,9 @@ export function openLive(opts: LiveOptions): Live {
     tracker,
     prIsol,
     arch: arch() === 'x64' ? 'x86_64' : arch(),
-    victimFilter: opts.filterToPids && pids.length ? (pid) => pidSet.has(pid) : undefined,
-    policy: enforcer
-      ? (rec) => {
-          const r = enforcer!.handle(rec, rec.ts_ns);
-          const action = r.records.find((a) => a.kind === 'signal') ?? r.records.find((a) => a.kind !== 'log') ?? r.records[0];
-          if (r.records.length) rec.actions = r.records; // every action, taken or would-be, with its result
-          return { violation: r.evaluation.violation, ...(action ? { action } : {}) };
-        }
-      : undefined,
+    // --pid shows its processes and what they fork (declared with them)
+    victimFilter: opts.filterToPids && pids.length ? (pid, tid) => pidSet.has(pid) || tracker.isDeclared(tid, pid) : undefined,
+    policy: enforcer ? engineHook(enforcer) : undefined,
   });
   if (enforcer) for (const pid of pids) enforcer.updateProcess(pid, 'declared'); // every thread, for in-kernel signals
 
@@ -191,20 +185,21 @@ export function openLive(opts: LiveOptions): Live {
  * Runs until the duration passes, a signal arrives, or stop() is called;
  * then drains once more. The caller closes the Live in its finally block.
  */
+/** The signals that end a tracing command on its normal path (final drain, summary, detach). */
+export const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 export function untilStopped(durationS: number | undefined, extra?: (stop: () => void) => void): Promise<'duration' | 'signal' | 'stopped'> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (why: 'duration' | 'signal' | 'stopped') => {
       if (done) return;
       done = true;
-      process.off('SIGINT', onSig);
-      process.off('SIGTERM', onSig);
+      for (const sig of STOP_SIGNALS) process.off(sig, onSig);
       if (timer) clearTimeout(timer);
       resolve(why);
     };
     const onSig = () => finish('signal');
-    process.on('SIGINT', onSig);
-    process.on('SIGTERM', onSig);
+    for (const sig of STOP_SIGNALS) process.on(sig, onSig);
     const timer = durationS !== undefined ? setTimeout(() => finish('duration'), durationS * 1000) : undefined;
     extra?.(() => finish('stopped'));
   });

@@ -3,7 +3,7 @@
 // reporter takes the same ReportInput and returns the whole document as a
 // string; writing it anywhere is the caller's business.
 import type { InterruptionRecord, IsolRecord, OutputRecord, StartRecord, SummaryRecord } from '../types.js';
-import type { Judgement } from '../budget.js';
+import type { Judgement } from '../verdict/index.js';
 import { toNdjson } from './ndjson.js';
 import { formatText, type TextOptions } from './text.js';
 import { toJunit } from './junit.js';
@@ -53,5 +53,5 @@ export type { TextOptions } from './text.js';
 export { toJunit } from './junit.js';
 export type { ReportData } from './junit.js';
 export { toMarkdown } from './markdown.js';
-export type { RemedyLookup, Remedy, MarkdownData } from './markdown.js';
+export type { RemedyLookup, MarkdownData } from './markdown.js';
 export { formatDuration } from './format.js';

@@ -6,7 +6,7 @@ import { CLASSES } from '../types.js';
 import type { InterruptionClass, InterruptionRecord, StartRecord, SummaryRecord } from '../types.js';
 import { formatCpuList } from '../system/cpus.js';
 import { parseTlbFlushLabel, tlbFlushMeaning } from '../system/tlb-flush.js';
-import { budgetLabel, type Judgement } from '../budget.js';
+import { limitsText, type Judgement } from '../verdict/index.js';
 import {
   causeText,
   chainText,
@@ -254,8 +254,7 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
     if (judgement.notIsolated > 0) lines.push(`while not isolated (not judged): ${plural(judgement.notIsolated, 'interruption')}`);
     if (judgement.toolCaused > 0) lines.push(`caused by isolwatch (not judged): ${plural(judgement.toolCaused, 'interruption')}`);
     if (judgement.allowedSelf > 0) lines.push(`allowed (--allow-self): ${judgement.allowedSelf} of the task's own syscalls/faults`);
-    const set = judgement.perBudget.filter((b) => b.explicit).map(budgetLabel);
-    lines.push(`budgets: ${set.length ? `${set.join(', ')}; every other class <=0` : 'none given: every class <=0 while isolated'}`);
+    lines.push(`budgets: ${limitsText(judgement)}`);
   }
   lines.push(...verdictLines(summary, judgement));
   return lines.join('\n');

@@ -520,6 +520,9 @@ describe('libbpf layer on the running kernel', () => {
       const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
       writeFileSync(join(dir, 'src/libbpf', f.replace(/\.ts$/, '.js')), js);
     }
+    // ffi.ts throws the CLI's EnvironmentError when libbpf is missing: src/errors.ts goes along
+    const errorsJs = ts.transpileModule(readFileSync(join(ROOT, 'src/errors.ts'), 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+    writeFileSync(join(dir, 'src/errors.js'), errorsJs);
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
     chmodSync(tmp, 0o755);
     const r = runAsUser(

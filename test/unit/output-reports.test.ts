@@ -8,7 +8,8 @@ import { toJunit, xmlAttr, xmlText } from '../../src/output/junit.js';
 import { mdCell, toMarkdown, type RemedyLookup } from '../../src/output/markdown.js';
 import { isReporterName, reporters, type ReportInput } from '../../src/output/index.js';
 import { parseNdjson, splitRecords } from '../../src/output/ndjson.js';
-import { judgeRun, parseBudget } from '../../src/budget.js';
+import { parseBudget } from '../../src/verdict/index.js';
+import { judgeRecords as judgeRun } from '../helpers/judge-records.js';
 import { formatSummary } from '../../src/output/text.js';
 import { remedyFor as catalogue } from '../../src/remedies.js';
 import type { InterruptionRecord } from '../../src/types.js';
@@ -138,7 +139,7 @@ describe('toJunit', () => {
     expect(xml).toContain('<testcase classname="isolwatch.cpu" name="cpu1: quiet while isolated" time="0">');
     expect(xml).toContain('name="budget ipi&lt;=0"');
     expect(xml).toContain(
-      'ipi ipi_mb (call_function_single) caused by membarrier/4243 (task, pid 4242) on cpu0 via membarrier_private_expedited+0x8d, hit cpu1: 100x, 310us stolen (max 3.3us)',
+      'ipi ipi_mb (call_function_single) from membarrier/4243 on CPU 0 via membarrier_private_expedited+0x8d, hit CPU 1: 100x, 310us stolen (max 3.3us)',
     );
   });
 
@@ -189,8 +190,8 @@ describe('toJunit', () => {
     const judgement = judgeRun({ interruptions: [evil], watchedCpus: [2, 3] });
     const xml = toJunit({ ...base, start: { ...base.start, command: 'sh -c "a && b" <in' }, interruptions: [evil], judgement, summary: { ...base.summary, verdict: undefined } });
     checkXml(xml);
-    expect(xml).toContain("most: x]]&gt;y from &lt;b a=\"1\"&gt;&amp;'\\x01\\x1b/6@cpu0 x1");
-    expect(xml).toContain('caused by &lt;b a="1"&gt;&amp;\'\\x01\\x1b/6 (task) on cpu0 via f&amp;g&lt;h&gt;+0x1');
+    expect(xml).toContain("most: x]]&gt;y from &lt;b a=\"1\"&gt;&amp;'\\x01\\x1b/6 on CPU 0 x1");
+    expect(xml).toContain('from &lt;b a="1"&gt;&amp;\'\\x01\\x1b/6 on CPU 0 via f&amp;g&lt;h&gt;+0x1');
     expect(xml).toContain('<property name="command" value="sh -c &quot;a &amp;&amp; b&quot; &lt;in"/>');
   });
 
@@ -215,7 +216,7 @@ describe('toMarkdown', () => {
     const md = toMarkdown({ ...input('noisy'), remedyFor: stubRemedies });
     expectGolden(md, 'out-noisy.md');
     expect(md.split('\n')[0]).toBe('## isolwatch: ❌ FAIL — 118 interruptions while isolated on CPU 1, 360us stolen');
-    expect(md).toContain('| ipi `ipi_mb` (call_function_single) | `membarrier/4243` (pid 4242) on cpu0 | 1 | 100 | 310us | 3.3us | no membarrier() from processes with isolated threads |');
+    expect(md).toContain('| ipi `ipi_mb` (call_function_single) | `membarrier/4243 on CPU 0` via `membarrier_private_expedited+0x8d` | 1 | 100 | 310us | 3.3us | no membarrier() from processes with isolated threads |');
     // a pipe inside a remedy does not break the table
     expect(md).toContain("don't unmap in threads sharing the mm \\| use a separate process");
     expect(md).toContain('- before warm-up end: 6 interruptions (syscall 2, page_fault 3, timer 1), 55.1us stolen');
