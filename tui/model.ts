@@ -138,6 +138,8 @@ export interface Stats {
   total: number;
   violations: number;
   isolOps: number;
+  /** the newest PR_ISOL-numbered prctls that meant something else on this kernel (warning), at most 3 */
+  isolWarnings: string[];
   summary?: SummaryRecord;
 }
 
@@ -239,6 +241,7 @@ function emptyStats(t0Ns?: number): Stats {
     total: 0,
     violations: 0,
     isolOps: 0,
+    isolWarnings: [],
   };
 }
 
@@ -679,6 +682,8 @@ function addIsol(w: Batch, r: IsolRecord, maxTasks: number): void {
   t.lastOpMeaning = r.meaning;
   t.lastOpWarning = r.warning;
   if (t.source === undefined || t.source === 'none') t.source = 'prctl';
+  // a PR_ISOL-numbered prctl that meant something else here: said in the header, not only in JSON
+  if (r.warning) w.s.isolWarnings = [`${r.comm}/${r.tid} ${r.op}: ${r.meaning}`, ...w.s.isolWarnings].slice(0, 3);
 }
 
 function addSummary(w: Batch, r: SummaryRecord, maxTasks: number): void {

@@ -146,7 +146,8 @@ export async function report(o: ReportOptions): Promise<number> {
   if (o.json) {
     for (const x of [r.start, ...r.records, r.summary]) process.stdout.write(toNdjsonLine(x as OutputRecord) + '\n');
   } else if (!o.junit && !o.summary) {
-    process.stdout.write(formatText({ start: r.start, interruptions, summary: r.summary, judgement }));
+    const isol = r.records.filter((x): x is IsolRecord => x.type === 'isol');
+    process.stdout.write(formatText({ start: r.start, interruptions, isol, summary: r.summary, judgement }));
   }
   return judgement.pass ? 0 : 1;
 }

@@ -56,7 +56,7 @@ export async function run(o: RunOptions): Promise<number> {
   const nowNs = () => Number(process.hrtime.bigint());
   try {
     for (const w of live.warnings) err(`isolwatch: warning: ${w}`);
-    if (!o.json) err(formatStart(live.start));
+    if (!o.json) err(formatStart(live.start, { columns: false }));
     const timer = setInterval(() => live.pump((recs) => records.push(...recs)), 100);
 
     const child = spawn('taskset', ['-c', live.watched.cpus.join(','), ...argv], { stdio: 'inherit' });

@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { IW } from '../contract/layout.generated.js';
 import { encodeLine } from '../contract/recording.js';
 import { toNdjsonLine } from '../output/ndjson.js';
-import { formatInterruption, formatStart, formatSummary } from '../output/text.js';
+import { formatInterruption, formatIsol, formatStart, formatSummary } from '../output/text.js';
 import type { OutputRecord, StartRecord, SummaryRecord, TaskRef } from '../types.js';
 import { policyVerdict } from '../enforce/index.js';
 import type { Live } from '../live/pipeline.js';
@@ -137,7 +137,10 @@ export async function watch(o: WatchOptions): Promise<number> {
     const out = stdoutWithBackpressure();
     const emit = (r: OutputRecord) => {
       if (o.output) return;
-      out.write(() => (o.json ? toNdjsonLine(r) + '\n' : r.type === 'interruption' ? formatInterruption(r, { timeZeroNs: live.start.ts_ns }) + '\n' : ''));
+      const t = { timeZeroNs: live.start.ts_ns };
+      out.write(() =>
+        o.json ? toNdjsonLine(r) + '\n' : r.type === 'interruption' ? formatInterruption(r, t) + '\n' : r.type === 'isol' ? formatIsol(r, t) + '\n' : '',
+      );
     };
     if (!o.output) process.stdout.write(o.json ? toNdjsonLine(live.start) + '\n' : formatStart(live.start) + '\n');
     else err(`isolwatch: recording CPUs ${live.watched.cpus.join(',')} to ${o.output} (Ctrl-C to stop)`);

@@ -72,19 +72,21 @@ export function openLive(opts: LiveOptions): Live {
     warnings.push(`no isolated or nohz_full CPUs on this machine: watching CPU ${watched.cpus.join(',')} (the highest); it cannot be quiet`);
   }
 
-  let symbols: KernelSymbols;
-  try {
-    symbols = loadKallsyms();
-  } catch (e) {
-    throw new EnvironmentError((e as Error).message);
-  }
   const detection = detectPrIsol({ hasStructField: (s, f) => vmlinuxBtf().hasStructField(s, f) });
   const prIsol = detection.supported ? 'kernel' : 'absent';
+  // privileges, BTF and the object are checked here, before anything else can fail for want of them
   const session = Session.open({ cpus: watched.cpus, probes, objPath: opts.obj, kthreadVictims: opts.kthreads,
     // --pid and run judge their own tasks: other tasks' syscalls on the CPU are not theirs to see
     syscallsTrackedOnly: (opts.filterToPids === true && pids.length > 0) || opts.command !== undefined,
   });
   closeVmlinuxBtf(); // only start-up needs the kernel's parsed BTF (tens of MB)
+  let symbols: KernelSymbols;
+  try {
+    symbols = loadKallsyms();
+  } catch (e) {
+    session.close();
+    throw new EnvironmentError((e as Error).message);
+  }
   const tlbFlush: TlbFlush =
     arch() === 'x64'
       ? detectFromKernelText({ symbol: (n) => symbols.find(n), read: (a, l) => session.readKernel(a, l) })

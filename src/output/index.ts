@@ -35,6 +35,7 @@ export const reporters: Record<ReporterName, Reporter> = {
     formatText({
       start: input.start,
       interruptions: input.interruptions,
+      isol: input.isol,
       summary: input.summary,
       judgement: input.judgement,
       options: input.text,
