@@ -9,15 +9,12 @@ import { Engine } from '../correlate/engine.js';
 import { engineHook, Enforcer, policyVerdict } from '../enforce/index.js';
 import { UsageError } from '../errors.js';
 import { IsolTracker } from '../isol/state.js';
-import { appendReport, checkWritable, writeReport } from '../output/files.js';
-import { toJunit } from '../output/junit.js';
-import { toMarkdown } from '../output/markdown.js';
-import { toNdjsonLine } from '../output/ndjson.js';
-import { formatText } from '../output/text.js';
+import { checkWritable } from '../output/files.js';
+import { reporters, writeFileReports } from '../output/index.js';
 import { loadPolicy, parsePolicy, type Policy } from '../policy/index.js';
 import { remedyFor } from '../remedies.js';
 import { symbolsFromTable } from '../system/kallsyms.js';
-import type { InterruptionRecord, IsolRecord, OutputRecord, StartRecord, SummaryRecord } from '../types.js';
+import type { InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
 import { judge, rowsFromRecords, verdictBlock, type Judgement } from '../verdict/index.js';
 import { budgetsFromFlags } from './budgets.js';
 
@@ -141,13 +138,10 @@ export async function report(o: ReportOptions): Promise<number> {
     });
     return judgement.pass ? 0 : 1;
   }
-  if (o.junit) writeReport(o.junit, toJunit({ start: r.start, summary: r.summary, judgement, interruptions }));
-  if (o.summary) appendReport(o.summary, toMarkdown({ start: r.start, summary: r.summary, judgement, interruptions, remedyFor }));
-  if (o.json) {
-    for (const x of [r.start, ...r.records, r.summary]) process.stdout.write(toNdjsonLine(x as OutputRecord) + '\n');
-  } else if (!o.junit && !o.summary) {
-    const isol = r.records.filter((x): x is IsolRecord => x.type === 'isol');
-    process.stdout.write(formatText({ start: r.start, interruptions, isol, summary: r.summary, judgement }));
-  }
+  const isol = r.records.filter((x): x is IsolRecord => x.type === 'isol');
+  const input = { start: r.start, summary: r.summary, interruptions, isol, judgement, remedyFor };
+  writeFileReports(input, { '--junit': o.junit, '--summary': o.summary });
+  if (o.json) process.stdout.write(reporters.ndjson(input));
+  else if (!o.junit && !o.summary) process.stdout.write(reporters.text(input));
   return judgement.pass ? 0 : 1;
 }

@@ -7,9 +7,8 @@
 import { spawn } from 'node:child_process';
 import type { Command } from '../cli-args.js';
 import { EnvironmentError, UsageError } from '../errors.js';
-import { appendReport, checkWritable, writeReport } from '../output/files.js';
-import { toJunit } from '../output/junit.js';
-import { toMarkdown } from '../output/markdown.js';
+import { checkWritable } from '../output/files.js';
+import { writeFileReports } from '../output/index.js';
 import { toNdjsonLine } from '../output/ndjson.js';
 import { formatStart, formatSummary } from '../output/text.js';
 import { chisolPath } from '../paths.js';
@@ -166,9 +165,8 @@ export async function run(o: RunOptions): Promise<number> {
       warmupEndNs !== undefined ? { from_ns: warmupEndNs, ...(windowEndNs !== undefined && windowEndNs < endNs ? { to_ns: windowEndNs } : {}) } : undefined,
     );
     const start = live.start;
-    if (o.report) writeReport(o.report, [start, ...records, summary].map((r) => toNdjsonLine(r as OutputRecord)).join('\n') + '\n');
-    if (o.junit) writeReport(o.junit, toJunit({ start, summary, judgement, interruptions }));
-    if (o.summary) appendReport(o.summary, toMarkdown({ start, summary, judgement, interruptions, remedyFor }));
+    const isol = records.filter((r): r is IsolRecord => r.type === 'isol');
+    writeFileReports({ start, summary, interruptions, isol, judgement, remedyFor }, { '--report': o.report, '--junit': o.junit, '--summary': o.summary });
     if (o.json) {
       for (const r of [start, ...records, summary]) process.stdout.write(toNdjsonLine(r as OutputRecord) + '\n');
     } else err(formatSummary(summary, judgement));

@@ -5,7 +5,7 @@ import { arch, release } from 'node:os';
 import { packageVersion } from '../paths.js';
 import { Engine } from '../correlate/engine.js';
 import type { RawRecord } from '../contract/decode.js';
-import { EnvironmentError, UsageError } from '../errors.js';
+import { EnvironmentError } from '../errors.js';
 import { engineHook, Enforcer } from '../enforce/index.js';
 import { detectPrIsol } from '../isol/detect.js';
 import { IsolTracker } from '../isol/state.js';

@@ -8,6 +8,7 @@ import { toNdjson } from './ndjson.js';
 import { formatText, type TextOptions } from './text.js';
 import { toJunit } from './junit.js';
 import { toMarkdown, type RemedyLookup } from './markdown.js';
+import { appendReport, writeReport } from './files.js';
 
 export interface ReportInput {
   start: StartRecord;
@@ -46,6 +47,25 @@ export const reporters: Record<ReporterName, Reporter> = {
 
 export function isReporterName(name: string): name is ReporterName {
   return Object.prototype.hasOwnProperty.call(reporters, name);
+}
+
+/** The report files run and report write, by flag: which reporter, and whether the file is appended to. */
+export const FILE_REPORTS = {
+  '--report': { reporter: 'ndjson', append: false },
+  '--junit': { reporter: 'junit', append: false },
+  '--summary': { reporter: 'markdown', append: true },
+} as const satisfies Record<string, { reporter: ReporterName; append: boolean }>;
+export type FileReportFlag = keyof typeof FILE_REPORTS;
+
+/** Writes every report file asked for (paths were checked with checkWritable before anything started). */
+export function writeFileReports(input: ReportInput, files: Partial<Record<FileReportFlag, string>>): void {
+  for (const [flag, path] of Object.entries(files) as [FileReportFlag, string | undefined][]) {
+    if (path === undefined) continue;
+    const { reporter, append } = FILE_REPORTS[flag];
+    const text = reporters[reporter](input);
+    if (append) appendReport(path, text);
+    else writeReport(path, text);
+  }
 }
 
 export { toNdjsonLine, toNdjson, parseNdjson, splitRecords, NdjsonError } from './ndjson.js';

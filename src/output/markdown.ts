@@ -4,7 +4,6 @@
 // what happened before warm-up (not judged). Pure; the remedy catalogue is
 // injected so this file does not depend on it.
 import { CLASSES } from '../types.js';
-import type { InterruptionClass } from '../types.js';
 import { formatCpuList } from '../system/cpus.js';
 import { limitLabel, limitsText, type TopCause } from '../verdict/index.js';
 import { cpuWarnings, formatDuration, plural, watchedReasonText } from './format.js';
