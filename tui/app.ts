@@ -1,5 +1,5 @@
 // The live terminal UI: owns the blessed screen, the keys, ONE render timer
-// and ONE shutdown path. All state lives in tui/model.ts (pure reducer); all
+// and ONE shutdown path. All state lives in tui/model/ (pure reducer); all
 // text comes from tui/views/*. This file only moves data between them.
 //
 // Shutdown (q, Ctrl-C, SIGTERM/SIGHUP/SIGINT, an error in the UI, an uncaught
@@ -12,13 +12,13 @@ import blessed from 'blessed';
 import type { OutputRecord, StartRecord, SummaryRecord, TaskRef } from '../src/types.js';
 import type { KeyInfo } from './keys.js';
 import { keyToAction } from './keys.js';
-import type { Action, Model, RemedyLookup } from './model.js';
-import { initModel, reduce } from './model.js';
+import type { Action, Model, RemedyLookup } from './model/index.js';
+import { initModel, reduce } from './model/index.js';
 import { renderScreen } from './views/screen.js';
 import { toContent } from './views/tags.js';
 import { remedyFor as catalogue } from '../src/remedies.js';
 
-export type { RemedyLookup } from './model.js';
+export type { RemedyLookup } from './model/index.js';
 
 export interface RunTuiOptions {
   start: StartRecord;

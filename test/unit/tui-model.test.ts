@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { InterruptionRecord, OutputRecord, StartRecord, SummaryRecord } from '../../src/types.js';
 import { lineText } from '../../tui/format.js';
 import { keyToAction } from '../../tui/keys.js';
-import type { Action, Model, ModelOptions } from '../../tui/model.js';
+import type { Action, Model, ModelOptions } from '../../tui/model/index.js';
 import {
   causeRows,
   cpuHistory,
@@ -18,7 +18,7 @@ import {
   taskRows,
   timeView,
   visible,
-} from '../../tui/model.js';
+} from '../../tui/model/index.js';
 import { parseRecording } from '../../tui/recording.js';
 import { describeEvent } from '../../tui/views/describe.js';
 import { renderScreen, screenText } from '../../tui/views/screen.js';

@@ -2,8 +2,8 @@
 // stolen time first.
 import type { Line } from '../format.js';
 import { col, fmtCount, formatDuration, symbolName } from '../format.js';
-import type { CauseGroup, Model, Snapshot } from '../model.js';
-import { causeRows } from '../model.js';
+import type { CauseGroup, Model, Snapshot } from '../model/index.js';
+import { causeRows } from '../model/index.js';
 import { whatLabel } from './describe.js';
 import { framePanel } from './panel.js';
 

@@ -2,8 +2,8 @@
 // stolen time %, longest stall, and a per-second sparkline.
 import type { Line } from '../format.js';
 import { col, formatDuration, fmtPercent, fmtRate, joinFit, sparkline } from '../format.js';
-import type { Model, Snapshot } from '../model.js';
-import { cpuHistory, cpuRows } from '../model.js';
+import type { Model, Snapshot } from '../model/index.js';
+import { cpuHistory, cpuRows } from '../model/index.js';
 import { classShort } from './describe.js';
 import { framePanel } from './panel.js';
 

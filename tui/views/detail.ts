@@ -3,8 +3,8 @@
 import type { InterruptionClass, InterruptionRecord } from '../../src/types.js';
 import type { Line } from '../format.js';
 import { fmtCount, formatDuration, fmtPercent, fmtRate, fmtRelTs, plain, symbolName } from '../format.js';
-import type { CauseGroup, DetailTarget, EventEntry, Model, RemedyLookup, Snapshot } from '../model.js';
-import { HIST_BOUNDS_NS, causeRows, cpuRows, isolationOf } from '../model.js';
+import type { CauseGroup, DetailTarget, EventEntry, Model, RemedyLookup, Snapshot } from '../model/index.js';
+import { HIST_BOUNDS_NS, causeRows, cpuRows, isolationOf } from '../model/index.js';
 import { causeSender } from './causes.js';
 import { classLabel, describeEvent, whatLabel } from './describe.js';
 import { isolLabel } from './tasks.js';

@@ -1,8 +1,8 @@
 // Event log: newest interruptions first, in words, with the cause chain.
 import type { Line } from '../format.js';
 import { formatDuration, fmtRelTs } from '../format.js';
-import type { Model, Snapshot } from '../model.js';
-import { eventRows } from '../model.js';
+import type { Model, Snapshot } from '../model/index.js';
+import { eventRows } from '../model/index.js';
 import { describeEvent } from './describe.js';
 import { framePanel } from './panel.js';
 

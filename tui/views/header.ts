@@ -3,8 +3,8 @@
 // elapsed, pause, filter), and notices such as a watched task having exited.
 import type { Line } from '../format.js';
 import { fitLine, fmtElapsed, wrapLine } from '../format.js';
-import type { Model } from '../model.js';
-import { isolationOf, timeView, visible } from '../model.js';
+import type { Model } from '../model/index.js';
+import { isolationOf, timeView, visible } from '../model/index.js';
 
 export function headerLines(model: Model, width: number): Line[] {
   const s = model.start;

@@ -3,8 +3,8 @@
 import type { IsolSource } from '../../src/types.js';
 import type { Line } from '../format.js';
 import { col, fmtCount, formatDuration } from '../format.js';
-import type { Model, Snapshot, TaskStats } from '../model.js';
-import { taskRows } from '../model.js';
+import type { Model, Snapshot, TaskStats } from '../model/index.js';
+import { taskRows } from '../model/index.js';
 import { framePanel } from './panel.js';
 
 const SOURCE: Record<IsolSource, string> = {
