@@ -4,6 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { formatDuration, causeText, chainText } from '../../src/output/format.js';
+import { MDWE_WARNING } from '../helpers/records.js';
 import { formatInterruption, formatIsol, formatStart, formatSummary, formatText, interruptionHeader } from '../../src/output/text.js';
 import { parseNdjson, splitRecords } from '../../src/output/ndjson.js';
 import { judgeRecords as judgeRun } from '../helpers/judge-records.js';
@@ -230,22 +231,9 @@ describe('text log golden files', () => {
 
 describe('PR_ISOL-numbered prctls in the text log', () => {
   it('are lines of their own, loud when the number meant something else on this kernel', () => {
-    const rec = {
-      type: 'isol' as const,
-      ts_ns: 1_500_000_000,
-      pid: 5000,
-      tid: 5001,
-      comm: 'rt-app',
-      op: 'PR_ISOL_CFG_SET',
-      args: {},
-      result: 0,
-      meaning: 'PR_SET_MDWE (stock kernel): memory-deny-write-execute turned on, irreversibly',
-      warning: true,
-    };
-    expect(formatIsol(rec, { timeZeroNs: 1_000_000_000 })).toBe(
-      '       0.500000 warning: rt-app/5001 PR_ISOL_CFG_SET = 0: PR_SET_MDWE (stock kernel): memory-deny-write-execute turned on, irreversibly',
+    expect(formatIsol(MDWE_WARNING, { timeZeroNs: 5_000_000_000_000 })).toBe(
+      '       0.100000 warning: rt-app/5001 PR_ISOL_CFG_SET = 0: PR_SET_MDWE (stock kernel): memory-deny-write-execute turned on, irreversibly',
     );
-    const text = formatText({ interruptions: [], isol: [rec] });
-    expect(text).toContain('warning: rt-app/5001 PR_ISOL_CFG_SET');
+    expect(formatText({ interruptions: [], isol: [MDWE_WARNING] })).toContain('warning: rt-app/5001 PR_ISOL_CFG_SET');
   });
 });

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { InterruptionRecord, OutputRecord, StartRecord, SummaryRecord } from '../../src/types.js';
 import { lineText } from '../../tui/format.js';
+import { MDWE_WARNING } from '../helpers/records.js';
 import { keyToAction } from '../../tui/keys.js';
 import type { Action, Model, ModelOptions } from '../../tui/model/index.js';
 import {
@@ -437,19 +438,7 @@ describe('tui views: screen layout', () => {
 
 describe('tui: PR_ISOL-numbered prctls that meant something else', () => {
   it('are said in the header, not only in JSON', () => {
-    const warn = {
-      type: 'isol' as const,
-      ts_ns: 5_000_100_000_000,
-      pid: 5000,
-      tid: 5001,
-      comm: 'rt-app',
-      op: 'PR_ISOL_CFG_SET',
-      args: {},
-      result: 0,
-      meaning: 'PR_SET_MDWE (stock kernel): memory-deny-write-execute turned on',
-      warning: true,
-    };
-    const m = run(replayed(), { type: 'records', records: [warn], nowNs: 0 });
+    const m = run(replayed(), { type: 'records', records: [MDWE_WARNING], nowNs: 0 });
     expect(screenText(m)).toContain('! warning: rt-app/5001 PR_ISOL_CFG_SET: PR_SET_MDWE (stock kernel)');
   });
 });
