@@ -4,7 +4,7 @@
 import { HELP, helpFor, parseArgs } from './cli-args.js';
 import { EnvironmentError, UsageError } from './errors.js';
 import { LibbpfError, PermissionError, VerifierError } from './libbpf/errors.js';
-import { PolicyError } from './policy/index.js';
+import { PolicyError } from './policy/errors.js';
 import { packageVersion } from './paths.js';
 
 async function main(argv: string[]): Promise<number> {
