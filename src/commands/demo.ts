@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { EnvironmentError } from '../errors.js';
-import { workloadPath } from '../paths.js';
+import { demoWorkloadPath } from '../paths.js';
 import { housekeepingCpus, readCpuTopology } from '../system/cpus.js';
 import { parseTlbFlushLabel, type TlbFlushMode } from '../system/tlb-flush.js';
 import { resolveCpus } from '../live/cpus.js';
@@ -125,7 +125,7 @@ async function stopDisturb(child: ChildProcess): Promise<void> {
 }
 
 export async function demo(o: DemoOptions): Promise<number> {
-  const bin = workloadPath('disturb');
+  const bin = demoWorkloadPath();
   if (!existsSync(bin)) throw new EnvironmentError(`demo workload ${bin} is missing: run 'npm run build'`);
   const target = resolveCpus(o.cpus, []).cpus[0];
   const hk = housekeepingCpus(readCpuTopology(), [target]);
