@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { EnvironmentError } from '../errors.js';
 import { demoWorkloadPath } from '../paths.js';
 import { housekeepingCpus, readCpuTopology } from '../system/cpus.js';
+import { assertCanTrace } from '../system/preflight.js';
 import { parseTlbFlushLabel, type TlbFlushMode } from '../system/tlb-flush.js';
 import { resolveCpus } from '../live/cpus.js';
 import { watch } from './watch.js';
@@ -130,6 +131,7 @@ export async function demo(o: DemoOptions): Promise<number> {
   const target = resolveCpus(o.cpus, []).cpus[0];
   const hk = housekeepingCpus(readCpuTopology(), [target]);
   if (!hk.length) throw new EnvironmentError('demo needs a housekeeping CPU besides the watched one');
+  assertCanTrace(); // before the workload starts
   const { child, ready, stderr } = await startDisturb(bin, target, hk[0]);
   let quitting = false;
   let early: string | undefined;
