@@ -235,6 +235,7 @@ usage:
   isolwatch record -o FILE [watch options]
   isolwatch report FILE [--json | --junit FILE | --summary FILE | --tui] [--budget ..]
   isolwatch demo [--cpus LIST] [--duration SEC]
+  isolwatch --version    version, the BPF object's ABI, the libbpf found (never loaded)
 
 watch    live view on a terminal (q quits), NDJSON when stdout is not a terminal or with --json
 run      start CMD pinned to the watched CPUs, declare it isolated after --warmup (default 1 s),
@@ -256,5 +257,5 @@ demo     a spinner on the watched CPU and labelled disturbers from a housekeepin
                  or tasks out of the policy's scope); a fail action exits 1 either way
 
 exit codes: 0 clean/pass, 1 violations over budget or a policy's fail action (doctor: findings), 2 usage or
-configuration error, 3 environment cannot run (not root, no BPF, no BTF)
+configuration error, 3 environment cannot run (no libbpf, not root nor CAP_BPF + CAP_PERFMON, no BTF)
 `;
