@@ -387,6 +387,7 @@ export const HELP = [
   '',
   'usage:',
   ...Object.values(SPECS).map((s) => `  ${s.usage}`),
+  "  isolwatch --version    version, the BPF object's ABI, the libbpf found (never loaded)",
   '',
   ...Object.entries(SPECS).flatMap(([name, s]) => wrap(s.about, 9).map((l, i) => (i === 0 ? `${name.padEnd(9)}${l}` : `         ${l}`))),
   '',

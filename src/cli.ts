@@ -5,7 +5,6 @@ import { HELP, helpFor, parseArgs } from './cli-args.js';
 import { EnvironmentError, UsageError } from './errors.js';
 import { LibbpfError, PermissionError, VerifierError } from './libbpf/errors.js';
 import { PolicyError } from './policy/errors.js';
-import { packageVersion } from './paths.js';
 
 async function main(argv: string[]): Promise<number> {
   const c = parseArgs(argv);
@@ -13,9 +12,11 @@ async function main(argv: string[]): Promise<number> {
     case 'help':
       process.stdout.write(c.topic ? helpFor(c.topic) : HELP);
       return 0;
-    case 'version':
-      process.stdout.write(`isolwatch ${packageVersion()}\n`);
+    case 'version': {
+      const { versionText } = await import('./commands/version.js');
+      process.stdout.write(versionText());
       return 0;
+    }
     case 'doctor': {
       const { runDoctor } = await import('./doctor/index.js');
       return runDoctor({ root: c.opts.root, cpus: c.opts.cpus, json: c.opts.json, out: (s) => process.stdout.write(s) });

@@ -17,6 +17,7 @@ import { Session, type KernelCounts } from './session.js';
 import { housekeepingCpus, readCpuTopology, type WatchedCpus } from '../system/cpus.js';
 import { resolveCpus } from './cpus.js';
 import { loadKallsyms, type KernelSymbols } from '../system/kallsyms.js';
+import { assertCanTrace } from '../system/preflight.js';
 import { detectFromKernelText, tlbFlushLabel, type TlbFlush } from '../system/tlb-flush.js';
 import type { InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
 
@@ -65,6 +66,8 @@ export function openLive(opts: LiveOptions): Live {
   if (opts.policy) policy = loadPolicy(opts.policy);
   const probes = parseProbes(opts.probes, opts.probeDefaults === 'task' ? DEFAULT_PROBES_TASK : DEFAULT_PROBES_WATCH);
 
+  // what the machine lacks is said before anything acts (kallsyms would fail first, less plainly)
+  assertCanTrace();
   const hk = housekeepingCpus(topo, watched.cpus);
   const pinWarning = pinSelfTo(hk);
   if (pinWarning) warnings.push(pinWarning);
