@@ -106,6 +106,9 @@ const f = {
   bpf_map_update_elem: libbpf.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
   bpf_map_delete_elem: libbpf.func('int bpf_map_delete_elem(int fd, const void *key)'),
   bpf_map_get_next_key: libbpf.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)'),
+  bpf_map_lookup_batch: libbpf.func(
+    'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const void *opts)',
+  ),
   bpf_prog_test_run_opts: libbpf.func('int bpf_prog_test_run_opts(int prog_fd, _Inout_ iw_bpf_test_run_opts *opts)'),
   // misc
   libbpf_num_possible_cpus: libbpf.func('int libbpf_num_possible_cpus(void)'),
@@ -204,6 +207,13 @@ export const libbpfNative = {
     f.bpf_map_update_elem(fd, key, value, flags) as number,
   mapDelete: (fd: number, key: Uint8Array): number => f.bpf_map_delete_elem(fd, key) as number,
   mapNextKey: (fd: number, key: Uint8Array | null, next: Uint8Array): number => f.bpf_map_get_next_key(fd, key, next) as number,
+  /**
+   * One batch of a map (BPF_MAP_LOOKUP_BATCH): up to count.[0] entries into
+   * keys/values from the position in inBatch (null: the start); outBatch gets
+   * the next position. count[0] becomes the number read; -ENOENT: the last batch.
+   */
+  mapLookupBatch: (fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: number[]): number =>
+    f.bpf_map_lookup_batch(fd, inBatch, outBatch, keys, values, count, null) as number,
   /** Runs a loaded program once with `ctx` as its context (raw_tp: the u64 arguments); 0 or -errno, and its return value. */
   programTestRun(fd: number, ctx: Uint8Array): { rc: number; retval: number } {
     const opts = {

@@ -15,7 +15,7 @@ import {
   untrackHandle,
   type Ptr,
 } from './ffi.js';
-import { EACCES, ENOENT, EOPNOTSUPP, EPERM, ESRCH, LibbpfError, PermissionError, VerifierError, extractVerifierLog } from './errors.js';
+import { EACCES, EINVAL, ENOENT, EOPNOTSUPP, EPERM, ESRCH, LibbpfError, PermissionError, VerifierError, extractVerifierLog } from './errors.js';
 import { datasecVariables } from './btf.js';
 import { RingBufferReader } from './ringbuf.js';
 
@@ -410,6 +410,71 @@ export class BpfMap {
     if (rc === -ENOENT) return false;
     if (rc < 0) throw opError(`bpf_map_delete_elem(${this.name})`, rc, []);
     return true;
+  }
+
+  /**
+   * Every entry of a (non per-CPU) hash map, read in batches of `batch`
+   * entries (one syscall each); the keys and values packed end to end. A map
+   * changing meanwhile is read as a batch walk sees it: each entry at most once.
+   */
+  entries(batch = 1024): { count: number; keys: Uint8Array; values: Uint8Array } {
+    this.alive();
+    if (this.perCpu) throw new Error(`entries(${this.name}): per-CPU maps are not supported`);
+    let cap = Math.min(this.maxEntries, Math.max(batch, 1));
+    let keys = new Uint8Array(this.keySize * cap);
+    let values = new Uint8Array(this.valueSize * cap);
+    let count = 0;
+    const tokenSize = Math.max(this.keySize, 8);
+    let inBatch: Uint8Array | null = null;
+    for (;;) {
+      const want = Math.min(batch, this.maxEntries);
+      if (count + want > cap) {
+        cap = Math.min(this.maxEntries, cap * 2 > count + want ? cap * 2 : count + want);
+        const k = new Uint8Array(this.keySize * cap);
+        k.set(keys.subarray(0, count * this.keySize));
+        const v = new Uint8Array(this.valueSize * cap);
+        v.set(values.subarray(0, count * this.valueSize));
+        keys = k;
+        values = v;
+      }
+      const room = Math.min(want, cap - count);
+      if (room <= 0) break;
+      const n = [room];
+      const outBatch = new Uint8Array(tokenSize);
+      const rc = L.mapLookupBatch(
+        this.fdValue,
+        inBatch,
+        outBatch,
+        keys.subarray(count * this.keySize),
+        values.subarray(count * this.valueSize),
+        n,
+      );
+      if (rc < 0 && rc !== -ENOENT) {
+        if (count === 0 && (rc === -EINVAL || rc === -524 /* ENOTSUPP */ || rc === -EOPNOTSUPP)) return this.entriesOneByOne();
+        throw opError(`bpf_map_lookup_batch(${this.name})`, rc, []);
+      }
+      count += n[0];
+      if (rc === -ENOENT) break;
+      inBatch = outBatch;
+    }
+    return { count, keys: keys.subarray(0, count * this.keySize), values: values.subarray(0, count * this.valueSize) };
+  }
+
+  /** entries() on kernels without batch operations: two syscalls per entry. */
+  private entriesOneByOne(): { count: number; keys: Uint8Array; values: Uint8Array } {
+    const ks: Uint8Array[] = [];
+    const vs: Uint8Array[] = [];
+    for (const k of this.keys()) {
+      const v = this.lookup(k);
+      if (!v) continue; // deleted meanwhile
+      ks.push(k);
+      vs.push(v);
+    }
+    const keys = new Uint8Array(ks.length * this.keySize);
+    const values = new Uint8Array(vs.length * this.valueSize);
+    ks.forEach((k, i) => keys.set(k, i * this.keySize));
+    vs.forEach((v, i) => values.set(v, i * this.valueSize));
+    return { count: ks.length, keys, values };
   }
 
   /** All keys, in the kernel's iteration order. */
