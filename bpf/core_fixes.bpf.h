@@ -62,29 +62,29 @@ struct task_struct___isol_v5 {
 	struct isol_info___iw *isol_info;
 } __attribute__((preserve_access_index));
 
-/* Fills the isol_* fields of rec from the task's kernel state; returns 1 when read. */
-static __always_inline int iw_read_isol(struct task_struct *t, struct iw_interruption *rec)
+/* Fills m from the task's kernel isolation state; returns 1 when read. */
+static __always_inline int iw_read_isol(struct task_struct *t, struct iw_isol_masks *m)
 {
 	if (bpf_core_field_exists(((struct task_struct___isol_v12 *)t)->task_isol_info)) {
 		struct task_isol_info___iw *ii = BPF_CORE_READ((struct task_struct___isol_v12 *)t, task_isol_info);
 		if (!ii)
 			return 0;
-		rec->isol_conf_mask = BPF_CORE_READ(ii, conf_mask);
-		rec->isol_active_mask = BPF_CORE_READ(ii, active_mask);
-		rec->isol_quiesce_mask = BPF_CORE_READ(ii, quiesce_mask);
-		rec->isol_oneshot_mask = BPF_CORE_READ(ii, oneshot_mask);
-		rec->isol_inherit_mask = BPF_CORE_READ(ii, inherit_mask);
+		m->conf_mask = BPF_CORE_READ(ii, conf_mask);
+		m->active_mask = BPF_CORE_READ(ii, active_mask);
+		m->quiesce_mask = BPF_CORE_READ(ii, quiesce_mask);
+		m->oneshot_mask = BPF_CORE_READ(ii, oneshot_mask);
+		m->inherit_mask = BPF_CORE_READ(ii, inherit_mask);
 		return 1;
 	}
 	if (bpf_core_field_exists(((struct task_struct___isol_v5 *)t)->isol_info)) {
 		struct isol_info___iw *ii = BPF_CORE_READ((struct task_struct___isol_v5 *)t, isol_info);
 		if (!ii)
 			return 0;
-		rec->isol_conf_mask = BPF_CORE_READ(ii, conf_mask);
-		rec->isol_active_mask = BPF_CORE_READ(ii, active_mask);
-		rec->isol_quiesce_mask = BPF_CORE_READ(ii, quiesce_mask);
-		rec->isol_oneshot_mask = BPF_CORE_READ(ii, oneshot_mask);
-		rec->isol_inherit_mask = BPF_CORE_READ(ii, inherit_mask);
+		m->conf_mask = BPF_CORE_READ(ii, conf_mask);
+		m->active_mask = BPF_CORE_READ(ii, active_mask);
+		m->quiesce_mask = BPF_CORE_READ(ii, quiesce_mask);
+		m->oneshot_mask = BPF_CORE_READ(ii, oneshot_mask);
+		m->inherit_mask = BPF_CORE_READ(ii, inherit_mask);
 		return 1;
 	}
 	return 0;

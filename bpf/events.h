@@ -12,7 +12,7 @@
 #define __IW_EVENTS_H
 
 /* Bumped whenever a struct below changes shape. Recordings carry it. */
-#define IW_ABI_VERSION 1
+#define IW_ABI_VERSION 2
 
 #define IW_COMM_LEN 16
 #define IW_NAME_LEN 24
@@ -26,6 +26,10 @@
 #define IW_REC_ISOL 2 /* a PR_ISOL-numbered prctl (63..67) returned */
 #define IW_REC_FORK 3 /* a tracked task forked or cloned (struct iw_task_event) */
 #define IW_REC_EXIT 4 /* a tracked thread exited (struct iw_task_event) */
+#define IW_REC_ENTRY 5 /* a one-entry interruption without a sender: syscall, fault, generic entry (struct iw_entry_record) */
+
+/* Longest record: an interruption with a full chain and the isolation masks. */
+#define IW_REC_MAX (112 + 56 * 6 + 40)
 
 /* Interruption classes (stable; names live in TypeScript). */
 #define IW_CLASS_SYSCALL 0
@@ -83,8 +87,8 @@
 #define IW_F_IN_PREEMPT (1 << 10)  /* ran in the kernel thread that preempted a victim: its time is in that preemption */
 #define IW_F_SIGNAL_HELD (1 << 11) /* armed for an in-kernel signal, held back by its cooldown / rate limit */
 
-/* Authoritative per-CPU totals (map iw_counts): index = class, plus LOST. */
-#define IW_COUNTER_LOST IW_CLASS_MAX
+/* Indexes of map iw_counts: the classes, then the records that are not interruptions (isol, fork, exit). */
+#define IW_COUNTER_OTHER IW_CLASS_MAX
 #define IW_COUNTERS (IW_CLASS_MAX + 1)
 
 /*
@@ -111,16 +115,30 @@ struct iw_hdr {
 	__u32 cpu;
 };
 
+/*
+ * The isolation state the kernel keeps for a task (PR_ISOL kernels only):
+ * appended to a record (after its chain) when flags has IW_F_ISOL_KERNEL.
+ */
+struct iw_isol_masks {
+	__u64 conf_mask;
+	__u64 active_mask;
+	__u64 quiesce_mask;
+	__u64 oneshot_mask;
+	__u8 inherit_mask;
+	__u8 _pad[7];
+};
+
+/*
+ * An interruption with its chain. Variable length on the ring: the header
+ * part, chain_len entries, then struct iw_isol_masks when flags has
+ * IW_F_ISOL_KERNEL.
+ */
 struct iw_interruption {
 	struct iw_hdr hdr;     /* hdr.ts_ns = start of the root entry */
 	__u64 duration_ns;     /* stolen time: root entry to last exit */
 	__u64 cause_callsite;  /* kernel address that queued the IPI / work; 0 if none */
 	__u64 cause_func;      /* function queued (csd func, work func) */
 	__u64 cause_ts_ns;     /* when the cause was queued */
-	__u64 isol_conf_mask;
-	__u64 isol_active_mask;
-	__u64 isol_quiesce_mask;
-	__u64 isol_oneshot_mask;
 	__u32 victim_pid;      /* tgid; 0 = idle */
 	__u32 victim_tid;
 	__u32 cause_pid;
@@ -129,12 +147,86 @@ struct iw_interruption {
 	__u32 flags;           /* IW_F_* */
 	__u16 cause_ctx;       /* IW_CTX_* */
 	__u16 chain_len;
-	__u8 isol_inherit_mask;
-	__u8 _pad[3];
+	__u32 _pad;
 	char victim_comm[IW_COMM_LEN];
 	char cause_comm[IW_COMM_LEN];
 	struct iw_entry chain[IW_CHAIN_MAX];
 };
+
+/*
+ * A one-entry interruption the victim caused itself or that has no sender
+ * (a syscall, a page fault outside any other entry, a generic kernel entry):
+ * a few dozen bytes instead of a chain. value: the syscall's return value, or
+ * the faulting address. Followed by struct iw_isol_masks when flags has
+ * IW_F_ISOL_KERNEL.
+ */
+struct iw_entry_record {
+	struct iw_hdr hdr;     /* hdr.ts_ns = the entry's start */
+	__u64 duration_ns;
+	__u64 value;
+	__u32 victim_pid;
+	__u32 victim_tid;
+	__u32 kind;            /* syscall number, fault error code */
+	__u32 flags;           /* IW_F_* */
+	__u16 class;
+	__u16 cause_ctx;       /* IW_CTX_SELF, or IW_CTX_NONE for a generic entry */
+	__u32 _pad;
+	char victim_comm[IW_COMM_LEN];
+};
+
+/*
+ * In-kernel aggregates (map iw_agg, struct iw_agg_key -> struct
+ * iw_agg_value): every interruption on a watched CPU is counted under the
+ * key users group by, whether a record of it reaches user space or not.
+ * kind/func are the record's headline (what a reader sees first: the IPI's
+ * function, the timer callback, the work function, the syscall number).
+ * When the map is full, the interruption is counted in iw_agg_overflow under
+ * a key that keeps only cpu, class, flags and epoch (IW_AGG_F_OVERFLOW).
+ */
+#define IW_HIST_BUCKETS 32 /* log2 buckets of duration: [2^i, 2^(i+1)) ns, the last one open */
+
+#define IW_AGG_F_SELF_CAUSED (1 << 0) /* caused by isolwatch itself */
+#define IW_AGG_F_IN_PREEMPT (1 << 1)  /* ran inside a preemption of the victim (its time is there) */
+#define IW_AGG_F_ISOL_KERNEL (1 << 2) /* the kernel keeps PR_ISOL state for the victim */
+#define IW_AGG_F_ISOL_ACTIVE (1 << 3) /* ... and it says active */
+#define IW_AGG_F_DECLARED (1 << 4)    /* the victim's process is tracked (declared: --pid, run) */
+#define IW_AGG_F_OVERFLOW (1 << 5)    /* an overflow key: victim, cause, kind and func not kept */
+#define IW_AGG_F_ISOL_CONF (1 << 6)   /* the kernel's PR_ISOL state for the victim is configured (conf_mask != 0) */
+
+struct iw_agg_key {
+	__u64 func;            /* headline function; 0 if none */
+	__u64 callsite;        /* cause callsite */
+	__u32 cpu;
+	__u32 kind;            /* headline kind */
+	__u32 victim_pid;
+	__u32 victim_tid;
+	__u32 cause_pid;
+	__u32 cause_tid;
+	__u32 cause_cpu;
+	__u16 class;
+	__u16 cause_ctx;
+	__u16 flags;           /* IW_AGG_F_* */
+	__u16 epoch;           /* the judged phase (map iw_epoch) when it happened */
+	__u32 _pad;
+};
+
+struct iw_agg_value {
+	__u64 count;
+	__u64 stolen_ns;       /* without the time of entries inside a preemption (counted there) */
+	__u64 max_ns;
+	__u64 last_ns;         /* start of the newest interruption */
+	__u64 window_start_ns; /* exemplar records: the current one-second window */
+	__u32 window_records;  /* records sent in the window */
+	__u32 records;         /* records sent for this key */
+	__u32 hist[IW_HIST_BUCKETS];
+	char victim_comm[IW_COMM_LEN];
+	char cause_comm[IW_COMM_LEN];
+	char name[IW_NAME_LEN]; /* the root entry's name: IRQ action, preempting comm, workqueue */
+};
+
+/* Which records reach user space (.rodata iw_record_mode). */
+#define IW_RECORDS_SAMPLED 0 /* the first of each key, iw_exemplars_per_s more a second, and what enforcement needs */
+#define IW_RECORDS_ALL 1     /* every one (what does not fit the ring is counted as lost) */
 
 /*
  * The prctl options the PR_ISOL series numbers 63..67 (upstream kernels give
@@ -225,16 +317,32 @@ struct iw_kread_page {
 	__u8 data[IW_KREAD_MAX];
 };
 
+/*
+ * Authoritative per-CPU totals (map iw_counts, index = class, plus
+ * IW_COUNTER_OTHER for records that are not interruptions). For each class:
+ * count + self_caused = delivered + sampled + lost, exactly.
+ */
 struct iw_counter {
-	__u64 count;
-	__u64 stolen_ns;
+	__u64 count;           /* interruptions, not counting what isolwatch caused */
+	__u64 stolen_ns;       /* their stolen time (entries inside a preemption are in it once) */
 	__u64 max_ns;
+	__u64 self_caused;     /* interruptions isolwatch caused itself */
+	__u64 delivered;       /* records put on the ring */
+	__u64 sampled;         /* records not sent (IW_RECORDS_SAMPLED) */
+	__u64 lost;            /* records the ring had no room for */
+	__u32 hist[IW_HIST_BUCKETS];
 };
 
 _Static_assert(sizeof(struct iw_entry) == 56, "iw_entry layout");
 _Static_assert(sizeof(struct iw_hdr) == 16, "iw_hdr layout");
-_Static_assert(sizeof(struct iw_interruption) == 16 + 8 * 8 + 4 * 6 + 2 * 2 + 4 + 32 + 56 * IW_CHAIN_MAX,
-	       "iw_interruption layout");
+_Static_assert(sizeof(struct iw_isol_masks) == 40, "iw_isol_masks layout");
+_Static_assert(__builtin_offsetof(struct iw_interruption, chain) == 112, "iw_interruption header part");
+_Static_assert(sizeof(struct iw_interruption) == 112 + 56 * IW_CHAIN_MAX, "iw_interruption layout");
+_Static_assert(sizeof(struct iw_interruption) + sizeof(struct iw_isol_masks) == IW_REC_MAX, "IW_REC_MAX");
+_Static_assert(sizeof(struct iw_entry_record) == 72, "iw_entry_record layout");
+_Static_assert(sizeof(struct iw_agg_key) == 56, "iw_agg_key layout");
+_Static_assert(sizeof(struct iw_agg_value) == 8 * 5 + 4 * 2 + 4 * IW_HIST_BUCKETS + 16 * 2 + 24, "iw_agg_value layout");
+_Static_assert(sizeof(struct iw_counter) == 8 * 7 + 4 * IW_HIST_BUCKETS, "iw_counter layout");
 _Static_assert(sizeof(struct iw_isol_call) == 16 + 8 * 9 + 4 * 4 + 16, "iw_isol_call layout");
 _Static_assert(sizeof(struct iw_signal_arm) == 8 * 4 + 4 * 4, "iw_signal_arm layout");
 _Static_assert(sizeof(struct iw_task_event) == 16 + 4 * 6 + 16, "iw_task_event layout");

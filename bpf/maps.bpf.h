@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Maps and kernel-internal state of isolwatch.bpf.c (not part of the user ABI except where noted). */
+/* Maps and kernel-internal state of the programs (not part of the user ABI except where noted). */
 #ifndef __IW_MAPS_BPF_H
 #define __IW_MAPS_BPF_H
 
@@ -26,8 +26,15 @@ struct iw_sender {
 	char name[IW_NAME_LEN];
 };
 
+/*
+ * A record being built. `rec` is sent as it is (its chain_len entries), so
+ * the isolation masks, when present, are copied right after the last chain
+ * entry: `room` keeps space for them after a full chain.
+ */
 struct iw_episode {
 	struct iw_interruption rec;
+	struct iw_isol_masks room;
+	struct iw_isol_masks isol; /* the victim's PR_ISOL state, when the kernel has it */
 	__u64 stack_start[IW_STACK_MAX];
 	__u32 stack_idx[IW_STACK_MAX];
 	__u32 depth;
@@ -37,13 +44,15 @@ struct iw_episode {
 	__u64 victim_task; /* task_struct of a preempted victim, to notice it migrated */
 };
 
+/* Hard episodes in flight on one CPU at most: task, softirq and hardirq context each sending one (a power of 2). */
+#define IW_HARD_SLOTS 4
+
 struct iw_cpu_state {
-	struct iw_episode hard;
+	struct iw_episode hard[IW_HARD_SLOTS];
 	struct iw_episode pre;
-	struct iw_episode scratch; /* one-shot records (syscall, fault, context tracking) */
-	__u64 ct_start;            /* context tracking: user->kernel entry time */
-	__u32 ct_specific;         /* specific entries seen since ct_start */
-	__u32 _pad;
+	__u64 ct_start;    /* context tracking: user->kernel entry time */
+	__u32 ct_specific; /* specific entries seen since ct_start */
+	__u32 slot;        /* hard[slot % IW_HARD_SLOTS] is the current hard episode */
 };
 
 /* Interrupt nesting on every CPU, for naming the context a sender was in. */
@@ -52,11 +61,13 @@ struct iw_ctx_state {
 	__u32 softirq;
 };
 
-struct iw_sys_state {
-	__u64 start_ns;
-	__u64 nr;
-	__u32 cpu;
-	__u32 flags;
+/* Per task (task storage): the syscall it is in, on a watched CPU. */
+struct iw_task_state {
+	__u64 sys_start_ns; /* 0: not in a traced syscall */
+	__u32 sys_nr;
+	__u32 sys_cpu;
+	__u32 sys_flags;    /* IW_F_SIGNAL_* set at its entry */
+	__u32 _pad;
 };
 
 /* User ABI: watched CPUs (cpu -> 1), changeable at run time. */
@@ -81,13 +92,41 @@ struct {
 	__uint(max_entries, 16 << 20);
 } iw_events SEC(".maps");
 
-/* User ABI: per-CPU totals per class (+ lost), struct iw_counter. */
+/* User ABI: per-CPU totals per class (+ IW_COUNTER_OTHER), struct iw_counter. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, IW_COUNTERS);
 	__type(key, __u32);
 	__type(value, struct iw_counter);
 } iw_counts SEC(".maps");
+
+/*
+ * User ABI: the aggregates (events.h). A plain hash with the CPU in the key:
+ * each CPU only writes keys of its own CPU, and NMIs (the only programs that
+ * can interrupt another one on the same CPU) write keys of their own class.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct iw_agg_key);
+	__type(value, struct iw_agg_value);
+} iw_agg SEC(".maps");
+
+/* User ABI: where interruptions are counted when iw_agg is full (keys with IW_AGG_F_OVERFLOW). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct iw_agg_key);
+	__type(value, struct iw_agg_value);
+} iw_agg_overflow SEC(".maps");
+
+/* User ABI: [0] = the current epoch, which user space moves on at the judged window's ends. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} iw_epoch SEC(".maps");
 
 /* User ABI: tid -> the in-kernel signal armed for that thread (see events.h). */
 struct {
@@ -120,12 +159,15 @@ struct {
 	__type(value, struct iw_cpu_state);
 } iw_cpu SEC(".maps");
 
+/* Per CPU: one-shot records (NMIs interrupt the other programs: they build theirs apart). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
-	__type(value, struct iw_interruption);
-} iw_nmi_scratch SEC(".maps");
+	__type(value, struct iw_episode);
+} iw_scratch SEC(".maps");
+
+#define IW_SCRATCH_NMI 1
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -133,6 +175,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct iw_ctx_state);
 } iw_ctx SEC(".maps");
+
+/* Per task: the syscall it is in (task storage: no table to fill, freed with the task). */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct iw_task_state);
+} iw_task SEC(".maps");
 
 /* csd pointer -> who queued it (csd_queue_cpu, 6.5+). */
 struct {
@@ -169,14 +219,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct iw_sender);
 } iw_waker SEC(".maps");
-
-/* tid -> open syscall on a watched CPU. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, struct iw_sys_state);
-} iw_sys SEC(".maps");
 
 /* tid -> PR_ISOL-numbered prctl in flight. */
 struct {

@@ -19,10 +19,12 @@ export interface CommonOptions {
   obj?: string;
   /** kernel threads are victims too (preemptions of a kernel-thread workload, e.g. osnoise's) */
   kthreads: boolean;
+  /** which interruption records reach user space: sampled (counts stay exact) or all */
+  records?: 'sampled' | 'all';
 }
 
 export type Command =
-  | { cmd: 'watch'; opts: CommonOptions & { pids: number[]; duration?: number } }
+  | { cmd: 'watch'; opts: CommonOptions & { pids: number[]; duration?: number; /** seconds between aggregate records (--json) */ interval: number } }
   | { cmd: 'record'; opts: CommonOptions & { pids: number[]; duration?: number; output: string } }
   | {
       cmd: 'run';
@@ -75,6 +77,10 @@ const F = {
   obj: { value: 'FILE', help: 'load this BPF object instead of the installed one (development)' },
   pid: { value: 'PID[,PID..]', help: 'watch these processes (declared isolated): only their interruptions are shown; stops when they exit' },
   duration: { value: 'SEC', help: 'stop after SEC (a number of seconds, or a duration: 90s, 2m, 500ms)' },
+  records: {
+    value: 'sampled|all',
+    help: "which interruption records reach user space. sampled (default; record: all): the first of each kind (CPU, class, what ran, victim, sender) and up to 10 a second more; every count, total, top cause and verdict comes from the kernel's aggregates either way. all: every record; what does not fit the ring is counted in the summary",
+  },
 } satisfies Record<string, Flag>;
 
 const COMMON: Record<string, Flag> = {
@@ -84,6 +90,7 @@ const COMMON: Record<string, Flag> = {
   '--policy': F.policy,
   '--enforce': F.enforce,
   '--kthreads': F.kthreads,
+  '--records': F.records,
   '--obj': F.obj,
 };
 
@@ -99,7 +106,12 @@ const SPECS: Record<string, Spec> = {
   watch: {
     usage: 'isolwatch [watch] [--cpus LIST] [--pid PID[,PID..]] [--duration SEC] [--json] [--probes GROUPS] [--policy FILE [--enforce]] [--kthreads]',
     about: 'live view on a terminal (q quits); a text log when stdout is not a terminal; NDJSON with --json',
-    flags: { ...COMMON, '--pid': F.pid, '--duration': F.duration },
+    flags: {
+      ...COMMON,
+      '--pid': F.pid,
+      '--duration': F.duration,
+      '--interval': { value: 'SEC', help: 'with --json: an aggregate record of what changed every SEC (default 10), and one of the totals at the end' },
+    },
   },
   record: {
     usage: 'isolwatch record -o FILE [watch options]',
@@ -251,12 +263,17 @@ function common(cmd: string, values: Map<string, string[]>): CommonOptions {
     obj: one(values, '--obj'),
     kthreads: values.has('--kthreads'),
   };
+  const records = one(values, '--records');
+  if (records !== undefined) {
+    if (records !== 'sampled' && records !== 'all') throw new UsageError(`isolwatch ${cmd}: --records '${records}': expected sampled or all${didYouMean(records, ['sampled', 'all'])}`);
+    o.records = records;
+  }
   if (o.enforce && !o.policy) throw new UsageError(`isolwatch ${cmd}: --enforce needs --policy FILE (it sends the policy's signals)`);
   return o;
 }
 
 export function parseArgs(argv: string[]): Command {
-  if (argv.length === 0) return { cmd: 'watch', opts: { ...common('watch', new Map()), pids: [] } };
+  if (argv.length === 0) return { cmd: 'watch', opts: { ...common('watch', new Map()), pids: [], interval: 10 } };
   const first = argv[0];
   if (first === '--help' || first === '-h') return { cmd: 'help' };
   if (first === '--version' || first === '-V') return { cmd: 'version' };
@@ -278,7 +295,7 @@ export function parseArgs(argv: string[]): Command {
     case 'record': {
       if (rest.length) throw new UsageError(`isolwatch ${cmd}: unexpected argument '${rest[0]}'`);
       const base = { ...common(cmd, values), pids: pids(cmd, one(values, '--pid')), duration: seconds(cmd, '--duration', one(values, '--duration'), { positive: true }) };
-      if (cmd === 'watch') return { cmd, opts: base };
+      if (cmd === 'watch') return { cmd, opts: { ...base, interval: seconds(cmd, '--interval', one(values, '--interval'), { positive: true }) ?? 10 } };
       const output = one(values, '-o');
       if (!output) throw new UsageError('isolwatch record: -o FILE is required (where to write the recording)');
       if (output === '-') throw new UsageError("isolwatch record: -o -: a recording is written to a file (for records on stdout use 'isolwatch watch --json')");

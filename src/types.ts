@@ -1,6 +1,7 @@
 // The output contract (DESIGN.md "NDJSON records") as TypeScript types.
 // Every consumer — text/JSON/JUnit/markdown reporters, the TUI, policies,
 // enforcement — works on these objects, never on raw BPF records.
+import type { AggregateRow } from './verdict/rows.js';
 
 export const CLASSES = [
   'syscall',
@@ -159,6 +160,44 @@ export interface TaskSummary {
   stolen_ns: number;
 }
 
+/** One class on one CPU: count + self_caused = delivered + sampled + lost, exactly. */
+export interface RecordsClassAccount {
+  count: number;
+  self_caused: number;
+  delivered: number;
+  sampled: number;
+  lost: number;
+}
+
+/** How interruption records reached user space (the counts themselves never depend on it). */
+export interface RecordsAccount {
+  /** 'sampled': the first record of each aggregate key and a few a second; 'all': every one that fits the ring */
+  mode: 'sampled' | 'all';
+  /** interruption records put on the ring */
+  delivered: number;
+  /** not sent (sampled mode) */
+  sampled: number;
+  /** the ring had no room for them */
+  lost: number;
+  /** cpu -> class -> its account */
+  by_cpu: Record<string, Partial<Record<InterruptionClass, RecordsClassAccount>>>;
+}
+
+/**
+ * The in-kernel aggregates as rows (src/verdict/rows.ts AggregateRow):
+ * scope 'interval' carries what changed since the previous aggregate record
+ * (counts, stolen time and histograms are the growth; max_ns is the key's
+ * longest so far), 'total' everything since the start (written once, at the end).
+ */
+export interface AggregateRecord {
+  type: 'aggregate';
+  scope: 'interval' | 'total';
+  /** the interval (ts_ns clock); a total's from_ns is the start */
+  from_ns: number;
+  to_ns: number;
+  rows: AggregateRow[];
+}
+
 export interface SummaryRecord {
   type: 'summary';
   duration_s: number;
@@ -175,6 +214,8 @@ export interface SummaryRecord {
   self_caused: number;
   /** authoritative per-CPU per-class kernel counters (survive ring-buffer loss) */
   kernel_counts?: Record<string, Partial<Record<InterruptionClass, number>>>;
+  /** how interruption records reached user space: delivered, sampled away, lost, per CPU and class */
+  records?: RecordsAccount;
   /** set by `run` */
   verdict?: {
     pass: boolean;
@@ -186,4 +227,4 @@ export interface SummaryRecord {
   };
 }
 
-export type OutputRecord = StartRecord | InterruptionRecord | IsolRecord | SummaryRecord;
+export type OutputRecord = StartRecord | InterruptionRecord | IsolRecord | AggregateRecord | SummaryRecord;

@@ -28,6 +28,8 @@ export interface RunTuiOptions {
   stop: () => Promise<SummaryRecord | void>;
   /** Records come from a recording (`report FILE --tui`): time comes from ts_ns only. */
   replay?: boolean;
+  /** 'aggregates': counts come from `aggregate` records, interruption records are samples (a live session); default 'records' */
+  countsFrom?: 'aggregates' | 'records';
   /** Shown in the header; default "off". */
   enforcement?: string;
   /** Fixed header notes, e.g. what `isolwatch demo` started or set-up warnings. */
@@ -199,6 +201,7 @@ export async function runTui(opts: RunTuiOptions): Promise<void> {
 
       model = initModel(opts.start, {
         replay: opts.replay,
+        countsFrom: opts.countsFrom,
         enforcement: opts.enforcement,
         notes: opts.notes,
         declaredTasks: opts.declaredTasks,

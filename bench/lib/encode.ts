@@ -6,6 +6,8 @@ import type { RawInterruption } from '../../src/contract/decode.js';
 import { IW, LAYOUT } from '../../src/contract/layout.generated.js';
 
 const I = LAYOUT.iw_interruption.fields;
+const R = LAYOUT.iw_entry_record.fields;
+const M = LAYOUT.iw_isol_masks.fields;
 const E = LAYOUT.iw_entry.fields;
 const H = LAYOUT.iw_hdr.fields;
 
@@ -13,10 +15,26 @@ function putStr(b: Uint8Array, off: number, size: number, s: string): void {
   for (let i = 0; i < Math.min(s.length, size - 1); i++) b[off + i] = s.charCodeAt(i) & 0xff;
 }
 
+const big = (v: bigint | number) => BigInt(v);
+
+function putMasks(dv: DataView, off: number, r: RawInterruption): void {
+  dv.setBigUint64(off + M.conf_mask.offset, big(r.isol_conf_mask), true);
+  dv.setBigUint64(off + M.active_mask.offset, big(r.isol_active_mask), true);
+  dv.setBigUint64(off + M.quiesce_mask.offset, big(r.isol_quiesce_mask), true);
+  dv.setBigUint64(off + M.oneshot_mask.offset, big(r.isol_oneshot_mask), true);
+  dv.setUint8(off + M.inherit_mask.offset, r.isol_inherit_mask);
+}
+
+/**
+ * An interruption record as the BPF programs send it: the header part, its
+ * chain_len entries, then the masks when flags has IW_F_ISOL_KERNEL.
+ */
 export function encodeInterruption(r: RawInterruption): Uint8Array {
-  const b = new Uint8Array(LAYOUT.iw_interruption.size);
+  const n = Math.min(r.chain.length, IW.IW_CHAIN_MAX);
+  const chainEnd = I.chain.offset + n * LAYOUT.iw_entry.size;
+  const withMasks = (r.flags & IW.IW_F_ISOL_KERNEL) !== 0;
+  const b = new Uint8Array(chainEnd + (withMasks ? LAYOUT.iw_isol_masks.size : 0));
   const dv = new DataView(b.buffer);
-  const big = (v: bigint | number) => BigInt(v);
   dv.setBigUint64(I.hdr.offset + H.ts_ns.offset, big(r.ts_ns), true);
   dv.setUint32(I.hdr.offset + H.type.offset, IW.IW_REC_INTERRUPTION, true);
   dv.setUint32(I.hdr.offset + H.cpu.offset, r.cpu, true);
@@ -24,11 +42,6 @@ export function encodeInterruption(r: RawInterruption): Uint8Array {
   dv.setBigUint64(I.cause_callsite.offset, big(r.cause_callsite), true);
   dv.setBigUint64(I.cause_func.offset, big(r.cause_func), true);
   dv.setBigUint64(I.cause_ts_ns.offset, big(r.cause_ts_ns), true);
-  dv.setBigUint64(I.isol_conf_mask.offset, big(r.isol_conf_mask), true);
-  dv.setBigUint64(I.isol_active_mask.offset, big(r.isol_active_mask), true);
-  dv.setBigUint64(I.isol_quiesce_mask.offset, big(r.isol_quiesce_mask), true);
-  dv.setBigUint64(I.isol_oneshot_mask.offset, big(r.isol_oneshot_mask), true);
-  dv.setUint8(I.isol_inherit_mask.offset, r.isol_inherit_mask);
   dv.setUint32(I.victim_pid.offset, r.victim_pid, true);
   dv.setUint32(I.victim_tid.offset, r.victim_tid, true);
   dv.setUint32(I.cause_pid.offset, r.cause_pid, true);
@@ -36,10 +49,10 @@ export function encodeInterruption(r: RawInterruption): Uint8Array {
   dv.setUint32(I.cause_cpu.offset, r.cause_cpu, true);
   dv.setUint32(I.flags.offset, r.flags, true);
   dv.setUint16(I.cause_ctx.offset, r.cause_ctx, true);
-  dv.setUint16(I.chain_len.offset, r.chain.length, true);
+  dv.setUint16(I.chain_len.offset, n, true);
   putStr(b, I.victim_comm.offset, I.victim_comm.size, r.victim_comm);
   putStr(b, I.cause_comm.offset, I.cause_comm.size, r.cause_comm);
-  r.chain.slice(0, IW.IW_CHAIN_MAX).forEach((e, i) => {
+  r.chain.slice(0, n).forEach((e, i) => {
     const o = I.chain.offset + i * LAYOUT.iw_entry.size;
     dv.setBigUint64(o + E.func.offset, big(e.func), true);
     dv.setBigUint64(o + E.start_ns.offset, big(e.start_ns), true);
@@ -49,6 +62,33 @@ export function encodeInterruption(r: RawInterruption): Uint8Array {
     dv.setUint16(o + E.depth.offset, e.depth, true);
     putStr(b, o + E.name.offset, E.name.size, e.name);
   });
+  if (withMasks) putMasks(dv, chainEnd, r);
+  return b;
+}
+
+/**
+ * A one-entry interruption (syscall, fault, generic entry) as the BPF
+ * programs send it (struct iw_entry_record, then the masks with
+ * IW_F_ISOL_KERNEL): chain[0] gives class, kind and value.
+ */
+export function encodeEntryRecord(r: RawInterruption): Uint8Array {
+  const withMasks = (r.flags & IW.IW_F_ISOL_KERNEL) !== 0;
+  const b = new Uint8Array(LAYOUT.iw_entry_record.size + (withMasks ? LAYOUT.iw_isol_masks.size : 0));
+  const dv = new DataView(b.buffer);
+  const e = r.chain[0];
+  dv.setBigUint64(R.hdr.offset + H.ts_ns.offset, big(r.ts_ns), true);
+  dv.setUint32(R.hdr.offset + H.type.offset, IW.IW_REC_ENTRY, true);
+  dv.setUint32(R.hdr.offset + H.cpu.offset, r.cpu, true);
+  dv.setBigUint64(R.duration_ns.offset, big(r.duration_ns), true);
+  dv.setBigUint64(R.value.offset, big(e.func), true);
+  dv.setUint32(R.victim_pid.offset, r.victim_pid, true);
+  dv.setUint32(R.victim_tid.offset, r.victim_tid, true);
+  dv.setUint32(R.kind.offset, e.kind, true);
+  dv.setUint32(R.flags.offset, r.flags, true);
+  dv.setUint16(R.class.offset, e.class, true);
+  dv.setUint16(R.cause_ctx.offset, r.cause_ctx, true);
+  putStr(b, R.victim_comm.offset, R.victim_comm.size, r.victim_comm);
+  if (withMasks) putMasks(dv, LAYOUT.iw_entry_record.size, r);
   return b;
 }
 

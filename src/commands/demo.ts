@@ -140,10 +140,9 @@ export async function demo(o: DemoOptions): Promise<number> {
   });
   try {
     // Only the demo's own process is shown: its spinner is the victim, its sender the cause.
-    // Syscalls are recorded for the demo's own process only (filtered in BPF for --pid), so a
-    // busy neighbour on the CPU cannot crowd the demo's records out of the ring buffer; its
-    // spinner takes no page faults, and the faults group has no such filter: left off.
-    return await watch({ ...o, cpus: [target], pids: [ready.pid], probes: o.probes ?? DEMO_PROBES, notes: (start) => demoNotes(ready, parseTlbFlushLabel(start.tlb_flush)?.mode) });
+    // A busy neighbour on the CPU is counted in the kernel and sampled, so it cannot crowd the
+    // demo's records out of the ring buffer; its spinner takes no page faults: faults are left off.
+    return await watch({ ...o, cpus: [target], pids: [ready.pid], probes: o.probes ?? DEMO_PROBES, interval: 10, notes: (start) => demoNotes(ready, parseTlbFlushLabel(start.tlb_flush)?.mode) });
   } finally {
     quitting = true;
     await stopDisturb(child);

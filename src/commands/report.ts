@@ -15,12 +15,16 @@ import { loadPolicy, parsePolicy, type Policy } from '../policy/index.js';
 import { remedyFor } from '../remedies.js';
 import { symbolsFromTable } from '../system/kallsyms.js';
 import type { InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
-import { judge, rowsFromRecords, verdictBlock, type Judgement } from '../verdict/index.js';
+import { judge, rowsFromRecords, verdictBlock, type AggregateRow, type Judgement } from '../verdict/index.js';
+import { rowsOf } from '../correlate/aggregates.js';
+import { countsOfRows, summarize } from '../correlate/summary.js';
 import { budgetsFromFlags } from './budgets.js';
 
 export interface Replay {
   start: StartRecord;
   records: (InterruptionRecord | IsolRecord)[];
+  /** every interruption of the recording, aggregated: what the verdict and the summary count */
+  rows: AggregateRow[];
   summary: SummaryRecord;
   warmupEndNs?: number;
   /** the policy the replay judged by (the recorded one, or the one given) */
@@ -52,13 +56,15 @@ export function replay(text: string, file: string, policy?: Policy): Replay {
   const tracker = new IsolTracker({ prIsol: header.start.pr_isol });
   for (const pid of header.declared_pids) tracker.declare({ pid }, { children: true, ts_ns: header.start.ts_ns ?? 0 });
   const enforcer = judgedBy ? new Enforcer(judgedBy, { enforce: false, watchedCpus: header.start.watched_cpus, limitClock: 'record' }) : undefined;
+  const symbols = symbolsFromTable(end?.symbols ?? {});
+  // as the live view of record --pid: its processes and what they forked
+  const victimFilter = header.declared_pids.length ? (pid: number, tid: number) => header.declared_pids.includes(pid) || tracker.isDeclared(tid, pid) : undefined;
   const engine = new Engine({
-    symbols: symbolsFromTable(end?.symbols ?? {}),
+    symbols,
     tracker,
     prIsol: header.start.pr_isol,
     arch: header.arch,
-    // as the live view of record --pid: its processes and what they forked
-    victimFilter: header.declared_pids.length ? (pid, tid) => header.declared_pids.includes(pid) || tracker.isDeclared(tid, pid) : undefined,
+    victimFilter,
     policy: enforcer ? engineHook(enforcer) : undefined,
   });
   const records: (InterruptionRecord | IsolRecord)[] = [];
@@ -72,13 +78,24 @@ export function replay(text: string, file: string, policy?: Policy): Replay {
     const out = engine.ingest(r as RawRecord);
     if (out) records.push(out);
   }
-  const summary = engine.summary({
-    durationS: end?.duration_s,
-    lost: end?.lost ?? 0,
-    kernelCounts: end?.kernel_counts,
+  const interruptions = records.filter((x): x is InterruptionRecord => x.type === 'interruption');
+  // The kernel's aggregates, when the recording has them (ABI 2), count everything, whatever the ring lost;
+  // a policy judges records one by one, and a recorded declaration splits the records into warm-up and judged.
+  const fromKernel = end?.aggregates && !judgedBy && warmupEndNs === undefined;
+  const rows = fromKernel
+    ? rowsOf(end.aggregates!, { symbols, tracker, phaseOf: () => 'judged', masksOf: (tid) => engine.kernelMasksOf(tid) })
+    : rowsFromRecords(interruptions, { warmupEndNs });
+  const span = engine.span;
+  const summary = summarize({
+    rows,
     watchedCpus: header.start.watched_cpus,
+    durationS: end?.duration_s ?? (span.firstNs !== undefined && span.lastNs !== undefined ? (span.lastNs - span.firstNs) / 1e9 : 0),
+    lost: end?.lost ?? 0,
+    kernelCounts: end?.kernel_counts ?? countsOfRows(rows, header.start.watched_cpus),
+    records: end?.records,
+    victimFilter,
   });
-  return { start: header.start, records, summary, warmupEndNs, policy: judgedBy, enforcer };
+  return { start: header.start, records, rows, summary, warmupEndNs, policy: judgedBy, enforcer };
 }
 
 export interface ReportOptions {
@@ -94,10 +111,9 @@ export interface ReportOptions {
 
 /** Judges a replay as run would have: the window from the recorded declaration, the policy's fail actions, the budgets. */
 export function judgeReplay(r: Replay, opts: { budgets: ReturnType<typeof budgetsFromFlags>; allowSelf: boolean }): Judgement {
-  const interruptions = r.records.filter((x): x is InterruptionRecord => x.type === 'interruption');
   const pv = policyVerdict(r.enforcer);
   return judge({
-    rows: rowsFromRecords(interruptions, { warmupEndNs: r.warmupEndNs }),
+    rows: r.rows,
     watchedCpus: r.start.watched_cpus,
     budgets: opts.budgets,
     policy: r.policy ? { name: r.policy.name, ...pv } : undefined,

@@ -16,7 +16,7 @@ import { remedyFor } from '../remedies.js';
 import { formatCpuList } from '../system/cpus.js';
 import { commandProblem } from '../system/exec.js';
 import type { InterruptionRecord, IsolRecord, OutputRecord } from '../types.js';
-import { judge, rowsFromRecords, verdictBlock } from '../verdict/index.js';
+import { judge, verdictBlock } from '../verdict/index.js';
 import { budgetsFromFlags } from './budgets.js';
 
 export type RunOptions = Extract<Command, { cmd: 'run' }>['opts'];
@@ -49,6 +49,8 @@ export async function run(o: RunOptions): Promise<number> {
     obj: o.obj,
     kthreads: o.kthreads,
     command: o.argv.join(' '),
+    records: o.records,
+    phases: ['warmup', 'judged', 'after'],
   });
   const records: (InterruptionRecord | IsolRecord)[] = [];
   const t0 = process.hrtime.bigint();
@@ -90,6 +92,7 @@ export async function run(o: RunOptions): Promise<number> {
       if (warmupEndNs === undefined) return err('isolwatch run: SIGUSR1 before the warm-up was over: ignored');
       if (windowEndNs !== undefined && windowEndNs <= now) return;
       windowEndNs = now;
+      live.enterPhase('after');
       clearTimeout(windowTimer);
       err('isolwatch run: judged window over (SIGUSR1): waiting for the command to exit (not judged)');
     };
@@ -97,12 +100,16 @@ export async function run(o: RunOptions): Promise<number> {
     const endWarmup = () => {
       if (warmupEndNs !== undefined) return;
       clearTimeout(warm);
+      live.enterPhase('judged');
       warmupEndNs = nowNs();
       const cpus = formatCpuList(live.watched.cpus);
       err(`isolwatch run: warm-up over: judging CPU ${cpus} ${o.window !== undefined ? `for ${o.window} s` : 'until the command exits'}`);
       if (o.window !== undefined) {
         windowEndNs = warmupEndNs + o.window * 1e9;
-        windowTimer = setTimeout(endCommand, o.window * 1000);
+        windowTimer = setTimeout(() => {
+          live.enterPhase('after');
+          endCommand();
+        }, o.window * 1000);
       }
       if (child.pid) {
         live.tracker.declare({ pid: child.pid }, { children: true, ts_ns: warmupEndNs });
@@ -130,6 +137,7 @@ export async function run(o: RunOptions): Promise<number> {
     clearTimeout(windowTimer);
     clearTimeout(killTimer);
     clearInterval(timer);
+    live.detach(); // the last drain, the aggregates and the summary read one final state
     live.pump((recs) => records.push(...recs));
     if (exit.error) err(`isolwatch run: could not start '${o.argv[0]}': ${exit.error.message}`);
     if (warmupEndNs === undefined) err(`isolwatch run: the command ended before the ${o.warmup}s warm-up: nothing was judged as isolated`);
@@ -138,9 +146,12 @@ export async function run(o: RunOptions): Promise<number> {
       err(`isolwatch run: note: the command ended ${((endNs - warmupEndNs) / 1e9).toFixed(1)} s into the ${o.window} s judged window`);
     }
 
-    const summary = live.summary(Number(process.hrtime.bigint() - t0) / 1e9);
+    // every interruption, counted in the kernel by phase: the records are samples of them
+    const aggs = live.aggregates();
+    const rows = live.rows(aggs);
+    const totals = live.totalRecord(aggs);
+    const summary = live.summary(Number(process.hrtime.bigint() - t0) / 1e9, aggs);
     const interruptions = records.filter((r): r is InterruptionRecord => r.type === 'interruption');
-    const rows = rowsFromRecords(interruptions, { warmupEndNs: warmupEndNs ?? Number.MAX_SAFE_INTEGER, windowEndNs });
     const { policyVerdict } = await import('../enforce/index.js');
     const pv = policyVerdict(live.enforcer, { pid: child.pid, signal: exit.signal });
     // the command run ended itself after the window did not fail
@@ -166,9 +177,9 @@ export async function run(o: RunOptions): Promise<number> {
     );
     const start = live.start;
     const isol = records.filter((r): r is IsolRecord => r.type === 'isol');
-    writeFileReports({ start, summary, interruptions, isol, judgement, remedyFor }, { '--report': o.report, '--junit': o.junit, '--summary': o.summary });
+    writeFileReports({ start, summary, interruptions, isol, totals, judgement, remedyFor }, { '--report': o.report, '--junit': o.junit, '--summary': o.summary });
     if (o.json) {
-      for (const r of [start, ...records, summary]) process.stdout.write(toNdjsonLine(r as OutputRecord) + '\n');
+      for (const r of [start, ...records, totals, summary]) process.stdout.write(toNdjsonLine(r as OutputRecord) + '\n');
     } else err(formatSummary(summary, judgement));
     return judgement.pass ? 0 : 1;
   } finally {

@@ -16,6 +16,8 @@ import { judge, verdictBlock } from '../verdict/index.js';
 export type WatchOptions = CommonOptions & {
   pids: number[];
   duration?: number;
+  /** --json: seconds between aggregate records */
+  interval?: number;
   /** record: raw stream to this file */
   output?: string;
   /** TUI: fixed header notes (what `isolwatch demo` started), from the start record's facts */
@@ -120,6 +122,8 @@ export async function watch(o: WatchOptions): Promise<number> {
     obj: o.obj,
     kthreads: o.kthreads,
     filterToPids: true,
+    // a recording keeps every record (a replay sees them one by one); the live views sample them
+    records: o.records ?? (o.output ? 'all' : undefined),
   });
   const t0 = process.hrtime.bigint();
   const elapsed = () => Number(process.hrtime.bigint() - t0) / 1e9;
@@ -150,21 +154,35 @@ export async function watch(o: WatchOptions): Promise<number> {
         fd !== undefined ? (raws) => raws.forEach((r) => writeSync(fd!, encodeLine({ type: 'raw', ...r }) + '\n')) : undefined,
       );
     const timer = setInterval(pump, 100);
+    // --json: what changed, every --interval (the counts are the kernel's: exact whatever was sampled)
+    const aggTimer = o.json && !o.output ? setInterval(() => emit(live.intervalRecord()), (o.interval ?? 10) * 1000) : undefined;
     await untilStopped(o.duration, (stop) => whenPidsGone(o.pids, stop));
     clearInterval(timer);
+    if (aggTimer) clearInterval(aggTimer);
+    live.detach(); // what follows reads one final state
     pump();
-    const summary = live.summary(elapsed());
-    if (out.dropped) summary.output_dropped = out.dropped;
+    const aggs = live.aggregates();
+    const summary = live.summary(elapsed(), aggs, { outputDropped: out.dropped });
     const pass = setWatchVerdict(summary, live, o.pids);
     if (fd !== undefined) {
       const k = live.counts();
       writeSync(
         fd,
-        encodeLine({ type: 'end', duration_s: elapsed(), lost: k.lost, kernel_counts: summary.kernel_counts as Record<string, Record<string, number>>, symbols: live.symbols.used() }) + '\n',
+        encodeLine({
+          type: 'end',
+          duration_s: elapsed(),
+          lost: k.lost,
+          kernel_counts: summary.kernel_counts as Record<string, Record<string, number>>,
+          ...(summary.records ? { records: summary.records } : {}),
+          aggregates: aggs,
+          symbols: live.symbols.used(),
+        }) + '\n',
       );
       closeSync(fd);
       err(formatSummary(summary));
-    } else process.stdout.write(o.json ? toNdjsonLine(summary) + '\n' : formatSummary(summary) + '\n');
+    } else if (o.json) {
+      process.stdout.write(toNdjsonLine(live.totalRecord(aggs)) + '\n' + toNdjsonLine(summary) + '\n');
+    } else process.stdout.write(formatSummary(summary) + '\n');
     return pass ? 0 : 1;
   } finally {
     live.close();
@@ -176,18 +194,26 @@ async function watchTui(live: Live, o: WatchOptions): Promise<number> {
   const { remedyFor } = await import('../remedies.js');
   const subs = new Set<(recs: OutputRecord[]) => void>();
   const timer = setInterval(() => live.pump((recs) => subs.forEach((s) => s(recs))), 100);
+  // the counts, once a second: what the kernel's aggregates gained (records are samples)
+  const aggTimer = setInterval(() => {
+    const rec = live.intervalRecord();
+    subs.forEach((s) => s([rec]));
+  }, 1000);
   const t0 = process.hrtime.bigint();
   let stopTimer: NodeJS.Timeout | undefined;
   let pass = true;
   await new Promise<void>((resolve, reject) => {
     const tui = runTui({
       start: live.start,
+      countsFrom: 'aggregates',
       subscribe: (cb) => {
         subs.add(cb);
         return () => subs.delete(cb);
       },
       stop: async () => {
         clearInterval(timer);
+        clearInterval(aggTimer);
+        live.detach();
         live.pump((recs) => subs.forEach((s) => s(recs)));
         const summary = live.summary(Number(process.hrtime.bigint() - t0) / 1e9);
         pass = setWatchVerdict(summary, live, o.pids);
@@ -211,6 +237,7 @@ async function watchTui(live: Live, o: WatchOptions): Promise<number> {
   });
   if (stopTimer) clearTimeout(stopTimer);
   clearInterval(timer);
+  clearInterval(aggTimer);
   // the live view fails as the text mode does: a policy's fail action fired
   return pass ? 0 : 1;
 }

@@ -84,12 +84,17 @@ export interface RawTaskEvent {
 export type RawRecord = RawInterruption | RawIsolCall | RawTaskEvent;
 
 const I = LAYOUT.iw_interruption.fields;
+const R = LAYOUT.iw_entry_record.fields;
+const M = LAYOUT.iw_isol_masks.fields;
 const E = LAYOUT.iw_entry.fields;
 const C = LAYOUT.iw_isol_call.fields;
 const H = LAYOUT.iw_hdr.fields;
 const T = LAYOUT.iw_task_event.fields;
 const ENTRY_SIZE = LAYOUT.iw_entry.size;
-export const INTERRUPTION_SIZE = LAYOUT.iw_interruption.size;
+/** Bytes of an interruption record before its chain (then chain_len entries, then the masks when IW_F_ISOL_KERNEL). */
+export const INTERRUPTION_HEAD_SIZE = I.chain.offset;
+export const ENTRY_RECORD_SIZE = LAYOUT.iw_entry_record.size;
+export const ISOL_MASKS_SIZE = LAYOUT.iw_isol_masks.size;
 export const ISOL_CALL_SIZE = LAYOUT.iw_isol_call.size;
 export const TASK_EVENT_SIZE = LAYOUT.iw_task_event.size;
 
@@ -99,7 +104,7 @@ const latin1 = new TextDecoder('latin1');
  * work function names): built from char codes; a byte >= 0x80 goes through
  * the decoder (WHATWG latin1 is windows-1252 there).
  */
-function cstr(buf: Uint8Array, off: number, len: number): string {
+export function cstr(buf: Uint8Array, off: number, len: number): string {
   let s = '';
   const max = off + len;
   for (let i = off; i < max; i++) {
@@ -122,18 +127,22 @@ function u64(dv: DataView, off: number): bigint {
 
 export class DecodeError extends Error {}
 
+/** The type of a record (iw_hdr.type), without decoding it. */
+export function recordType(buf: Uint8Array): number {
+  return buf[8] | (buf[9] << 8) | (buf[10] << 16) | (buf[11] << 24);
+}
+
 /**
  * Decodes one record. `buf` may alias ring-buffer memory: everything is
- * copied out before returning.
+ * copied out before returning. A one-entry record (IW_REC_ENTRY) decodes to
+ * the same shape as an interruption with a chain of one.
  */
 export function decodeRecord(buf: Uint8Array): RawRecord {
   if (buf.byteLength < LAYOUT.iw_hdr.size) throw new DecodeError(`record of ${buf.byteLength} bytes is shorter than its header`);
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const type = dv.getUint32(H.type.offset, true);
-  if (type === IW.IW_REC_INTERRUPTION) {
-    if (buf.byteLength < INTERRUPTION_SIZE) throw new DecodeError(`interruption record of ${buf.byteLength} bytes, expected ${INTERRUPTION_SIZE}: was the BPF object built from another events.h?`);
-    return decodeInterruption(buf, dv);
-  }
+  if (type === IW.IW_REC_ENTRY) return decodeEntryRecord(buf, dv);
+  if (type === IW.IW_REC_INTERRUPTION) return decodeInterruption(buf, dv);
   if (type === IW.IW_REC_ISOL) {
     if (buf.byteLength < ISOL_CALL_SIZE) throw new DecodeError(`isol record of ${buf.byteLength} bytes, expected ${ISOL_CALL_SIZE}`);
     return decodeIsolCall(buf, dv);
@@ -145,9 +154,29 @@ export function decodeRecord(buf: Uint8Array): RawRecord {
   throw new DecodeError(`unknown record type ${type} (ABI version ${IW.IW_ABI_VERSION})`);
 }
 
+const NO_MASKS = { conf: 0n, active: 0n, quiesce: 0n, oneshot: 0n, inherit: 0 };
+
+/** The victim's isolation masks after a record's fixed part, when its flags say they are there. */
+function masksAt(dv: DataView, off: number, flags: number, what: string) {
+  if (!(flags & IW.IW_F_ISOL_KERNEL)) return NO_MASKS;
+  if (dv.byteLength < off + ISOL_MASKS_SIZE) throw new DecodeError(`${what} of ${dv.byteLength} bytes has the isolation-masks flag but not the ${ISOL_MASKS_SIZE} bytes of masks after byte ${off}`);
+  return {
+    conf: u64(dv, off + M.conf_mask.offset),
+    active: u64(dv, off + M.active_mask.offset),
+    quiesce: u64(dv, off + M.quiesce_mask.offset),
+    oneshot: u64(dv, off + M.oneshot_mask.offset),
+    inherit: dv.getUint8(off + M.inherit_mask.offset),
+  };
+}
+
 function decodeInterruption(buf: Uint8Array, dv: DataView): RawInterruption {
+  if (buf.byteLength < INTERRUPTION_HEAD_SIZE) {
+    throw new DecodeError(`interruption record of ${buf.byteLength} bytes, expected at least ${INTERRUPTION_HEAD_SIZE}: was the BPF object built from another events.h?`);
+  }
   const hdr = I.hdr.offset;
   const chainLen = Math.min(dv.getUint16(I.chain_len.offset, true), IW.IW_CHAIN_MAX);
+  const end = INTERRUPTION_HEAD_SIZE + chainLen * ENTRY_SIZE;
+  if (buf.byteLength < end) throw new DecodeError(`interruption record of ${buf.byteLength} bytes, expected ${end} for its chain of ${chainLen}`);
   const chain: RawEntry[] = [];
   for (let i = 0; i < chainLen; i++) {
     const o = I.chain.offset + i * ENTRY_SIZE;
@@ -161,6 +190,8 @@ function decodeInterruption(buf: Uint8Array, dv: DataView): RawInterruption {
       name: cstr(buf, o + E.name.offset, E.name.size),
     });
   }
+  const flags = dv.getUint32(I.flags.offset, true);
+  const m = masksAt(dv, end, flags, 'interruption record');
   return {
     rec: 'interruption',
     ts_ns: dv.getBigUint64(hdr + H.ts_ns.offset, true),
@@ -169,21 +200,71 @@ function decodeInterruption(buf: Uint8Array, dv: DataView): RawInterruption {
     cause_callsite: u64(dv, I.cause_callsite.offset),
     cause_func: u64(dv, I.cause_func.offset),
     cause_ts_ns: u64(dv, I.cause_ts_ns.offset),
-    isol_conf_mask: u64(dv, I.isol_conf_mask.offset),
-    isol_active_mask: u64(dv, I.isol_active_mask.offset),
-    isol_quiesce_mask: u64(dv, I.isol_quiesce_mask.offset),
-    isol_oneshot_mask: u64(dv, I.isol_oneshot_mask.offset),
-    isol_inherit_mask: dv.getUint8(I.isol_inherit_mask.offset),
+    isol_conf_mask: m.conf,
+    isol_active_mask: m.active,
+    isol_quiesce_mask: m.quiesce,
+    isol_oneshot_mask: m.oneshot,
+    isol_inherit_mask: m.inherit,
     victim_pid: dv.getUint32(I.victim_pid.offset, true),
     victim_tid: dv.getUint32(I.victim_tid.offset, true),
     cause_pid: dv.getUint32(I.cause_pid.offset, true),
     cause_tid: dv.getUint32(I.cause_tid.offset, true),
     cause_cpu: dv.getUint32(I.cause_cpu.offset, true),
-    flags: dv.getUint32(I.flags.offset, true),
+    flags,
     cause_ctx: dv.getUint16(I.cause_ctx.offset, true),
     victim_comm: cstr(buf, I.victim_comm.offset, I.victim_comm.size),
     cause_comm: cstr(buf, I.cause_comm.offset, I.cause_comm.size),
     chain,
+  };
+}
+
+/** struct iw_entry_record: a syscall, a fault or a generic entry, as an interruption with a chain of one. */
+function decodeEntryRecord(buf: Uint8Array, dv: DataView): RawInterruption {
+  if (buf.byteLength < ENTRY_RECORD_SIZE) throw new DecodeError(`entry record of ${buf.byteLength} bytes, expected ${ENTRY_RECORD_SIZE}`);
+  const ts = dv.getBigUint64(R.hdr.offset + H.ts_ns.offset, true);
+  const cpu = dv.getUint32(R.hdr.offset + H.cpu.offset, true);
+  const duration = dv.getBigUint64(R.duration_ns.offset, true);
+  const flags = dv.getUint32(R.flags.offset, true);
+  const cls = dv.getUint16(R.class.offset, true);
+  const ctx = dv.getUint16(R.cause_ctx.offset, true);
+  const pid = dv.getUint32(R.victim_pid.offset, true);
+  const tid = dv.getUint32(R.victim_tid.offset, true);
+  const comm = cstr(buf, R.victim_comm.offset, R.victim_comm.size);
+  const self = ctx === IW.IW_CTX_SELF;
+  const m = masksAt(dv, ENTRY_RECORD_SIZE, flags, 'entry record');
+  return {
+    rec: 'interruption',
+    ts_ns: ts,
+    cpu,
+    duration_ns: duration,
+    cause_callsite: 0n,
+    cause_func: 0n,
+    cause_ts_ns: 0n,
+    isol_conf_mask: m.conf,
+    isol_active_mask: m.active,
+    isol_quiesce_mask: m.quiesce,
+    isol_oneshot_mask: m.oneshot,
+    isol_inherit_mask: m.inherit,
+    victim_pid: pid,
+    victim_tid: tid,
+    cause_pid: self ? pid : 0,
+    cause_tid: self ? tid : 0,
+    cause_cpu: self ? cpu : 0,
+    flags,
+    cause_ctx: ctx,
+    victim_comm: comm,
+    cause_comm: self ? comm : '',
+    chain: [
+      {
+        func: u64(dv, R.value.offset),
+        start_ns: ts,
+        duration_ns: duration > 0xffffffffn ? 0xffffffff : Number(duration),
+        kind: dv.getUint32(R.kind.offset, true),
+        class: cls,
+        depth: 0,
+        name: '',
+      },
+    ],
   };
 }
 

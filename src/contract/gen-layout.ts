@@ -26,7 +26,10 @@ export interface FieldLayout {
 }
 export type StructLayouts = Record<string, { size: number; fields: Record<string, FieldLayout> }>;
 
-const STRUCTS = ['iw_hdr', 'iw_entry', 'iw_interruption', 'iw_isol_call', 'iw_counter', 'iw_task_event', 'iw_signal_arm'];
+const STRUCTS = [
+  'iw_hdr', 'iw_entry', 'iw_interruption', 'iw_entry_record', 'iw_isol_masks', 'iw_isol_call', 'iw_counter', 'iw_agg_key', 'iw_agg_value',
+  'iw_task_event', 'iw_signal_arm',
+];
 const DEFINES = /^#define (IW_[A-Z0-9_]+) (.+?)\s*(?:\/\*.*)?$/;
 
 export function readLayouts(objPath: string): StructLayouts {

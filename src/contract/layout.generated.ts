@@ -62,7 +62,7 @@ export const LAYOUT = {
     }
   },
   "iw_interruption": {
-    "size": 480,
+    "size": 448,
     "fields": {
       "hdr": {
         "offset": 0,
@@ -89,87 +89,147 @@ export const LAYOUT = {
         "size": 8,
         "kind": "u"
       },
-      "isol_conf_mask": {
-        "offset": 48,
-        "size": 8,
-        "kind": "u"
-      },
-      "isol_active_mask": {
-        "offset": 56,
-        "size": 8,
-        "kind": "u"
-      },
-      "isol_quiesce_mask": {
-        "offset": 64,
-        "size": 8,
-        "kind": "u"
-      },
-      "isol_oneshot_mask": {
-        "offset": 72,
-        "size": 8,
-        "kind": "u"
-      },
       "victim_pid": {
-        "offset": 80,
+        "offset": 48,
         "size": 4,
         "kind": "u"
       },
       "victim_tid": {
-        "offset": 84,
+        "offset": 52,
         "size": 4,
         "kind": "u"
       },
       "cause_pid": {
-        "offset": 88,
+        "offset": 56,
         "size": 4,
         "kind": "u"
       },
       "cause_tid": {
-        "offset": 92,
+        "offset": 60,
         "size": 4,
         "kind": "u"
       },
       "cause_cpu": {
-        "offset": 96,
+        "offset": 64,
         "size": 4,
         "kind": "u"
       },
       "flags": {
-        "offset": 100,
+        "offset": 68,
         "size": 4,
         "kind": "u"
       },
       "cause_ctx": {
-        "offset": 104,
+        "offset": 72,
         "size": 2,
         "kind": "u"
       },
       "chain_len": {
-        "offset": 106,
+        "offset": 74,
         "size": 2,
         "kind": "u"
       },
-      "isol_inherit_mask": {
-        "offset": 108,
-        "size": 1,
-        "kind": "u"
-      },
       "victim_comm": {
-        "offset": 112,
+        "offset": 80,
         "size": 16,
         "kind": "char"
       },
       "cause_comm": {
-        "offset": 128,
+        "offset": 96,
         "size": 16,
         "kind": "char"
       },
       "chain": {
-        "offset": 144,
+        "offset": 112,
         "size": 336,
         "kind": "array",
         "count": 6,
         "elemSize": 56
+      }
+    }
+  },
+  "iw_entry_record": {
+    "size": 72,
+    "fields": {
+      "hdr": {
+        "offset": 0,
+        "size": 16,
+        "kind": "struct"
+      },
+      "duration_ns": {
+        "offset": 16,
+        "size": 8,
+        "kind": "u"
+      },
+      "value": {
+        "offset": 24,
+        "size": 8,
+        "kind": "u"
+      },
+      "victim_pid": {
+        "offset": 32,
+        "size": 4,
+        "kind": "u"
+      },
+      "victim_tid": {
+        "offset": 36,
+        "size": 4,
+        "kind": "u"
+      },
+      "kind": {
+        "offset": 40,
+        "size": 4,
+        "kind": "u"
+      },
+      "flags": {
+        "offset": 44,
+        "size": 4,
+        "kind": "u"
+      },
+      "class": {
+        "offset": 48,
+        "size": 2,
+        "kind": "u"
+      },
+      "cause_ctx": {
+        "offset": 50,
+        "size": 2,
+        "kind": "u"
+      },
+      "victim_comm": {
+        "offset": 56,
+        "size": 16,
+        "kind": "char"
+      }
+    }
+  },
+  "iw_isol_masks": {
+    "size": 40,
+    "fields": {
+      "conf_mask": {
+        "offset": 0,
+        "size": 8,
+        "kind": "u"
+      },
+      "active_mask": {
+        "offset": 8,
+        "size": 8,
+        "kind": "u"
+      },
+      "quiesce_mask": {
+        "offset": 16,
+        "size": 8,
+        "kind": "u"
+      },
+      "oneshot_mask": {
+        "offset": 24,
+        "size": 8,
+        "kind": "u"
+      },
+      "inherit_mask": {
+        "offset": 32,
+        "size": 1,
+        "kind": "u"
       }
     }
   },
@@ -251,7 +311,7 @@ export const LAYOUT = {
     }
   },
   "iw_counter": {
-    "size": 24,
+    "size": 184,
     "fields": {
       "count": {
         "offset": 0,
@@ -267,6 +327,165 @@ export const LAYOUT = {
         "offset": 16,
         "size": 8,
         "kind": "u"
+      },
+      "self_caused": {
+        "offset": 24,
+        "size": 8,
+        "kind": "u"
+      },
+      "delivered": {
+        "offset": 32,
+        "size": 8,
+        "kind": "u"
+      },
+      "sampled": {
+        "offset": 40,
+        "size": 8,
+        "kind": "u"
+      },
+      "lost": {
+        "offset": 48,
+        "size": 8,
+        "kind": "u"
+      },
+      "hist": {
+        "offset": 56,
+        "size": 128,
+        "kind": "array",
+        "count": 32,
+        "elemSize": 4
+      }
+    }
+  },
+  "iw_agg_key": {
+    "size": 56,
+    "fields": {
+      "func": {
+        "offset": 0,
+        "size": 8,
+        "kind": "u"
+      },
+      "callsite": {
+        "offset": 8,
+        "size": 8,
+        "kind": "u"
+      },
+      "cpu": {
+        "offset": 16,
+        "size": 4,
+        "kind": "u"
+      },
+      "kind": {
+        "offset": 20,
+        "size": 4,
+        "kind": "u"
+      },
+      "victim_pid": {
+        "offset": 24,
+        "size": 4,
+        "kind": "u"
+      },
+      "victim_tid": {
+        "offset": 28,
+        "size": 4,
+        "kind": "u"
+      },
+      "cause_pid": {
+        "offset": 32,
+        "size": 4,
+        "kind": "u"
+      },
+      "cause_tid": {
+        "offset": 36,
+        "size": 4,
+        "kind": "u"
+      },
+      "cause_cpu": {
+        "offset": 40,
+        "size": 4,
+        "kind": "u"
+      },
+      "class": {
+        "offset": 44,
+        "size": 2,
+        "kind": "u"
+      },
+      "cause_ctx": {
+        "offset": 46,
+        "size": 2,
+        "kind": "u"
+      },
+      "flags": {
+        "offset": 48,
+        "size": 2,
+        "kind": "u"
+      },
+      "epoch": {
+        "offset": 50,
+        "size": 2,
+        "kind": "u"
+      }
+    }
+  },
+  "iw_agg_value": {
+    "size": 232,
+    "fields": {
+      "count": {
+        "offset": 0,
+        "size": 8,
+        "kind": "u"
+      },
+      "stolen_ns": {
+        "offset": 8,
+        "size": 8,
+        "kind": "u"
+      },
+      "max_ns": {
+        "offset": 16,
+        "size": 8,
+        "kind": "u"
+      },
+      "last_ns": {
+        "offset": 24,
+        "size": 8,
+        "kind": "u"
+      },
+      "window_start_ns": {
+        "offset": 32,
+        "size": 8,
+        "kind": "u"
+      },
+      "window_records": {
+        "offset": 40,
+        "size": 4,
+        "kind": "u"
+      },
+      "records": {
+        "offset": 44,
+        "size": 4,
+        "kind": "u"
+      },
+      "hist": {
+        "offset": 48,
+        "size": 128,
+        "kind": "array",
+        "count": 32,
+        "elemSize": 4
+      },
+      "victim_comm": {
+        "offset": 176,
+        "size": 16,
+        "kind": "char"
+      },
+      "cause_comm": {
+        "offset": 192,
+        "size": 16,
+        "kind": "char"
+      },
+      "name": {
+        "offset": 208,
+        "size": 24,
+        "kind": "char"
       }
     }
   },
@@ -358,7 +577,7 @@ export const LAYOUT = {
 } as const;
 
 export const IW = {
-  "IW_ABI_VERSION": 1,
+  "IW_ABI_VERSION": 2,
   "IW_COMM_LEN": 16,
   "IW_NAME_LEN": 24,
   "IW_CHAIN_MAX": 6,
@@ -368,6 +587,8 @@ export const IW = {
   "IW_REC_ISOL": 2,
   "IW_REC_FORK": 3,
   "IW_REC_EXIT": 4,
+  "IW_REC_ENTRY": 5,
+  "IW_REC_MAX": 488,
   "IW_CLASS_SYSCALL": 0,
   "IW_CLASS_PAGE_FAULT": 1,
   "IW_CLASS_EXCEPTION": 2,
@@ -412,8 +633,18 @@ export const IW = {
   "IW_F_KERNEL_MODE": 512,
   "IW_F_IN_PREEMPT": 1024,
   "IW_F_SIGNAL_HELD": 2048,
-  "IW_COUNTER_LOST": 11,
+  "IW_COUNTER_OTHER": 11,
   "IW_COUNTERS": 12,
+  "IW_HIST_BUCKETS": 32,
+  "IW_AGG_F_SELF_CAUSED": 1,
+  "IW_AGG_F_IN_PREEMPT": 2,
+  "IW_AGG_F_ISOL_KERNEL": 4,
+  "IW_AGG_F_ISOL_ACTIVE": 8,
+  "IW_AGG_F_DECLARED": 16,
+  "IW_AGG_F_OVERFLOW": 32,
+  "IW_AGG_F_ISOL_CONF": 64,
+  "IW_RECORDS_SAMPLED": 0,
+  "IW_RECORDS_ALL": 1,
   "IW_PR_ISOL_FEAT_GET": 63,
   "IW_PR_ISOL_CFG_GET": 64,
   "IW_PR_ISOL_CFG_SET": 65,

@@ -4,7 +4,11 @@
 // NDJSON; u64 values are written as decimal strings ending in "n".
 import type { RawRecord } from './decode.js';
 import { IW } from './layout.generated.js';
-import type { StartRecord } from '../types.js';
+import type { RecordsAccount, StartRecord } from '../types.js';
+import type { RawAggregate } from './aggregate.js';
+
+/** Record ABIs a replay reads: 1 (fixed-size records) decodes to the same raw records as 2. */
+export const READABLE_ABIS = [1, IW.IW_ABI_VERSION];
 
 export interface RecordingHeader {
   type: 'recording';
@@ -29,6 +33,10 @@ export interface RecordingEnd {
   duration_s: number;
   lost: number;
   kernel_counts?: Record<string, Record<string, number>>;
+  /** how the records reached user space (ABI 2): a replay can say what it did not see */
+  records?: RecordsAccount;
+  /** the kernel's aggregates at the end (ABI 2): exact counts whatever was lost in the ring */
+  aggregates?: RawAggregate[];
   symbols: Record<string, string>;
 }
 
@@ -67,8 +75,8 @@ export function parseRecording(text: string, file: string): {
             `NDJSON output of 'watch --json' is not a recording: use 'isolwatch record -o FILE'`,
         );
       }
-      if (obj.abi !== IW.IW_ABI_VERSION) {
-        throw new RecordingError(`${file}: recorded with record ABI ${obj.abi}, this isolwatch reads ABI ${IW.IW_ABI_VERSION}`);
+      if (!READABLE_ABIS.includes(obj.abi)) {
+        throw new RecordingError(`${file}: recorded with record ABI ${obj.abi}, this isolwatch reads ABI ${READABLE_ABIS.join(' and ')}`);
       }
       header = obj;
       continue;

@@ -6,19 +6,16 @@ import type { RawEntry, RawInterruption, RawIsolCall, RawRecord, RawTaskEvent } 
 import { IW } from '../contract/layout.generated.js';
 import { decodeIsolCall } from '../isol/decode.js';
 import { judge } from '../isol/judge.js';
-import type { IsolTracker } from '../isol/state.js';
+import type { IsolTracker, KernelIsolMasks } from '../isol/state.js';
 import type { Symbolizer } from '../system/kallsyms.js';
 import { className, CTX_NAMES, flagNames, kindName } from '../contract/vocabulary.js';
 import type {
   ActionRecord,
   Cause,
   ChainEntry,
-  CpuSummary,
   InterruptionClass,
   InterruptionRecord,
   IsolRecord,
-  SummaryRecord,
-  TaskSummary,
 } from '../types.js';
 
 export interface EngineOptions {
@@ -35,16 +32,12 @@ export interface EngineOptions {
   policy?: (rec: InterruptionRecord) => { violation: boolean; action?: ActionRecord } | undefined;
 }
 
-const NS_PER_S = 1e9;
-
 export class Engine {
-  private cpus = new Map<number, CpuSummary>();
-  private tasks = new Map<number, TaskSummary>();
-  private violations = 0;
-  private selfCaused = 0;
   private filtered = 0;
   private firstTs?: number;
   private lastTs?: number;
+  /** the kernel's PR_ISOL masks last seen on a record of each thread (what aggregate keys do not carry) */
+  private readonly masks = new Map<number, KernelIsolMasks>();
 
   constructor(private opts: EngineOptions) {}
 
@@ -95,8 +88,18 @@ export class Engine {
       rec.violation = policy.violation;
       if (policy.action) rec.action = policy.action;
     }
-    this.account(rec);
+    this.seen(rec.ts_ns);
     return rec;
+  }
+
+  /** The kernel's isolation masks last seen on a record of this thread (PR_ISOL kernels). */
+  kernelMasksOf(tid: number): KernelIsolMasks | undefined {
+    return this.masks.get(tid);
+  }
+
+  /** When the first and last records were (ts_ns clock), for a replay's duration. */
+  get span(): { firstNs?: number; lastNs?: number } {
+    return { firstNs: this.firstTs, lastNs: this.lastTs };
   }
 
   /** Builds the contract record (DESIGN.md) from a raw one. */
@@ -131,6 +134,10 @@ export class Engine {
       inherit: raw.isol_inherit_mask,
       fromKernel: (raw.flags & IW.IW_F_ISOL_KERNEL) !== 0,
     };
+    if (kernel.fromKernel) {
+      if (this.masks.size > 65536) this.masks.clear(); // bounded: a long session with many short-lived threads
+      this.masks.set(raw.victim_tid, kernel);
+    }
     const isol = this.opts.tracker.isolInfoFor(raw.victim_tid, raw.victim_pid, kernel.fromKernel ? kernel : undefined);
     const rec: InterruptionRecord = {
       type: 'interruption',
@@ -179,75 +186,9 @@ export class Engine {
     if (this.lastTs === undefined || ts > this.lastTs) this.lastTs = ts;
   }
 
-  private account(rec: InterruptionRecord): void {
-    this.seen(rec.ts_ns);
-    if (rec.cause.origin === 'isolwatch') {
-      this.selfCaused++; // counted here only: never in a CPU's or task's numbers
-      return;
-    }
-    let c = this.cpus.get(rec.cpu);
-    if (!c) {
-      c = { by_class: {}, stolen_ns: 0, max_ns: 0 };
-      this.cpus.set(rec.cpu, c);
-    }
-    c.by_class[rec.class] = (c.by_class[rec.class] ?? 0) + 1;
-    c.stolen_ns += rec.duration_ns;
-    if (rec.duration_ns > c.max_ns) c.max_ns = rec.duration_ns;
-    if (rec.violation) this.violations++;
-
-    let t = this.tasks.get(rec.victim.tid);
-    if (!t) {
-      const info = rec.isol;
-      t = {
-        pid: rec.victim.pid,
-        tid: rec.victim.tid,
-        comm: rec.victim.comm,
-        isol: info.state,
-        ...(info.source ? { source: info.source } : {}),
-        interruptions: 0,
-        violations: 0,
-        stolen_ns: 0,
-      };
-      this.tasks.set(rec.victim.tid, t);
-    }
-    // a task that exited is forgotten by the tracker: its last records say 'none', which is not what it was
-    if (rec.isol.state !== 'none' || t.isol === 'none') {
-      t.isol = rec.isol.state;
-      if (rec.isol.source) t.source = rec.isol.source;
-    }
-    t.comm = rec.victim.comm;
-    t.interruptions++;
-    if (rec.violation) t.violations++;
-    t.stolen_ns += rec.duration_ns;
-  }
-
   /** Interruptions not reported because of --pid. */
   get filteredCount(): number {
     return this.filtered;
-  }
-
-  summary(input: {
-    durationS?: number;
-    lost: number;
-    kernelCounts?: SummaryRecord['kernel_counts'];
-    watchedCpus: number[];
-  }): SummaryRecord {
-    const cpus: Record<string, CpuSummary> = {};
-    for (const cpu of input.watchedCpus) cpus[String(cpu)] = this.cpus.get(cpu) ?? { by_class: {}, stolen_ns: 0, max_ns: 0 };
-    for (const [cpu, c] of this.cpus) cpus[String(cpu)] ??= c;
-    const durationS =
-      input.durationS ?? (this.firstTs !== undefined && this.lastTs !== undefined ? (this.lastTs - this.firstTs) / NS_PER_S : 0);
-    const tasks = [...this.tasks.values()].sort((a, b) => b.violations - a.violations || b.stolen_ns - a.stolen_ns);
-    return {
-      type: 'summary',
-      duration_s: Math.round(durationS * 1000) / 1000,
-      cpus,
-      tasks,
-      violations: this.violations,
-      lost_events: input.lost,
-      self_caused: this.selfCaused,
-      ...(input.kernelCounts ? { kernel_counts: input.kernelCounts } : {}),
-    };
   }
 }
 

@@ -19,7 +19,12 @@ import { resolveCpus } from './cpus.js';
 import { loadKallsyms, type KernelSymbols } from '../system/kallsyms.js';
 import { assertCanTrace } from '../system/preflight.js';
 import { detectFromKernelText, tlbFlushLabel, type TlbFlush } from '../system/tlb-flush.js';
-import type { InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
+import type { AggregateRecord, InterruptionRecord, IsolRecord, RecordsAccount, StartRecord, SummaryRecord } from '../types.js';
+import type { RawAggregate } from '../contract/aggregate.js';
+import { AggregateDeltas, rowsOf, type RowContext } from '../correlate/aggregates.js';
+import { summarize } from '../correlate/summary.js';
+import type { AggregateRow, Phase } from '../verdict/rows.js';
+import type { RecordMode } from './session.js';
 
 
 
@@ -37,6 +42,13 @@ export interface LiveOptions {
   /** filter victims to --pid */
   filterToPids?: boolean;
   command?: string;
+  /** which records reach user space (the counts never depend on it): sampled (default) or all */
+  records?: RecordMode;
+  /**
+   * The phases the session goes through, in order (the kernel's epoch is the
+   * index): run ['warmup', 'judged', 'after']; default ['judged'].
+   */
+  phases?: Phase[];
 }
 
 export interface Live {
@@ -52,8 +64,21 @@ export interface Live {
   warnings: string[];
   /** Drains and runs the engine; raw records go to onRaw too (record). */
   pump(onOut: (recs: (InterruptionRecord | IsolRecord)[]) => void, onRaw?: (raws: RawRecord[]) => void): number;
-  summary(durationS: number): SummaryRecord;
+  /** Interruptions from now on belong to this phase (one of LiveOptions.phases). */
+  enterPhase(phase: Phase): void;
+  /** The kernel's aggregates as they are now. */
+  aggregates(): RawAggregate[];
+  /** Aggregates as rows (every interruption on the watched CPUs, exact). */
+  rows(aggs?: RawAggregate[]): AggregateRow[];
+  /** The rows that changed since the previous call, as an `aggregate` record of scope 'interval' (counts are the growth). */
+  intervalRecord(): AggregateRecord;
+  /** Every row since the start as an `aggregate` record of scope 'total'. */
+  totalRecord(aggs?: RawAggregate[]): AggregateRecord;
+  /** The summary from the kernel's aggregates and counters. */
+  summary(durationS: number, aggs?: RawAggregate[], extra?: { outputDropped?: number }): SummaryRecord;
   counts(): KernelCounts;
+  /** Stops tracing (the maps stay): the last drain, the aggregates and the summary are then final and agree. */
+  detach(): void;
   close(): void;
 }
 
@@ -78,9 +103,16 @@ export function openLive(opts: LiveOptions): Live {
   const detection = detectPrIsol({ hasStructField: (s, f) => vmlinuxBtf().hasStructField(s, f) });
   const prIsol = detection.supported ? 'kernel' : 'absent';
   // privileges, BTF and the object are checked here, before anything else can fail for want of them
-  const session = Session.open({ cpus: watched.cpus, probes, objPath: opts.obj, kthreadVictims: opts.kthreads,
-    // --pid and run judge their own tasks: other tasks' syscalls on the CPU are not theirs to see
-    syscallsTrackedOnly: (opts.filterToPids === true && pids.length > 0) || opts.command !== undefined,
+  // a policy judges records one by one: it gets every one (unless --records says otherwise)
+  const recordMode: RecordMode = opts.records ?? (policy ? 'all' : 'sampled');
+  const phases = opts.phases ?? ['judged'];
+  const session = Session.open({
+    cpus: watched.cpus,
+    probes,
+    objPath: opts.obj,
+    kthreadVictims: opts.kthreads,
+    records: recordMode,
+    signals: policy !== undefined && opts.enforce === true,
   });
   closeVmlinuxBtf(); // only start-up needs the kernel's parsed BTF (tens of MB)
   let symbols: KernelSymbols;
@@ -111,13 +143,14 @@ export function openLive(opts: LiveOptions): Live {
     });
   }
   const pidSet = new Set(pids);
+  // --pid shows its processes and what they fork (declared with them)
+  const victimFilter = opts.filterToPids && pids.length ? (pid: number, tid: number) => pidSet.has(pid) || tracker.isDeclared(tid, pid) : undefined;
   const engine = new Engine({
     symbols,
     tracker,
     prIsol,
     arch: arch() === 'x64' ? 'x86_64' : arch(),
-    // --pid shows its processes and what they fork (declared with them)
-    victimFilter: opts.filterToPids && pids.length ? (pid, tid) => pidSet.has(pid) || tracker.isDeclared(tid, pid) : undefined,
+    victimFilter,
     policy: enforcer ? engineHook(enforcer) : undefined,
   });
   if (enforcer) for (const pid of pids) enforcer.updateProcess(pid, 'declared'); // every thread, for in-kernel signals
@@ -138,6 +171,16 @@ export function openLive(opts: LiveOptions): Live {
     ...(opts.command ? { command: opts.command } : {}),
   };
 
+  const rowContext: RowContext = {
+    symbols,
+    tracker,
+    phaseOf: (epoch) => phases[epoch] ?? phases[phases.length - 1],
+    masksOf: (tid) => engine.kernelMasksOf(tid),
+  };
+  const deltas = new AggregateDeltas();
+  // --pid: the aggregate records show its processes only, as the interruption records do
+  const shown = (rows: AggregateRow[]) => (victimFilter ? rows.filter((r) => victimFilter(r.victim.pid, r.victim.tid)) : rows);
+  let lastIntervalNs = start.ts_ns ?? nowNs();
   let closed = false;
   let lastSweepNs = nowNs();
   return {
@@ -171,11 +214,49 @@ export function openLive(opts: LiveOptions): Live {
       });
     },
     counts: () => session.counts(),
-    summary(durationS) {
+    detach: () => session.detach(),
+    enterPhase(phase) {
+      const epoch = phases.indexOf(phase);
+      if (epoch < 0) throw new Error(`phase ${phase} is not one of this session's (${phases.join(', ')})`);
+      session.setEpoch(epoch);
+    },
+    aggregates: () => session.aggregates(),
+    rows: (aggs) => rowsOf(aggs ?? session.aggregates(), rowContext),
+    intervalRecord() {
+      const to = nowNs();
+      const rec: AggregateRecord = { type: 'aggregate', scope: 'interval', from_ns: lastIntervalNs, to_ns: to, rows: shown(rowsOf(deltas.next(session.aggregates()), rowContext)) };
+      lastIntervalNs = to;
+      return rec;
+    },
+    totalRecord(aggs) {
+      return { type: 'aggregate', scope: 'total', from_ns: start.ts_ns ?? 0, to_ns: nowNs(), rows: shown(this.rows(aggs)) };
+    },
+    summary(durationS, aggs, extra) {
       const k = session.counts();
       const kernelCounts: SummaryRecord['kernel_counts'] = {};
       for (const c of watched.cpus) kernelCounts[String(c)] = k.byCpu[String(c)] ?? {};
-      return engine.summary({ durationS, lost: k.lost, kernelCounts, watchedCpus: watched.cpus });
+      const records: RecordsAccount = { mode: recordMode, delivered: 0, sampled: 0, lost: 0, by_cpu: {} };
+      for (const [cpu, classes] of Object.entries(k.accounts)) {
+        for (const [cls, a] of Object.entries(classes)) {
+          if (a.count + a.self_caused === 0) continue;
+          records.delivered += a.delivered;
+          records.sampled += a.sampled;
+          records.lost += a.lost;
+          (records.by_cpu[cpu] ??= {})[cls as keyof typeof classes] = {
+            count: a.count, self_caused: a.self_caused, delivered: a.delivered, sampled: a.sampled, lost: a.lost,
+          };
+        }
+      }
+      return summarize({
+        rows: this.rows(aggs),
+        watchedCpus: watched.cpus,
+        durationS,
+        lost: k.lost,
+        kernelCounts,
+        records,
+        outputDropped: extra?.outputDropped,
+        victimFilter,
+      });
     },
     close() {
       if (closed) return;

@@ -4,11 +4,12 @@
 // on one path. Owns every native resource through BpfObject.
 import { existsSync, readFileSync } from 'node:fs';
 import { bpfObjectPath } from '../paths.js';
+import { AGG_KEY_SIZE, AGG_VALUE_SIZE, decodeAggKey, decodeAggValue, type RawAggregate } from '../contract/aggregate.js';
 import { decodeRecord, type RawRecord } from '../contract/decode.js';
 import { IW, LAYOUT } from '../contract/layout.generated.js';
 import { BpfObject, hasTracepoint } from '../libbpf/index.js';
 import { kallsymsHas } from '../system/kallsyms.js';
-import { assertCanTrace } from '../system/preflight.js';
+import { assertCanTrace, CAP_SYS_ADMIN, hostFacts, VMLINUX_BTF } from '../system/preflight.js';
 import { CLASSES, type InterruptionClass } from '../types.js';
 
 import { EnvironmentError, UsageError } from '../errors.js';
@@ -34,18 +35,49 @@ export interface SessionOptions {
   /** CO-RE relocations against this BTF instead of the kernel's (libbpf btf_custom_path; tests of kernel-only fields). */
   btfCustomPath?: string;
   selfTgid?: number;
-  /** syscall records only for tracked tasks (trackProcess, PR_ISOL callers): --pid and run */
-  syscallsTrackedOnly?: boolean;
+  /** sampled (default): the first record of each aggregate key and exemplarsPerS more a second; all: every record */
+  records?: RecordMode;
+  /** sampled mode: records a second per key after its first (default 10) */
+  exemplarsPerS?: number;
+  /** in-kernel signals may be armed (--enforce): the entries look them up (rodata iw_signals) */
+  signals?: boolean;
   /** kernel threads can be preemption victims (rodata iw_kthread_victims) */
   kthreadVictims?: boolean;
 }
 
+/** One class on one CPU (struct iw_counter): count + self_caused = delivered + sampled + lost, exactly. */
+export interface ClassAccount {
+  /** interruptions, not counting what isolwatch caused */
+  count: number;
+  self_caused: number;
+  /** records put on the ring */
+  delivered: number;
+  /** records not sent (sampled mode: only the first of a key and a few a second reach user space) */
+  sampled: number;
+  /** records the ring had no room for */
+  lost: number;
+  stolen_ns: number;
+  max_ns: number;
+  hist: number[];
+}
+
 export interface KernelCounts {
-  /** cpu -> class -> count (authoritative, survives ring-buffer loss) */
+  /** cpu -> class -> count (authoritative: survives sampling and ring-buffer loss) */
   byCpu: Record<string, Partial<Record<InterruptionClass, number>>>;
   stolenByCpu: Record<string, number>;
+  maxByCpu: Record<string, number>;
+  /** cpu -> class -> the whole account of its records */
+  accounts: Record<string, Partial<Record<InterruptionClass, ClassAccount>>>;
+  /** interruptions isolwatch caused itself, all CPUs */
+  selfCaused: number;
+  /** records of every type the ring had no room for */
   lost: number;
+  /** records that are not interruptions (isol, fork, exit) */
+  other: { delivered: number; lost: number };
 }
+
+/** Which records reach user space (rodata iw_record_mode). */
+export type RecordMode = 'sampled' | 'all';
 
 function u32(v: number): Uint8Array {
   const b = new Uint8Array(4);
@@ -66,8 +98,13 @@ export class Session {
   static open(opts: SessionOptions): Session {
     const objPath = opts.objPath ?? defaultObjectPath();
     if (!existsSync(objPath)) throw new EnvironmentError(`BPF object ${objPath} is missing: run 'npm run build' (or 'npm start', which builds on first use)`);
-    assertCanTrace(); // root or CAP_BPF + CAP_PERFMON, and a kernel with BTF
-    const obj = BpfObject.open(objPath, { btfCustomPath: opts.btfCustomPath });
+    const facts = hostFacts();
+    assertCanTrace(facts); // root or CAP_BPF + CAP_PERFMON, and a kernel with BTF
+    // Without CAP_SYS_ADMIN libbpf may not open kernel modules' BTF, which its CO-RE search reads
+    // when a type (the PR_ISOL task state of a stock kernel) is not in vmlinux: the kernel's own
+    // BTF as the only target keeps CAP_BPF + CAP_PERFMON enough (the programs use no module types).
+    const noSysAdmin = facts.capEff !== undefined && (facts.capEff & (1n << BigInt(CAP_SYS_ADMIN))) === 0n;
+    const obj = BpfObject.open(objPath, { btfCustomPath: opts.btfCustomPath ?? (noSysAdmin ? VMLINUX_BTF : undefined) });
     const s = new Session(obj, opts.cpus);
     try {
       s.configure(opts);
@@ -124,7 +161,9 @@ export class Session {
     obj.setRodata('iw_trace_syscalls', u32(syscalls));
     obj.setRodata('iw_trace_prctl', u32(syscalls));
     obj.setRodata('iw_kthread_victims', u32(opts.kthreadVictims ? 1 : 0));
-    obj.setRodata('iw_syscalls_tracked_only', u32(opts.syscallsTrackedOnly ? 1 : 0));
+    obj.setRodata('iw_record_mode', u32(opts.records === 'all' ? IW.IW_RECORDS_ALL : IW.IW_RECORDS_SAMPLED));
+    obj.setRodata('iw_exemplars_per_s', u32(opts.exemplarsPerS ?? 10));
+    obj.setRodata('iw_signals', u32(opts.signals ? 1 : 0));
   }
 
   /** Changes the watched CPUs at run time (both maps the programs read). */
@@ -151,27 +190,59 @@ export class Session {
     return out.length;
   }
 
+  /** The per-CPU class counters (map iw_counts), summed over nothing: exact per CPU and class. */
   counts(): KernelCounts {
     const map = this.obj.map('iw_counts');
-    const byCpu: KernelCounts['byCpu'] = {};
-    const stolenByCpu: Record<string, number> = {};
-    let lost = 0;
-    for (let cls = 0; cls <= IW.IW_COUNTER_LOST; cls++) {
-      const vals = map.lookupPerCpu(u32(cls));
-      vals.forEach((v, cpu) => {
+    const out: KernelCounts = { byCpu: {}, stolenByCpu: {}, maxByCpu: {}, accounts: {}, selfCaused: 0, lost: 0, other: { delivered: 0, lost: 0 } };
+    const u = (dv: DataView, off: number) => Number(dv.getBigUint64(off, true));
+    for (let cls = 0; cls < IW.IW_COUNTERS; cls++) {
+      map.lookupPerCpu(u32(cls)).forEach((v, cpu) => {
         const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
-        const count = Number(dv.getBigUint64(COUNTER.count.offset, true));
-        if (cls === IW.IW_COUNTER_LOST) {
-          lost += count;
+        const a: ClassAccount = {
+          count: u(dv, COUNTER.count.offset),
+          self_caused: u(dv, COUNTER.self_caused.offset),
+          delivered: u(dv, COUNTER.delivered.offset),
+          sampled: u(dv, COUNTER.sampled.offset),
+          lost: u(dv, COUNTER.lost.offset),
+          stolen_ns: u(dv, COUNTER.stolen_ns.offset),
+          max_ns: u(dv, COUNTER.max_ns.offset),
+          hist: Array.from({ length: IW.IW_HIST_BUCKETS }, (_, i) => dv.getUint32(COUNTER.hist.offset + 4 * i, true)),
+        };
+        out.lost += a.lost;
+        if (cls === IW.IW_COUNTER_OTHER) {
+          out.other.delivered += a.delivered;
+          out.other.lost += a.lost;
           return;
         }
-        if (!this.cpus.includes(cpu) && count === 0) return;
-        const c = (byCpu[String(cpu)] ??= {});
-        if (count) c[CLASSES[cls]] = count;
-        stolenByCpu[String(cpu)] = (stolenByCpu[String(cpu)] ?? 0) + Number(dv.getBigUint64(COUNTER.stolen_ns.offset, true));
+        out.selfCaused += a.self_caused;
+        if (!this.cpus.includes(cpu) && a.count + a.self_caused === 0) return;
+        const key = String(cpu);
+        const name = CLASSES[cls];
+        const c = (out.byCpu[key] ??= {});
+        if (a.count) c[name] = a.count;
+        (out.accounts[key] ??= {})[name] = a;
+        out.stolenByCpu[key] = (out.stolenByCpu[key] ?? 0) + a.stolen_ns;
+        out.maxByCpu[key] = Math.max(out.maxByCpu[key] ?? 0, a.max_ns);
       });
     }
-    return { byCpu, stolenByCpu, lost };
+    return out;
+  }
+
+  /** Every in-kernel aggregate (maps iw_agg and iw_agg_overflow), read in batches. */
+  aggregates(): RawAggregate[] {
+    const out: RawAggregate[] = [];
+    for (const name of ['iw_agg', 'iw_agg_overflow']) {
+      const e = this.obj.map(name).entries();
+      for (let i = 0; i < e.count; i++) {
+        out.push({ key: decodeAggKey(e.keys, i * AGG_KEY_SIZE), value: decodeAggValue(e.values, i * AGG_VALUE_SIZE) });
+      }
+    }
+    return out;
+  }
+
+  /** Moves interruptions from now on into another epoch (their aggregate keys carry it: run's phases). */
+  setEpoch(epoch: number): void {
+    this.obj.map('iw_epoch').update(u32(0), u32(epoch));
   }
 
   /** Up to IW_KREAD_MAX - 1 bytes of kernel memory (program iw_kread), or undefined when unreadable. */
@@ -209,6 +280,16 @@ export class Session {
   /** Reports fork/exit of this process and of the processes it forks from now on (declared isolated: --pid, run). */
   trackProcess(pid: number): void {
     this.obj.map('iw_track_pid').update(u32(pid), Uint8Array.of(1));
+  }
+
+  /**
+   * Stops tracing: every program detached, the maps kept. What the ring, the
+   * counters and the aggregates hold is then final: a last drain and the
+   * summary read one consistent state.
+   */
+  detach(): void {
+    if (this.closed) return;
+    this.obj.detachAll();
   }
 
   /** Single teardown path (the caller drains a last time first): detach and free. Idempotent. */

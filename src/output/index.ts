@@ -2,7 +2,7 @@
 // from (`--json`, `--junit FILE`, `--summary FILE`, text by default). Every
 // reporter takes the same ReportInput and returns the whole document as a
 // string; writing it anywhere is the caller's business.
-import type { InterruptionRecord, IsolRecord, OutputRecord, StartRecord, SummaryRecord } from '../types.js';
+import type { AggregateRecord, InterruptionRecord, IsolRecord, OutputRecord, StartRecord, SummaryRecord } from '../types.js';
 import type { Judgement } from '../verdict/index.js';
 import { toNdjson } from './ndjson.js';
 import { formatText, type TextOptions } from './text.js';
@@ -15,6 +15,8 @@ export interface ReportInput {
   summary: SummaryRecord;
   interruptions: readonly InterruptionRecord[];
   isol?: readonly IsolRecord[];
+  /** the aggregates of every interruption (scope 'total'): the records are samples of them */
+  totals?: AggregateRecord;
   judgement?: Judgement;
   remedyFor?: RemedyLookup;
   text?: TextOptions;
@@ -23,11 +25,11 @@ export interface ReportInput {
 export type ReporterName = 'ndjson' | 'text' | 'junit' | 'markdown';
 export type Reporter = (input: ReportInput) => string;
 
-/** Records in time order: start, interruptions and isol records by ts_ns, summary. */
+/** Records in time order: start, interruptions and isol records by ts_ns, the totals, summary. */
 export function recordsOf(input: ReportInput): OutputRecord[] {
   const middle: Array<InterruptionRecord | IsolRecord> = [...input.interruptions, ...(input.isol ?? [])];
   middle.sort((a, b) => a.ts_ns - b.ts_ns);
-  return [input.start, ...middle, input.summary];
+  return [input.start, ...middle, ...(input.totals ? [input.totals] : []), input.summary];
 }
 
 export const reporters: Record<ReporterName, Reporter> = {

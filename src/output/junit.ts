@@ -2,7 +2,7 @@
 // a testcase per watched CPU and per budget (and one for the command's exit
 // status), failures listing the top causes — what, who, which CPU, how often,
 // how much time — and the summary table in <system-out>. Pure.
-import type { InterruptionRecord, StartRecord, SummaryRecord } from '../types.js';
+import type { AggregateRecord, InterruptionRecord, StartRecord, SummaryRecord } from '../types.js';
 import { judge, limitLabel, rowsFromRecords, topCauseText, type BudgetResult, type Judgement, type TopCause } from '../verdict/index.js';
 import { formatDuration, plural } from './format.js';
 import { formatSummary } from './text.js';
@@ -13,6 +13,8 @@ export interface ReportData {
   /** when absent: judged with the default budget (every class <=0 while isolated) */
   judgement?: Judgement;
   interruptions: readonly InterruptionRecord[];
+  /** every interruption, aggregated (when the records are samples) */
+  totals?: AggregateRecord;
 }
 
 /** Characters XML 1.0 cannot hold at all are shown as \xNN (comms may contain anything). */
@@ -35,8 +37,8 @@ export function causeLine(t: TopCause): string {
 }
 
 /** The judgement of a report without one: the default limits (every class <=0 while isolated). */
-export function defaultJudgement(data: { start: StartRecord; interruptions: readonly InterruptionRecord[] }): Judgement {
-  return judge({ rows: rowsFromRecords(data.interruptions), watchedCpus: data.start.watched_cpus });
+export function defaultJudgement(data: { start: StartRecord; interruptions: readonly InterruptionRecord[]; totals?: AggregateRecord }): Judgement {
+  return judge({ rows: data.totals?.rows ?? rowsFromRecords(data.interruptions), watchedCpus: data.start.watched_cpus });
 }
 
 interface Case {

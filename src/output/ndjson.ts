@@ -5,6 +5,7 @@
 // dropped; bigint values (u64 from the decoder) are written as JSON numbers.
 import { CLASSES } from '../types.js';
 import type {
+  AggregateRecord,
   InterruptionRecord,
   IsolRecord,
   OutputRecord,
@@ -17,6 +18,7 @@ type Shape = { keys: readonly string[]; nested?: Record<string, Shape>; items?: 
 const TASK: Shape = { keys: ['pid', 'tid', 'comm'] };
 const CLASS_COUNTS: Shape = { keys: CLASSES };
 const ACTION: Shape = { keys: ['kind', 'signal', 'target', 'pid', 'mode', 'result', 'rule', 'reason'] };
+const CAUSE: Shape = { keys: ['self', 'context', 'cpu', 'pid', 'tid', 'comm', 'callsite', 'ts_ns', 'origin'] };
 const CHAIN_ENTRY: Shape = { keys: ['class', 'kind', 'func', 'address', 'ret', 'name', 'duration_ns', 'depth'] };
 
 const SHAPES: Record<OutputRecord['type'], Shape> = {
@@ -28,7 +30,7 @@ const SHAPES: Record<OutputRecord['type'], Shape> = {
     keys: ['type', 'ts_ns', 'cpu', 'duration_ns', 'class', 'kind', 'func', 'victim', 'cause', 'isol', 'violation', 'flags', 'action', 'actions', 'note', 'chain'],
     nested: {
       victim: TASK,
-      cause: { keys: ['self', 'context', 'cpu', 'pid', 'tid', 'comm', 'callsite', 'ts_ns', 'origin'] },
+      cause: CAUSE,
       isol: { keys: ['state', 'source', 'active_mask', 'quiesce_mask', 'conf_mask'] },
       action: ACTION,
     },
@@ -37,9 +39,21 @@ const SHAPES: Record<OutputRecord['type'], Shape> = {
   isol: {
     keys: ['type', 'ts_ns', 'pid', 'tid', 'comm', 'op', 'args', 'result', 'meaning', 'warning'],
   },
+  aggregate: {
+    keys: ['type', 'scope', 'from_ns', 'to_ns', 'rows'],
+    items: {
+      rows: {
+        keys: ['cpu', 'class', 'kind', 'func', 'victim', 'cause', 'isol', 'phase', 'violation', 'count', 'stolen_ns', 'max_ns', 'hist', 'overflow'],
+        nested: { victim: TASK, cause: CAUSE },
+      },
+    },
+  },
   summary: {
-    keys: ['type', 'duration_s', 'cpus', 'tasks', 'violations', 'lost_events', 'output_dropped', 'self_caused', 'kernel_counts', 'verdict'],
-    nested: { verdict: { keys: ['pass', 'reasons', 'exit_status', 'signal'] } },
+    keys: ['type', 'duration_s', 'cpus', 'tasks', 'violations', 'lost_events', 'output_dropped', 'self_caused', 'kernel_counts', 'records', 'verdict'],
+    nested: {
+      verdict: { keys: ['pass', 'reasons', 'exit_status', 'signal'] },
+      records: { keys: ['mode', 'delivered', 'sampled', 'lost', 'by_cpu'] },
+    },
     items: { tasks: { keys: ['pid', 'tid', 'comm', 'isol', 'source', 'interruptions', 'violations', 'stolen_ns'] } },
     mapValues: {
       cpus: { keys: ['by_class', 'stolen_ns', 'max_ns'], nested: { by_class: CLASS_COUNTS } },
@@ -181,7 +195,7 @@ export class NdjsonError extends Error {
   }
 }
 
-const TYPES = new Set<string>(['start', 'interruption', 'isol', 'summary']);
+const TYPES = new Set<string>(['start', 'interruption', 'isol', 'aggregate', 'summary']);
 
 function check(rec: Record<string, unknown>, where: string, source: string, line: number): void {
   const fail = (what: string) => {
@@ -203,6 +217,10 @@ function check(rec: Record<string, unknown>, where: string, source: string, line
       break;
     case 'summary':
       if (typeof rec.cpus !== 'object' || rec.cpus === null) fail(`summary record needs a 'cpus' object`);
+      break;
+    case 'aggregate':
+      if (rec.scope !== 'interval' && rec.scope !== 'total') fail(`aggregate record needs 'scope' "interval" or "total"`);
+      if (!Array.isArray(rec.rows)) fail(`aggregate record needs 'rows' (a list)`);
       break;
     default:
       break;
@@ -246,17 +264,21 @@ export interface SplitRecords {
   start?: StartRecord;
   interruptions: InterruptionRecord[];
   isol: IsolRecord[];
+  /** the last aggregate record of scope 'total' (exact counts, whatever records were sampled) */
+  totals?: AggregateRecord;
   summary?: SummaryRecord;
 }
 
-/** Sorts parsed records by type; the first start and the last summary win. */
+/** Sorts parsed records by type; the first start, the last totals and the last summary win. */
 export function splitRecords(records: readonly OutputRecord[]): SplitRecords {
   const out: SplitRecords = { interruptions: [], isol: [] };
   for (const r of records) {
     if (r.type === 'start') out.start ??= r;
     else if (r.type === 'interruption') out.interruptions.push(r);
     else if (r.type === 'isol') out.isol.push(r);
-    else if (r.type === 'summary') out.summary = r;
+    else if (r.type === 'aggregate') {
+      if (r.scope === 'total') out.totals = r;
+    } else if (r.type === 'summary') out.summary = r;
   }
   return out;
 }

@@ -215,7 +215,8 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
       : `summary: ${summary.duration_s}s on CPU ${cpuList}: ${plural(total, 'interruption')}, ${formatDuration(stolen)} stolen`,
   );
   lines.push(...summaryTable(summary));
-  if (summary.kernel_counts) {
+  // a summary with its records account counts from the kernel's aggregates: the kernel counters agree by construction
+  if (summary.kernel_counts && !summary.records) {
     for (const k of cpuKeys) {
       const kc = summary.kernel_counts[k];
       if (!kc) continue;
@@ -245,8 +246,19 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
   lines.push(
     `violations: ${summary.violations}   lost events: ${summary.lost_events}   caused by isolwatch: ${summary.self_caused}`,
   );
+  const acc = summary.records;
+  if (acc && acc.mode === 'sampled' && acc.sampled > 0) {
+    const all = acc.delivered + acc.sampled + acc.lost;
+    lines.push(
+      `records: ${acc.delivered} of ${all} interruptions shown one by one (sampled: the first of each kind and a few a second; every count above is exact; --records all for every one)`,
+    );
+  }
   if (summary.lost_events > 0) {
-    lines.push('note: events were lost (ring buffer full): the interruption list is incomplete; the kernel counters are not');
+    lines.push(
+      acc
+        ? `note: ${plural(summary.lost_events, 'record')} lost (ring buffer full): the record list is incomplete; every count above is exact (counted in the kernel)`
+        : 'note: events were lost (ring buffer full): the interruption list is incomplete; the kernel counters are not',
+    );
   }
   if (summary.output_dropped) {
     lines.push(`note: ${plural(summary.output_dropped, 'record')} not written (the reader of the output fell behind); they are in the counts above`);

@@ -51,6 +51,8 @@ export interface AggregateRow {
   max_ns: number;
   /** HIST_BUCKETS counts (histBucket) */
   hist: number[];
+  /** counted where the kernel's aggregate table was full: victim, cause, kind and function not kept */
+  overflow?: boolean;
 }
 
 /** Rows are merged when every key field is equal. */
@@ -79,7 +81,8 @@ export class RowTable {
       this.map.set(k, row);
     }
     row.count++;
-    row.stolen_ns += r.duration_ns;
+    // a work item inside a preemption: its time is already in the preemption's (as the kernel counts it)
+    if (!r.flags?.includes('in_preempt')) row.stolen_ns += r.duration_ns;
     if (r.duration_ns > row.max_ns) row.max_ns = r.duration_ns;
     row.hist[histBucket(r.duration_ns)]++;
   }

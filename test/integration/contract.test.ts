@@ -31,6 +31,12 @@ describe('the built object and the contract', () => {
     expect(l.iw_entry.size).toBe(56);
     expect(l.iw_isol_call.size).toBe(120);
     expect(l.iw_interruption.fields.chain.offset + 6 * 56).toBe(l.iw_interruption.size);
+    // a syscall or fault record is a few dozen bytes; the masks follow a record only when it has them
+    expect(l.iw_entry_record.size).toBe(72);
+    expect(l.iw_isol_masks.size).toBe(40);
+    expect(l.iw_interruption.fields.chain.offset).toBe(112);
+    expect(l.iw_agg_key.size).toBe(56);
+    expect(l.iw_agg_value.size).toBe(8 * 5 + 4 * 2 + 4 * 32 + 16 * 2 + 24);
   });
 
   it('every program of the object belongs to a probe group or is run on demand', () => {

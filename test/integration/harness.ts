@@ -6,7 +6,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { InterruptionRecord, OutputRecord } from '../../src/types.js';
+import type { AggregateRecord, InterruptionRecord, OutputRecord } from '../../src/types.js';
+import type { AggregateRow } from '../../src/verdict/rows.js';
 
 export const ROOT = join(import.meta.dirname, '../..');
 export const CLI = join(ROOT, 'dist/src/cli.js');
@@ -198,6 +199,18 @@ export function bpftraceCount(out: string, name: string): number {
 
 export function interruptions(records: OutputRecord[], from = 0, to = Infinity): InterruptionRecord[] {
   return records.filter((r): r is InterruptionRecord => r.type === 'interruption' && r.ts_ns >= from && r.ts_ns <= to);
+}
+
+/** The rows of the last `aggregate` record of scope 'total' (every interruption, counted in the kernel). */
+export function totals(records: OutputRecord[]): AggregateRow[] {
+  const t = records.filter((r): r is AggregateRecord => r.type === 'aggregate' && r.scope === 'total').at(-1);
+  if (!t) throw new Error(`no aggregate record of scope 'total' among ${records.length} records`);
+  return t.rows;
+}
+
+/** How many interruptions the rows matching `pred` count. */
+export function countOf(rows: readonly AggregateRow[], pred: (r: AggregateRow) => boolean): number {
+  return rows.filter(pred).reduce((n, r) => n + r.count, 0);
 }
 
 /**

@@ -72,8 +72,8 @@ async function observe(btfCustomPath?: string): Promise<Outcome> {
   const off = onLibbpfLog((m) => log.push(m.text));
   let session: Session;
   try {
-    // only the workload's syscalls are recorded: a busy neighbour on CPU 1 cannot flood the ring
-    session = Session.open({ cpus: [CPU], probes: new Set(['core', 'syscalls']), btfCustomPath, syscallsTrackedOnly: true });
+    // every record: each of the workload's calls carries the masks read through the relocated offsets
+    session = Session.open({ cpus: [CPU], probes: new Set(['core', 'syscalls']), btfCustomPath, records: 'all' });
   } finally {
     off();
   }

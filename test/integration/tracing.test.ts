@@ -5,15 +5,15 @@ import { spawn } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseTlbFlushLabel } from '../../src/system/tlb-flush.js';
 import type { StartRecord } from '../../src/types.js';
-import { bpftraceCount, interruptions, nowNs, requireRoot, startBpftrace, startWatch, startWorkload } from './harness.js';
+import { bpftraceCount, countOf, interruptions, nowNs, requireRoot, startBpftrace, startWatch, startWorkload, totals } from './harness.js';
 
 const WATCHED = '1';
 
 beforeAll(() => requireRoot());
 
 describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
-  it('N getppid() calls on CPU 1 -> exactly N syscall interruptions of that task', async () => {
-    const N = 2000;
+  it('N getppid() calls on CPU 1 -> exactly N syscall interruptions of that task, counted in the kernel; sampled records of them', async () => {
+    const N = 20_000;
     const w = startWatch(['--cpus', WATCHED, '--probes', 'all']);
     await w.ready;
     const wl = await startWorkload('syscalls', ['--cpu', '1', '--count', String(N)]);
@@ -23,6 +23,27 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
     expect(code).toBe(0);
     expect(done.calls).toBe(String(N));
     const tid = Number(wl.ready.tid);
+    // + the one warm-up call before "ready"
+    const mine = (r: { victim: { tid: number }; class: string; kind: string }) => r.victim.tid === tid && r.class === 'syscall' && r.kind === 'getppid';
+    const rows = totals(records).filter(mine);
+    expect(countOf(rows, () => true)).toBe(N + 1);
+    for (const r of rows) expect(r).toMatchObject({ cpu: 1, cause: { self: true, context: 'self', tid } });
+    // the records are samples: the first of the key and up to 10 a second more, never all 20,000
+    const sampled = interruptions(records).filter(mine);
+    expect(sampled.length).toBeGreaterThan(0);
+    expect(sampled.length).toBeLessThan(N / 10);
+    for (const r of sampled) expect(r.duration_ns).toBeGreaterThan(0);
+  });
+
+  it('--records all: every one of N getppid() calls is a record of its own', async () => {
+    const N = 2000;
+    const w = startWatch(['--cpus', WATCHED, '--probes', 'all', '--records', 'all']);
+    await w.ready;
+    const wl = await startWorkload('syscalls', ['--cpu', '1', '--count', String(N)]);
+    await wl.go();
+    await wl.finish();
+    const { records } = await w.stop();
+    const tid = Number(wl.ready.tid);
     const mine = interruptions(records, wl.goNs, wl.doneNs).filter((r) => r.victim.tid === tid && r.class === 'syscall' && r.kind === 'getppid');
     expect(mine.length).toBe(N);
     for (const r of mine) {
@@ -30,6 +51,8 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
       expect(r.cause.self).toBe(true);
       expect(r.duration_ns).toBeGreaterThan(0);
     }
+    const summary = records.at(-1)!;
+    expect(summary.type === 'summary' && summary.records?.mode).toBe('all');
   });
 
   it("two spinners sharing CPU 1: each one's preemptions by the other are recorded, with the other named", async () => {
@@ -41,14 +64,14 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
     await Promise.all([a.finish(), b.finish()]);
     const { records } = await w.stop();
     const [ta, tb] = [Number(a.ready.tid), Number(b.ready.tid)];
-    const from = Math.max(a.goNs!, b.goNs!);
-    const to = Math.min(a.doneNs!, b.doneNs!);
-    const pre = interruptions(records, from, to).filter((r) => r.class === 'preempt');
-    // a preempting task is named by its comm in the chain: the other spinner is "spin"
-    const bySpinner = (victim: number) => pre.filter((r) => r.victim.tid === victim && r.chain.some((e) => e.class === 'preempt' && e.kind === 'spin'));
+    // a preemption is named by the task that took the CPU: the other spinner is "spin"
+    const rows = totals(records);
+    const bySpinner = (victim: number) => countOf(rows, (r) => r.class === 'preempt' && r.victim.tid === victim && r.kind === 'spin');
     // the scheduler alternates them every few ms: both sides, not only the first one preempted
-    expect(bySpinner(ta).length).toBeGreaterThan(10);
-    expect(bySpinner(tb).length).toBeGreaterThan(10);
+    expect(bySpinner(ta)).toBeGreaterThan(10);
+    expect(bySpinner(tb)).toBeGreaterThan(10);
+    // and a sampled record of it names the other spinner in its chain
+    expect(interruptions(records).some((r) => r.class === 'preempt' && r.victim.tid === ta && r.chain.some((e) => e.class === 'preempt' && e.kind === 'spin'))).toBe(true);
   });
 
   it('N first-touch page faults -> at least N page_fault interruptions', async () => {
@@ -60,8 +83,8 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
     await wl.finish();
     const { records } = await w.stop();
     const tid = Number(wl.ready.tid);
-    const faults = interruptions(records, wl.goNs, wl.doneNs).filter((r) => r.victim.tid === tid && r.class === 'page_fault');
-    expect(faults.length).toBeGreaterThanOrEqual(N);
+    const faults = totals(records).filter((r) => r.victim.tid === tid && r.class === 'page_fault');
+    expect(countOf(faults, () => true)).toBeGreaterThanOrEqual(N);
     expect(faults.every((f) => f.cause.self)).toBe(true);
   });
 
@@ -76,16 +99,23 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
     const sender = Number(wl.ready.sender_tid);
     const spinner = Number(wl.ready.spinner_tid);
     // other processes on a shared machine may use membarrier too: judge the IPIs that hit our spinner
-    const ipis = interruptions(records, wl.goNs, wl.doneNs).filter((r) => r.cpu === 1 && r.func === 'ipi_mb' && r.victim.tid === spinner);
+    const rows = totals(records).filter((r) => r.cpu === 1 && r.func === 'ipi_mb' && r.victim.tid === spinner);
+    const n = countOf(rows, () => true);
     // one IPI per call while the spinner runs on CPU 1; a call while it was switched out sends none
     const switches = Number(done.spinner_switches ?? 0);
-    expect(ipis.length).toBeLessThanOrEqual(N);
-    expect(ipis.length).toBeGreaterThanOrEqual(N - switches);
-    for (const r of ipis) {
-      expect(r.victim.tid).toBe(spinner);
+    expect(n).toBeLessThanOrEqual(N);
+    expect(n).toBeGreaterThanOrEqual(N - switches);
+    for (const r of rows) {
       expect(r.kind).toMatch(/call_function/);
       expect(r.cause).toMatchObject({ self: false, context: 'task', tid: sender, cpu: 0, comm: 'membarrier' });
       expect(r.cause.callsite).toMatch(/membarrier|smp_call_function/);
+      expect(r.stolen_ns).toBeGreaterThan(0);
+    }
+    // the sampled records say the same of each one they show
+    const ipis = interruptions(records, wl.goNs, wl.doneNs).filter((r) => r.cpu === 1 && r.func === 'ipi_mb' && r.victim.tid === spinner);
+    expect(ipis.length).toBeGreaterThan(0);
+    for (const r of ipis) {
+      expect(r.cause).toMatchObject({ self: false, context: 'task', tid: sender, cpu: 0, comm: 'membarrier' });
       expect(r.duration_ns).toBeGreaterThan(0);
     }
   });
@@ -113,8 +143,8 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
     const remote = bpftraceCount(out, 'remote');
     const ran = bpftraceCount(out, 'ran');
     expect(remote, 'the unmapper flushed no remote TLB at all: the workload did not reach CPU 1').toBeGreaterThan(0);
-    const flushes = interruptions(records).filter((r) => r.cpu === 1 && r.func === 'flush_tlb_func' && r.cause.tid === unmapper);
-    expect(flushes.length).toBe(ran);
+    const flushes = totals(records).filter((r) => r.cpu === 1 && r.func === 'flush_tlb_func' && r.cause.tid === unmapper);
+    expect(countOf(flushes, () => true)).toBe(ran);
     for (const r of flushes) expect(r.cause).toMatchObject({ self: false, context: 'task', tid: unmapper, cpu: 0, comm: 'tlb' });
     const mode = parseTlbFlushLabel(start.tlb_flush)?.mode;
     if (ran === 0) {
@@ -140,10 +170,10 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
     await spin.finish();
     const { records } = await w.stop();
     const writer = Number(wl.ready.tid);
-    const all = interruptions(records).filter((r) => r.cpu === 1);
+    const all = totals(records).filter((r) => r.cpu === 1);
     // other writers may exist on a shared machine: count what our writer caused
     const refresh = all.filter((r) => r.class === 'workqueue' && r.func === 'refresh_vm_stats' && r.cause.tid === writer);
-    expect(refresh.length).toBe(N);
+    expect(countOf(refresh, () => true)).toBe(N);
     for (const r of refresh) expect(r.cause).toMatchObject({ context: 'task', tid: writer, cpu: 0, comm: 'statrefresh', self: false });
     for (const r of all.filter((x) => x.func === 'vmstat_update')) {
       // either the shepherd (a kworker) or the item's own timer: never the task it interrupted
@@ -154,7 +184,8 @@ describe('tracing core on CPU 1 (real BPF, real workloads)', () => {
   });
 
   it('timer ticks on CPU 1 agree within 2% with bpftrace over the same window', async () => {
-    const w = startWatch(['--cpus', WATCHED]);
+    // every record, each with its time: the window is bpftrace's
+    const w = startWatch(['--cpus', WATCHED, '--records', 'all']);
     await w.ready;
     const spin = await startWorkload('spin', ['--cpu', '1', '--seconds', '0', '--timer-cpu', '0']);
     const spinDone = spin.go();

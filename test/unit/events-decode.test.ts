@@ -3,9 +3,9 @@
 // comes back, names of every length and byte range decode as the kernel's
 // bytes read in latin1, zero and non-zero u64s alike.
 import { describe, expect, it } from 'vitest';
-import { encodeInterruption, syscallRecord } from '../../bench/lib/encode.js';
-import { DecodeError, decodeRecord, type RawInterruption } from '../../src/contract/decode.js';
-import { LAYOUT } from '../../src/contract/layout.generated.js';
+import { encodeEntryRecord, encodeInterruption, syscallRecord } from '../../bench/lib/encode.js';
+import { DecodeError, decodeRecord, ENTRY_RECORD_SIZE, INTERRUPTION_HEAD_SIZE, ISOL_MASKS_SIZE, type RawInterruption } from '../../src/contract/decode.js';
+import { IW, LAYOUT } from '../../src/contract/layout.generated.js';
 
 const full = (): RawInterruption => ({
   ...syscallRecord(123456789012345678n, 3, 4242),
@@ -18,6 +18,7 @@ const full = (): RawInterruption => ({
   isol_quiesce_mask: 0xffffffffn, // only the low half set
   isol_oneshot_mask: 2n ** 64n - 1n,
   isol_inherit_mask: 5,
+  flags: IW.IW_F_FROM_USER | IW.IW_F_ISOL_KERNEL,
   cause_comm: 'kworker/3:1H',
   chain: [
     { func: 0xffffffff81000000n, start_ns: 99n, duration_ns: 4000, kind: 5, class: 3, depth: 0, name: 'vmstat_update' },
@@ -29,6 +30,35 @@ describe('decodeRecord', () => {
   it('gives back every field of an interruption record', () => {
     const r = full();
     expect(decodeRecord(encodeInterruption(r))).toEqual(r);
+  });
+
+  it('lays out the chain it has and the masks only when flagged: variable length', () => {
+    const r = full();
+    expect(encodeInterruption(r).byteLength).toBe(INTERRUPTION_HEAD_SIZE + 2 * LAYOUT.iw_entry.size + ISOL_MASKS_SIZE);
+    const plain = { ...r, flags: IW.IW_F_FROM_USER, isol_conf_mask: 0n, isol_active_mask: 0n, isol_quiesce_mask: 0n, isol_oneshot_mask: 0n, isol_inherit_mask: 0 };
+    const bytes = encodeInterruption(plain);
+    expect(bytes.byteLength).toBe(INTERRUPTION_HEAD_SIZE + 2 * LAYOUT.iw_entry.size);
+    expect(decodeRecord(bytes)).toEqual(plain);
+    // the masks flag without the masks: refused, not read past the record
+    const flagged = encodeInterruption(r).subarray(0, INTERRUPTION_HEAD_SIZE + 2 * LAYOUT.iw_entry.size);
+    expect(() => decodeRecord(flagged)).toThrow(/isolation-masks flag but not the 40 bytes/);
+  });
+
+  it('decodes a one-entry record (syscall, fault) to an interruption with a chain of one', () => {
+    const r = syscallRecord(5_000_000n, 1, 4242);
+    const bytes = encodeEntryRecord(r);
+    expect(bytes.byteLength).toBe(ENTRY_RECORD_SIZE);
+    expect(ENTRY_RECORD_SIZE).toBeLessThan(80); // "a few dozen bytes"
+    expect(decodeRecord(bytes)).toEqual({ ...r, chain: [{ ...r.chain[0], duration_ns: Number(r.duration_ns) }] });
+    // a page fault without a sender: no cause fields, the address in the chain entry
+    const fault: RawInterruption = {
+      ...r, cause_ctx: IW.IW_CTX_SELF, flags: IW.IW_F_NO_EXIT | IW.IW_F_ISOL_KERNEL, duration_ns: 0n, isol_active_mask: 3n, isol_conf_mask: 1n,
+      chain: [{ func: 0x7f0000001000n, start_ns: r.ts_ns, duration_ns: 0, kind: 6, class: IW.IW_CLASS_PAGE_FAULT, depth: 0, name: '' }],
+    };
+    const fb = encodeEntryRecord(fault);
+    expect(fb.byteLength).toBe(ENTRY_RECORD_SIZE + ISOL_MASKS_SIZE);
+    expect(decodeRecord(fb)).toEqual(fault);
+    expect(() => decodeRecord(fb.subarray(0, ENTRY_RECORD_SIZE - 1))).toThrow(/entry record of \d+ bytes/);
   });
 
   it('reads zero u64 fields as 0n and the record from any offset of a larger buffer', () => {
@@ -57,7 +87,8 @@ describe('decodeRecord', () => {
   it('refuses a short record and an unknown type with a DecodeError', () => {
     expect(() => decodeRecord(new Uint8Array(4))).toThrow(DecodeError);
     const bytes = encodeInterruption(syscallRecord(1n, 0, 1));
-    expect(() => decodeRecord(bytes.subarray(0, bytes.byteLength - 8))).toThrow(/interruption record of \d+ bytes, expected/);
+    expect(() => decodeRecord(bytes.subarray(0, bytes.byteLength - 8))).toThrow(/interruption record of \d+ bytes, expected \d+ for its chain of 1/);
+    expect(() => decodeRecord(bytes.subarray(0, INTERRUPTION_HEAD_SIZE - 1))).toThrow(/expected at least/);
     new DataView(bytes.buffer).setUint32(LAYOUT.iw_interruption.fields.hdr.offset + LAYOUT.iw_hdr.fields.type.offset, 99, true);
     expect(() => decodeRecord(bytes)).toThrow(/unknown record type 99/);
   });

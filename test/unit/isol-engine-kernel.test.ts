@@ -38,12 +38,19 @@ function write(dv: DataView, bytes: Uint8Array, struct: Struct, base: number, f:
   }
 }
 
-function encode(struct: Struct, f: Fields, chain: Fields[] = []): Uint8Array {
-  const bytes = new Uint8Array(LAYOUT[struct].size);
+/**
+ * A record as the BPF side lays it out: an interruption is its header part,
+ * its chain entries, then struct iw_isol_masks when `masks` are given.
+ */
+function encode(struct: Struct, f: Fields, chain: Fields[] = [], masks?: Fields): Uint8Array {
+  const chainEnd = LAYOUT.iw_interruption.fields.chain.offset + chain.length * LAYOUT.iw_entry.size;
+  const size = struct === 'iw_interruption' ? chainEnd + (masks ? LAYOUT.iw_isol_masks.size : 0) : LAYOUT[struct].size;
+  const bytes = new Uint8Array(size);
   const dv = new DataView(bytes.buffer);
   write(dv, bytes, struct, 0, f);
   chain.forEach((e, i) => write(dv, bytes, 'iw_entry', LAYOUT.iw_interruption.fields.chain.offset + i * LAYOUT.iw_entry.size, e));
   if (struct === 'iw_interruption') dv.setUint16(LAYOUT.iw_interruption.fields.chain_len.offset, chain.length, true);
+  if (masks) write(dv, bytes, 'iw_isol_masks', chainEnd, masks);
   return bytes;
 }
 
@@ -65,16 +72,22 @@ interface Kernel {
 function interruption(tid: number, pid: number, what: 'tick' | 'syscall' | 'vmstat', k?: Kernel): Uint8Array {
   const t = next();
   const flags = k ? IW.IW_F_ISOL_KERNEL : 0;
-  const masks: Record<string, bigint> = k ? { isol_conf_mask: k.conf ?? 0n, isol_active_mask: k.active ?? 0n, isol_quiesce_mask: k.quiesce ?? 0n } : {};
-  const base = { 'hdr.ts_ns': t, 'hdr.type': IW.IW_REC_INTERRUPTION, 'hdr.cpu': 3, duration_ns: 2000n, victim_pid: pid, victim_tid: tid, victim_comm: 'rt-app', flags, ...masks };
-  if (what === 'tick') return encode('iw_interruption', { ...base, cause_ctx: IW.IW_CTX_NONE }, [{ class: IW.IW_CLASS_TIMER, kind: IW.IW_VEC_LOCAL_TIMER, start_ns: t, duration_ns: 2000 }]);
+  const masks: Fields | undefined = k ? { conf_mask: k.conf ?? 0n, active_mask: k.active ?? 0n, quiesce_mask: k.quiesce ?? 0n } : undefined;
+  const base = { 'hdr.ts_ns': t, 'hdr.type': IW.IW_REC_INTERRUPTION, 'hdr.cpu': 3, duration_ns: 2000n, victim_pid: pid, victim_tid: tid, victim_comm: 'rt-app', flags };
+  if (what === 'tick') return encode('iw_interruption', { ...base, cause_ctx: IW.IW_CTX_NONE }, [{ class: IW.IW_CLASS_TIMER, kind: IW.IW_VEC_LOCAL_TIMER, start_ns: t, duration_ns: 2000 }], masks);
   if (what === 'syscall')
-    return encode('iw_interruption', { ...base, cause_ctx: IW.IW_CTX_SELF, cause_pid: pid, cause_tid: tid, cause_comm: 'rt-app', cause_cpu: 3 }, [
-      { class: IW.IW_CLASS_SYSCALL, kind: GETPPID, start_ns: t, duration_ns: 2000 },
-    ]);
-  return encode('iw_interruption', { ...base, cause_ctx: IW.IW_CTX_SOFTIRQ, cause_cpu: 3, cause_func: VMSTAT }, [
-    { class: IW.IW_CLASS_WORKQUEUE, kind: 0, func: VMSTAT, start_ns: t, duration_ns: 2000, name: 'mm_percpu_wq' },
-  ]);
+    return encode(
+      'iw_interruption',
+      { ...base, cause_ctx: IW.IW_CTX_SELF, cause_pid: pid, cause_tid: tid, cause_comm: 'rt-app', cause_cpu: 3 },
+      [{ class: IW.IW_CLASS_SYSCALL, kind: GETPPID, start_ns: t, duration_ns: 2000 }],
+      masks,
+    );
+  return encode(
+    'iw_interruption',
+    { ...base, cause_ctx: IW.IW_CTX_SOFTIRQ, cause_cpu: 3, cause_func: VMSTAT },
+    [{ class: IW.IW_CLASS_WORKQUEUE, kind: 0, func: VMSTAT, start_ns: t, duration_ns: 2000, name: 'mm_percpu_wq' }],
+    masks,
+  );
 }
 
 /** A PR_ISOL prctl of T that returned 0 on an ABI kernel (entry reads as bpf/isolwatch.bpf.c does them). */

@@ -334,7 +334,7 @@ describe('tui views: screen layout', () => {
     const text = screenText(m, { remedyFor });
     expect(text).toContain('Top cause: IPI call_function_single -> ipi_mb from noise/4242 on CPU 0');
     expect(text).toContain('Durations');
-    expect(text).toMatch(/< 4us \|#+ +\d+/);
+    expect(text).toMatch(/< 4\.1us \|#+ +\d+/);
     expect(text).toContain('- stop calling membarrier()');
     expect(screenText(m)).toContain('no remedy known for ipi/call_function_single/ipi_mb');
     // scrolls when taller than the screen

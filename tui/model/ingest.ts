@@ -1,9 +1,9 @@
 // Aggregation of record batches into the Model's stats, copy-on-write.
 // Memory is bounded: a ring of the newest events, per-second buckets for a
 // fixed history, and capped task / cause tables (smallest evicted first).
-import { causeKeyOf, senderLabel, senderOf } from '../../src/verdict/index.js';
-import type { InterruptionClass, InterruptionRecord, IsolRecord, OutputRecord, SummaryRecord, TaskRef } from '../../src/types.js';
-import { CauseGroup, ClassCounts, CpuStats, EventEntry, HIST_BOUNDS_NS, Model, SecondBucket, Stats, TaskStats, emptyCpu } from './state.js';
+import { causeKeyOf, histBucket, HIST_BUCKETS, senderLabel, senderOf, type AggregateRow } from '../../src/verdict/index.js';
+import type { AggregateRecord, InterruptionClass, InterruptionRecord, IsolRecord, OutputRecord, SummaryRecord, TaskRef } from '../../src/types.js';
+import { CauseGroup, ClassCounts, CpuStats, EventEntry, Model, SecondBucket, Stats, TaskStats, emptyCpu } from './state.js';
 import { eventMatches } from './selectors.js';
 
 // Copy-on-write: a batch copies the containers once and each CPU, task, cause
@@ -70,7 +70,8 @@ export function ingest(model: Model, records: readonly OutputRecord[], nowNs: nu
         if (s.t0Ns === undefined) s.t0Ns = r.ts_ns;
         if (s.firstTsNs === undefined || r.ts_ns < s.firstTsNs) s.firstTsNs = r.ts_ns;
         maxTs = maxTs === undefined ? r.ts_ns : Math.max(maxTs, r.ts_ns);
-        addInterruption(w, r, baseNs, model.opts);
+        if (model.opts.countsFrom === 'records') addInterruption(w, r, baseNs, model.opts);
+        else addSample(w, r, model.opts);
         newEvents.push({ id: s.nextEventId++, rec: r });
         if (newEvents.length >= 2 * model.opts.eventCapacity) newEvents.splice(0, newEvents.length - model.opts.eventCapacity);
         break;
@@ -78,6 +79,13 @@ export function ingest(model: Model, records: readonly OutputRecord[], nowNs: nu
       case 'isol':
         maxTs = maxTs === undefined ? r.ts_ns : Math.max(maxTs, r.ts_ns);
         addIsol(w, r, model.opts.maxTasks);
+        break;
+      case 'aggregate':
+        if (model.opts.countsFrom !== 'aggregates' || r.scope !== 'interval') break;
+        if (baseNs === undefined) baseNs = r.from_ns;
+        if (s.t0Ns === undefined) s.t0Ns = r.from_ns;
+        maxTs = maxTs === undefined ? r.to_ns : Math.max(maxTs, r.to_ns);
+        addAggregate(w, r, baseNs, model.opts);
         break;
       case 'summary':
         addSummary(w, r, model.opts.maxTasks);
@@ -150,29 +158,84 @@ export function bump(counts: ClassCounts, cls: InterruptionClass, n = 1): void {
   counts[cls] = (counts[cls] ?? 0) + n;
 }
 
-export function histIndex(ns: number): number {
-  let i = 0;
-  while (i < HIST_BOUNDS_NS.length && ns >= HIST_BOUNDS_NS[i]) i++;
-  return i;
+/** Counts of one interruption record, or of an aggregate row (count of them). */
+interface Counted {
+  cpu: number;
+  class: InterruptionClass;
+  kind: string;
+  func?: string;
+  victim: TaskRef;
+  violation: boolean;
+  isol: { state: InterruptionRecord['isol']['state']; source?: InterruptionRecord['isol']['source'] };
+  cause: InterruptionRecord['cause'] | AggregateRow['cause'];
+  count: number;
+  stolenNs: number;
+  maxNs: number;
+  hist: readonly number[];
 }
 
 export function addInterruption(w: Batch, r: InterruptionRecord, baseNs: number, opts: Model['opts']): void {
-  const s = w.s;
-  s.total++;
-  if (r.violation) s.violations++;
   const d = Math.max(0, r.duration_ns);
+  const hist = new Array<number>(HIST_BUCKETS).fill(0);
+  hist[histBucket(d)] = 1;
+  const g = addCounted(
+    w,
+    { cpu: r.cpu, class: r.class, kind: r.kind, func: r.func, victim: r.victim, violation: r.violation, isol: r.isol, cause: r.cause, count: 1, stolenNs: d, maxNs: d, hist },
+    Math.floor((r.ts_ns - baseNs) / 1e9),
+    opts,
+  );
+  g.sample = r;
+  g.lastTsNs = r.ts_ns;
+}
+
+/** What changed in an interval, from the kernel's aggregates: counted in the second the interval ended in. */
+export function addAggregate(w: Batch, a: AggregateRecord, baseNs: number, opts: Model['opts']): void {
+  const sec = Math.floor((Math.max(a.from_ns, a.to_ns - 1) - baseNs) / 1e9);
+  for (const row of a.rows) {
+    if (row.count <= 0) continue;
+    const g = addCounted(
+      w,
+      { ...row, isol: { state: row.isol, ...(row.isol === 'declared' ? { source: 'declared' as const } : {}) }, stolenNs: row.stolen_ns, maxNs: row.max_ns },
+      sec,
+      opts,
+    );
+    g.lastTsNs = Math.max(g.lastTsNs, a.to_ns);
+  }
+}
+
+/** A sampled record of a live session: the event log and its group's newest chain; the counts come from aggregates. */
+export function addSample(w: Batch, r: InterruptionRecord, opts: Model['opts']): void {
+  const g = causeGroupFor(w, r, opts.maxCauses);
+  g.sample = r;
+  g.lastTsNs = Math.max(g.lastTsNs, r.ts_ns);
+  const senderId = r.cause.tid ?? r.cause.pid;
+  if (senderId !== undefined && !g.pids.includes(senderId) && g.pids.length < 8) g.pids.push(senderId);
+  if (r.cause.callsite && !g.callsites.includes(r.cause.callsite) && g.callsites.length < 4) g.callsites.push(r.cause.callsite);
+  const t = w.s.tasks[taskKey(r.victim.tid)];
+  if (t && r.isol.state !== 'none') {
+    const own = ownTask(w, taskKey(r.victim.tid))!;
+    own.isol = r.isol.state;
+    if (r.isol.source) own.source = r.isol.source;
+  }
+}
+
+function addCounted(w: Batch, r: Counted, sec: number, opts: Model['opts']): CauseGroup {
+  const s = w.s;
+  const n = r.count;
+  s.total += n;
+  if (r.violation) s.violations += n;
+  const d = Math.max(0, r.stolenNs);
 
   const cpu = ownCpu(w, r.cpu);
-  cpu.total++;
-  if (r.violation) cpu.violations++;
-  bump(cpu.byClass, r.class);
+  cpu.total += n;
+  if (r.violation) cpu.violations += n;
+  bump(cpu.byClass, r.class, n);
   cpu.stolenNs += d;
-  if (d > cpu.maxNs) {
-    cpu.maxNs = d;
+  if (r.maxNs > cpu.maxNs) {
+    cpu.maxNs = r.maxNs;
     cpu.maxWhat = `${r.class} ${r.func ?? r.kind}`;
   }
-  cpu.victim = r.victim;
-  const sec = Math.floor((r.ts_ns - baseNs) / 1e9);
+  if (r.victim.tid !== 0 || r.victim.comm) cpu.victim = r.victim;
   let bi = cpu.buckets.length - 1;
   if (bi < 0 || cpu.buckets[bi].sec !== sec) bi = cpu.buckets.findIndex((x) => x.sec === sec);
   let b: SecondBucket;
@@ -186,37 +249,38 @@ export function addInterruption(w: Batch, r: InterruptionRecord, baseNs: number,
     const newest = cpu.buckets[cpu.buckets.length - 1].sec;
     while (cpu.buckets.length > 0 && cpu.buckets[0].sec <= newest - opts.historySeconds) cpu.buckets.shift();
   }
-  b.count++;
+  b.count += n;
   b.stolenNs += d;
-  bump(b.byClass, r.class);
+  bump(b.byClass, r.class, n);
 
-  const t = getTask(w, r.victim, opts.maxTasks);
-  t.interruptions++;
-  if (r.violation) t.violations++;
-  t.stolenNs += d;
-  t.maxNs = Math.max(t.maxNs, d);
-  bump(t.byClass, r.class);
-  t.lastCpu = r.cpu;
-  if (r.isol.state !== 'none' || t.isol === 'none') {
-    t.isol = r.isol.state;
-    t.source = r.isol.source ?? (r.isol.state === 'declared' ? 'declared' : t.source);
+  if (r.victim.tid !== 0 || r.victim.comm) {
+    const t = getTask(w, r.victim, opts.maxTasks);
+    t.interruptions += n;
+    if (r.violation) t.violations += n;
+    t.stolenNs += d;
+    t.maxNs = Math.max(t.maxNs, r.maxNs);
+    bump(t.byClass, r.class, n);
+    t.lastCpu = r.cpu;
+    if (r.isol.state !== 'none' || t.isol === 'none') {
+      t.isol = r.isol.state;
+      t.source = r.isol.source ?? (r.isol.state === 'declared' ? 'declared' : t.source);
+    }
   }
 
   const g = causeGroupFor(w, r, opts.maxCauses);
-  g.count++;
-  if (r.violation) g.violations++;
+  g.count += n;
+  if (r.violation) g.violations += n;
   g.stolenNs += d;
-  g.maxNs = Math.max(g.maxNs, d);
-  g.hist[histIndex(d)]++;
-  g.sample = r;
-  g.lastTsNs = r.ts_ns;
+  g.maxNs = Math.max(g.maxNs, r.maxNs);
+  r.hist.forEach((x, i) => (g.hist[i] += x));
   const senderId = r.cause.tid ?? r.cause.pid;
   if (senderId !== undefined && !g.pids.includes(senderId) && g.pids.length < 8) g.pids.push(senderId);
   if (r.cause.callsite && !g.callsites.includes(r.cause.callsite) && g.callsites.length < 4) g.callsites.push(r.cause.callsite);
   if (!g.victimCpus.includes(r.cpu)) g.victimCpus.push(r.cpu);
+  return g;
 }
 
-export function causeGroupFor(w: Batch, r: InterruptionRecord, maxCauses: number): CauseGroup {
+export function causeGroupFor(w: Batch, r: Pick<Counted, 'class' | 'kind' | 'func' | 'cause' | 'victim'> & { ts_ns?: number }, maxCauses: number): CauseGroup {
   const s = w.s;
   // grouped and named as every report does (src/verdict/causes.ts)
   const key = causeKeyOf(r);
@@ -232,6 +296,7 @@ export function causeGroupFor(w: Batch, r: InterruptionRecord, maxCauses: number
       func: r.func,
       sender: senderLabel(sender),
       selfCaused: sender.kind === 'self',
+      victim: r.victim,
       pids: [],
       callsites: [],
       victimCpus: [],
@@ -239,9 +304,8 @@ export function causeGroupFor(w: Batch, r: InterruptionRecord, maxCauses: number
       violations: 0,
       stolenNs: 0,
       maxNs: 0,
-      hist: new Array(HIST_BOUNDS_NS.length + 1).fill(0),
-      sample: r,
-      lastTsNs: r.ts_ns,
+      hist: new Array(HIST_BUCKETS).fill(0),
+      lastTsNs: r.ts_ns ?? 0,
     };
     w.owned.add(g);
     s.causes[key] = g;

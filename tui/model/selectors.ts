@@ -153,7 +153,7 @@ export function eventMatches(r: InterruptionRecord, filter: string): boolean {
 export function causeMatches(g: CauseGroup, filter: string): boolean {
   if (!filter) return true;
   return matches(
-    [g.class, g.kind, g.func, g.sender, g.sample.victim.comm, ...g.callsites, ...g.sample.chain.flatMap((c) => [c.kind, c.func])],
+    [g.class, g.kind, g.func, g.sender, g.victim.comm, ...g.callsites, ...(g.sample?.chain ?? []).flatMap((c) => [c.kind, c.func])],
     filter,
   );
 }

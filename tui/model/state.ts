@@ -13,6 +13,12 @@ export type { RemedyLookup } from '../../src/remedies.js';
 export interface ModelOptions {
   /** Records come from a recording: time is taken from ts_ns only. */
   replay?: boolean;
+  /**
+   * Where the counts come from. 'aggregates' (a live session): the kernel's
+   * aggregate records (exact), interruption records are samples shown in the
+   * event log and the details. 'records' (a replay): every record counts.
+   */
+  countsFrom?: 'aggregates' | 'records';
   /** Shown in the header, e.g. "off", "log", "signal (dry-run)". */
   enforcement?: string;
   /** Fixed lines for the header's note row, e.g. what `isolwatch demo` started, set-up warnings. */
@@ -75,11 +81,6 @@ export interface TaskStats {
   lastOpWarning?: boolean;
 }
 
-/** Duration histogram bucket upper bounds (ns); one more bucket holds everything above. */
-export const HIST_BOUNDS_NS: readonly number[] = [
-  500, 1_000, 1_500, 2_000, 3_000, 4_000, 5_000, 7_500, 10_000, 15_000, 20_000, 30_000, 50_000, 100_000, 200_000,
-  500_000, 1_000_000,
-];
 
 export interface CauseGroup {
   key: string;
@@ -89,6 +90,8 @@ export interface CauseGroup {
   /** the sender as every report names it (src/verdict senderLabel): "noise/4242 on CPU 0", "softirq (timer) on CPU 1", "the task itself" */
   sender: string;
   selfCaused: boolean;
+  /** a victim it hit (the first seen) */
+  victim: TaskRef;
   /** sender thread ids seen (tid, or pid when the record has no tid), at most 8 */
   pids: number[];
   callsites: string[];
@@ -97,9 +100,10 @@ export interface CauseGroup {
   violations: number;
   stolenNs: number;
   maxNs: number;
+  /** log2 duration buckets (src/verdict/rows.ts histBucket) */
   hist: number[];
-  /** newest interruption of this group: its chain is shown in the detail view */
-  sample: InterruptionRecord;
+  /** newest record of this group (its chain is shown in the detail view); none yet when only counted */
+  sample?: InterruptionRecord;
   lastTsNs: number;
 }
 
@@ -152,7 +156,8 @@ export interface SessionStatus {
 
 export interface Model {
   start: StartRecord;
-  opts: Required<Omit<ModelOptions, 'cols' | 'rows' | 'nowNs' | 'enforcement' | 'notes' | 'declaredTasks'>> & {
+  opts: Required<Omit<ModelOptions, 'cols' | 'rows' | 'nowNs' | 'enforcement' | 'notes' | 'declaredTasks' | 'countsFrom'>> & {
+    countsFrom: 'aggregates' | 'records';
     enforcement: string;
     notes: string[];
   };
@@ -243,6 +248,7 @@ export function initModel(start: StartRecord, opts: ModelOptions = {}): Model {
     start,
     opts: {
       replay: opts.replay ?? DEFAULTS.replay,
+      countsFrom: opts.countsFrom ?? 'records',
       enforcement: opts.enforcement ?? 'off',
       notes: (opts.notes ?? []).filter((n) => n.trim() !== ''),
       eventCapacity: opts.eventCapacity ?? DEFAULTS.eventCapacity,

@@ -4,7 +4,7 @@ import type { InterruptionClass, InterruptionRecord } from '../../src/types.js';
 import type { Line } from '../format.js';
 import { fmtCount, formatDuration, fmtPercent, fmtRate, fmtRelTs, plain, symbolName } from '../format.js';
 import type { CauseGroup, DetailTarget, EventEntry, Model, RemedyLookup, Snapshot } from '../model/index.js';
-import { HIST_BOUNDS_NS, causeRows, cpuRows, isolationOf } from '../model/index.js';
+import { causeRows, cpuRows, isolationOf } from '../model/index.js';
 import { causeSender } from './causes.js';
 import { classLabel, describeEvent, whatLabel } from './describe.js';
 import { isolLabel } from './tasks.js';
@@ -61,7 +61,8 @@ export function histogramLines(hist: readonly number[], width: number): Line[] {
   const barW = Math.max(5, Math.min(40, width - 30));
   const out: Line[] = [];
   for (let i = first; i <= last; i++) {
-    const label = i < HIST_BOUNDS_NS.length ? `< ${formatDuration(HIST_BOUNDS_NS[i])}` : `>= ${formatDuration(HIST_BOUNDS_NS[HIST_BOUNDS_NS.length - 1])}`;
+    // log2 buckets: [2^i, 2^(i+1)) ns, the last one open
+    const label = i < hist.length - 1 ? `< ${formatDuration(2 ** (i + 1))}` : `>= ${formatDuration(2 ** i)}`;
     const n = hist[i];
     const bar = '#'.repeat(n > 0 ? Math.max(1, Math.round((n / max) * barW)) : 0);
     out.push(T(`${label.padStart(10)} |${bar.padEnd(barW)} ${n}`));
@@ -96,11 +97,11 @@ function causeDetail(g: CauseGroup, width: number, remedyFor?: RemedyLookup): Li
       `${fmtCount(g.count)} interruptions, ${fmtCount(g.violations)} violations, stolen ${formatDuration(g.stolenNs)}, ` +
         `avg ${formatDuration(avg)}, max ${formatDuration(g.maxNs)}, on CPU ${g.victimCpus.join(',')}`,
     ),
-    T(`victim: ${g.sample.victim.comm}/${g.sample.victim.tid}   sender: ${g.sender}${g.pids.length > 1 ? ` (threads ${g.pids.join(',')})` : ''}`),
+    T(`victim: ${g.victim.comm}/${g.victim.tid}   sender: ${g.sender}${g.pids.length > 1 ? ` (threads ${g.pids.join(',')})` : ''}`),
     ...(g.callsites.length ? [T(`callsite${g.callsites.length > 1 ? 's' : ''}: ${g.callsites.join(', ')}`)] : []),
     plain(''),
     H('Chain (newest)'),
-    ...chainLines(g.sample),
+    ...(g.sample ? chainLines(g.sample) : [T('no record of it yet (counted in the kernel; records are sampled)', 'dim')]),
     plain(''),
     H('Durations'),
     ...histogramLines(g.hist, width),
