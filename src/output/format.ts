@@ -110,6 +110,16 @@ export function whatText(x: { class: string; kind: string; func?: string }): str
   return `${x.class} ${x.kind}`;
 }
 
+/**
+ * What was judged, in one line (the markdown heading and the HTML verdict):
+ * "3 interruptions while isolated on CPU 1, 9.2us stolen", "no interruptions
+ * while isolated on CPU 1 (12 while not isolated, not judged)".
+ */
+export function judgedHeadline(cpus: string, counted: { count: number; stolen_ns: number }, notIsolated: number): string {
+  if (counted.count > 0) return `${plural(counted.count, 'interruption')} while isolated on CPU ${cpus}, ${formatDuration(counted.stolen_ns)} stolen`;
+  return `no interruptions while isolated on CPU ${cpus}${notIsolated > 0 ? ` (${notIsolated} while not isolated, not judged)` : ''}`;
+}
+
 /** Count with its noun: "1 interruption", "3 interruptions". */
 export function plural(n: number, noun: string, nouns = `${noun}s`): string {
   return `${n} ${n === 1 ? noun : nouns}`;

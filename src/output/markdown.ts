@@ -7,7 +7,7 @@ import { CLASSES } from '../types.js';
 import type { InterruptionClass } from '../types.js';
 import { formatCpuList } from '../system/cpus.js';
 import { budgetLabel, judgeRun, type TopCause } from '../budget.js';
-import { cpuWarnings, formatDuration, plural, watchedReasonText } from './format.js';
+import { cpuWarnings, formatDuration, judgedHeadline, plural, watchedReasonText } from './format.js';
 import type { ReportData } from './junit.js';
 
 export interface Remedy {
@@ -70,12 +70,7 @@ export function toMarkdown(data: MarkdownData): string {
 
   // Verdict line: what a reviewer reads first.
   const verdict = summary.verdict ?? { pass: j.pass, reasons: j.reasons };
-  const counted = j.counted.count;
-  const what =
-    (counted === 0
-      ? `no interruptions while isolated on CPU ${cpus}`
-      : `${plural(counted, 'interruption')} while isolated on CPU ${cpus}, ${formatDuration(j.counted.stolen_ns)} stolen`) +
-    (counted === 0 && j.notIsolated > 0 ? ` (${j.notIsolated} while not isolated, not judged)` : '');
+  const what = judgedHeadline(cpus, j.counted, j.notIsolated);
   out.push(`## isolwatch: ${verdict.pass ? '✅ PASS' : '❌ FAIL'} — ${what}`);
   out.push('');
   if (!verdict.pass && verdict.reasons.length) {
