@@ -30,6 +30,10 @@ export type Command =
         junit?: string;
         report?: string;
         summary?: string;
+        /** Chrome/Perfetto JSON trace */
+        perfetto?: string;
+        /** self-contained HTML report */
+        html?: string;
         allowSelf: boolean;
         allowCmdFailure: boolean;
         isolate?: string;
@@ -37,7 +41,10 @@ export type Command =
       };
     }
   | { cmd: 'doctor'; opts: { cpus?: number[]; json: boolean; root?: string } }
-  | { cmd: 'report'; opts: { file: string; json: boolean; junit?: string; summary?: string; tui: boolean; budgets: string[]; allowSelf: boolean } }
+  | {
+      cmd: 'report';
+      opts: { file: string; json: boolean; junit?: string; summary?: string; perfetto?: string; html?: string; tui: boolean; budgets: string[]; allowSelf: boolean };
+    }
   | { cmd: 'demo'; opts: CommonOptions & { duration?: number } }
   | { cmd: 'help'; topic?: string }
   | { cmd: 'version' };
@@ -63,6 +70,8 @@ const SPECS: Record<string, Spec> = {
       '--junit': true,
       '--report': true,
       '--summary': true,
+      '--perfetto': true,
+      '--html': true,
       '--allow-self': false,
       '--allow-cmd-failure': false,
       '--isolate': true,
@@ -70,7 +79,10 @@ const SPECS: Record<string, Spec> = {
     repeatable: ['--budget'],
   },
   doctor: { flags: { '--cpus': true, '--json': false, '--root': true } },
-  report: { flags: { '--json': false, '--junit': true, '--summary': true, '--tui': false, '--budget': true, '--allow-self': false }, repeatable: ['--budget'] },
+  report: {
+    flags: { '--json': false, '--junit': true, '--summary': true, '--perfetto': true, '--html': true, '--tui': false, '--budget': true, '--allow-self': false },
+    repeatable: ['--budget'],
+  },
   demo: { flags: { ...COMMON, '--duration': true } },
 };
 
@@ -186,6 +198,8 @@ export function parseArgs(argv: string[]): Command {
           junit: one(values, '--junit'),
           report: one(values, '--report'),
           summary: one(values, '--summary'),
+          perfetto: one(values, '--perfetto'),
+          html: one(values, '--html'),
           allowSelf: values.has('--allow-self'),
           allowCmdFailure: values.has('--allow-cmd-failure'),
           isolate: one(values, '--isolate'),
@@ -197,10 +211,12 @@ export function parseArgs(argv: string[]): Command {
       if (rest.length) throw new UsageError(`isolwatch doctor: unexpected argument '${rest[0]}'`);
       return { cmd, opts: { cpus: cpus(cmd, one(values, '--cpus')), json: values.has('--json'), root: one(values, '--root') } };
     case 'report': {
-      if (rest.length !== 1) throw new UsageError('isolwatch report: give exactly one recording: isolwatch report FILE [--json | --junit FILE | --summary FILE | --tui]');
+      if (rest.length !== 1) {
+        throw new UsageError('isolwatch report: give exactly one recording: isolwatch report FILE [--json | --junit FILE | --summary FILE | --perfetto FILE | --html FILE | --tui]');
+      }
       const tui = values.has('--tui');
-      if (tui && (values.has('--json') || values.has('--junit') || values.has('--summary'))) {
-        throw new UsageError('isolwatch report: --tui cannot be combined with --json, --junit or --summary');
+      if (tui && ['--json', '--junit', '--summary', '--perfetto', '--html'].some((f) => values.has(f))) {
+        throw new UsageError('isolwatch report: --tui cannot be combined with --json, --junit, --summary, --perfetto or --html');
       }
       return {
         cmd,
@@ -209,6 +225,8 @@ export function parseArgs(argv: string[]): Command {
           json: values.has('--json'),
           junit: one(values, '--junit'),
           summary: one(values, '--summary'),
+          perfetto: one(values, '--perfetto'),
+          html: one(values, '--html'),
           tui,
           budgets: values.get('--budget') ?? [],
           allowSelf: values.has('--allow-self'),
@@ -228,12 +246,13 @@ usage:
   isolwatch [watch] [--cpus LIST] [--pid PID[,PID..]] [--duration SEC] [--json]
                     [--probes GROUPS] [--policy FILE] [--enforce] [--kthreads]
   isolwatch run [--cpus LIST] [--policy FILE] [--enforce] [--budget CLASS=N,..|stolen=DUR] [--warmup SEC]
-                [--duration SEC] [--junit FILE] [--report FILE] [--summary FILE] [--allow-self]
-                [--allow-cmd-failure] [--isolate quiesce=vmstat[,inherit=conf|active]]
+                [--duration SEC] [--junit FILE] [--report FILE] [--summary FILE] [--perfetto FILE]
+                [--html FILE] [--allow-self] [--allow-cmd-failure] [--isolate quiesce=vmstat[,inherit=conf|active]]
                 [--probes GROUPS] -- CMD [ARGS..]
   isolwatch doctor [--cpus LIST] [--json]
   isolwatch record -o FILE [watch options]
-  isolwatch report FILE [--json | --junit FILE | --summary FILE | --tui] [--budget ..]
+  isolwatch report FILE [--json | --junit FILE | --summary FILE | --perfetto FILE | --html FILE | --tui]
+                        [--budget ..]
   isolwatch demo [--cpus LIST] [--duration SEC]
 
 watch    live view on a terminal (q quits), NDJSON when stdout is not a terminal or with --json
@@ -252,6 +271,10 @@ demo     a spinner on the watched CPU and labelled disturbers from a housekeepin
 --policy FILE    a policy (policies/*.yaml); actions are dry-run unless --enforce
 --kthreads       kernel threads are victims too: their preemptions are recorded (by default
                  only user tasks are; use it for a kernel-thread workload such as osnoise's)
+--perfetto FILE  run/report: a timeline in the Chrome/Perfetto JSON trace format (open it in
+                 ui.perfetto.dev or chrome://tracing): a slice per interruption, arrows from senders
+--html FILE      run/report: one self-contained HTML page: verdict, zoomable timeline, stolen-time
+                 histograms, top causes with remedies (no network needed)
 --enforce        send the policy's signals (never to PID 1, kernel threads, isolwatch itself
                  or tasks out of the policy's scope); a fail action exits 1 either way
 

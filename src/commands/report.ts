@@ -3,6 +3,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { judgeRun } from '../budget.js';
 import { budgetsFromFlags } from './budgets.js';
+import { checkOutputPaths } from './output-paths.js';
+import { writePictures } from './pictures.js';
 import { Engine } from '../correlate/engine.js';
 import { parseRecording, RecordingError } from '../contract/recording.js';
 import type { RawRecord } from '../contract/decode.js';
@@ -61,12 +63,15 @@ export interface ReportOptions {
   json: boolean;
   junit?: string;
   summary?: string;
+  perfetto?: string;
+  html?: string;
   tui: boolean;
   budgets: string[];
   allowSelf: boolean;
 }
 
 export async function report(o: ReportOptions): Promise<number> {
+  checkOutputPaths('report', { '--junit': o.junit, '--summary': o.summary, '--perfetto': o.perfetto, '--html': o.html });
   let text: string;
   try {
     text = readFileSync(o.file, 'utf8');
@@ -99,9 +104,10 @@ export async function report(o: ReportOptions): Promise<number> {
   });
   if (o.junit) writeFileSync(o.junit, toJunit({ start: r.start, summary: r.summary, judgement, interruptions }));
   if (o.summary) writeFileSync(o.summary, toMarkdown({ start: r.start, summary: r.summary, judgement, interruptions, remedyFor: remedyFor as never }));
+  writePictures(o, { start: r.start, summary: r.summary, judgement, interruptions, remedyFor: remedyFor as never, judged: { from_ns: r.warmupEndNs } });
   if (o.json) {
     for (const x of [r.start, ...r.records, r.summary]) process.stdout.write(toNdjsonLine(x as OutputRecord) + '\n');
-  } else if (!o.junit && !o.summary) {
+  } else if (!o.junit && !o.summary && !o.perfetto && !o.html) {
     process.stdout.write(formatText({ start: r.start, interruptions, summary: r.summary, judgement }));
   }
   return 0;

@@ -22,6 +22,8 @@ import { policyVerdict } from '../enforce/index.js';
 import { openLive } from '../live/pipeline.js';
 import { chisolPath } from '../paths.js';
 import { EnvironmentError } from '../errors.js';
+import { checkOutputPaths } from './output-paths.js';
+import { writePictures } from './pictures.js';
 
 export type RunOptions = Extract<Command, { cmd: 'run' }>['opts'];
 
@@ -30,6 +32,7 @@ const ignore = () => {};
 
 export async function run(o: RunOptions): Promise<number> {
   const budgets = budgetsFromFlags(o.budgets);
+  checkOutputPaths('run', { '--junit': o.junit, '--report': o.report, '--summary': o.summary, '--perfetto': o.perfetto, '--html': o.html });
   if (o.window !== undefined && o.window <= 0) throw new UsageError(`isolwatch run: --duration ${o.window}: the judged window must be longer than 0 s`);
   // a command that cannot start is a usage error, found before anything is attached
   const problem = commandProblem(o.argv[0]);
@@ -162,6 +165,7 @@ export async function run(o: RunOptions): Promise<number> {
     }
     if (o.junit) writeFileSync(o.junit, toJunit({ start, summary, judgement, interruptions }));
     if (o.summary) writeFileSync(o.summary, toMarkdown({ start, summary, judgement, interruptions, remedyFor: remedyFor as never }));
+    writePictures(o, { start, summary, judgement, interruptions, remedyFor: remedyFor as never });
     if (o.json) {
       for (const r of [start, ...records, summary]) process.stdout.write(toNdjsonLine(r as OutputRecord) + '\n');
     } else err(formatSummary(summary, judgement));

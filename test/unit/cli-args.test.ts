@@ -15,6 +15,12 @@ describe('parseArgs', () => {
     const c = parseArgs(['run', '--cpus', '3', '--budget', 'ipi=2', '--budget', 'stolen=50us', '--warmup', '2', '--junit', 'j.xml', '--', 'spin', '-x']);
     expect(c).toMatchObject({ cmd: 'run', opts: { cpus: [3], budgets: ['ipi=2', 'stolen=50us'], warmup: 2, junit: 'j.xml', argv: ['spin', '-x'] } });
   });
+  it('--perfetto and --html for run and report; not with --tui', () => {
+    expect(parseArgs(['run', '--perfetto', 't.json', '--html', 'r.html', '--', 'spin'])).toMatchObject({ cmd: 'run', opts: { perfetto: 't.json', html: 'r.html' } });
+    expect(parseArgs(['report', 'rec', '--perfetto=t.json', '--html', 'r.html'])).toMatchObject({ cmd: 'report', opts: { file: 'rec', perfetto: 't.json', html: 'r.html' } });
+    expect(() => parseArgs(['report', 'rec', '--tui', '--html', 'r.html'])).toThrow(/--tui cannot be combined with .*--html/);
+    expect(() => parseArgs(['watch', '--html', 'r.html'])).toThrow(/unknown option '--html'/);
+  });
   it('usage errors say what and what to do', () => {
     expect(() => parseArgs(['run', '--', ])).toThrow(/no command given/);
     expect(() => parseArgs(['run', 'spin'])).toThrow(/after '--'/);
