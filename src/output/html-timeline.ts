@@ -70,12 +70,13 @@ export function timelineMain(): void {
     return lo;
   };
 
-  const tick = (span: number): { step: number; unit: string; scale: number; decimals: number } => {
-    const raw = span / 8;
+  /** Tick step for a view, and the unit its labels use (chosen by the largest label, digits by the step). */
+  const tick = (from: number, to: number): { step: number; unit: string; scale: number; decimals: number } => {
+    const raw = (to - from) / 8;
     const pow = Math.pow(10, Math.floor(Math.log10(raw)));
     const step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw) || pow * 10;
-    const [unit, scale] = step >= 1e9 ? ['s', 1e9] : step >= 1e6 ? ['ms', 1e6] : step >= 1e3 ? ['us', 1e3] : ['ns', 1];
-    const decimals = Math.max(0, -Math.floor(Math.log10(step / (scale as number)) + 1e-9));
+    const [unit, scale] = to >= 1e9 ? ['s', 1e9] : to >= 1e6 ? ['ms', 1e6] : to >= 1e3 ? ['us', 1e3] : ['ns', 1];
+    const decimals = Math.max(0, Math.ceil(-Math.log10(step / (scale as number)) - 1e-9));
     return { step, unit: unit as string, scale: scale as number, decimals };
   };
 
@@ -115,26 +116,35 @@ export function timelineMain(): void {
     data.cpus.forEach((cpu, ri) => {
       const y = top + ri * (rowH + gap);
       const row = rows[ri];
-      const parts2: string[] = [];
+      // Marks wider than a few pixels are drawn one by one, below; narrow ones that touch are merged
+      // into one mark (coloured by the longest) and drawn over them, so a long preemption does not hide
+      // the IPIs inside it. Violations (what was judged) are full height, the rest lower and paler.
+      const layers: string[][] = [[], [], [], []];
       let drawn = 0;
-      let cur: { x0: number; x1: number; cls: number; maxd: number; v: number; idx: number[] } | undefined;
-      const flush = (): void => {
-        if (!cur) return;
+      type Acc = { x0: number; x1: number; cls: number; maxd: number; idx: number[] };
+      const acc: Array<Acc | undefined> = [undefined, undefined];
+      const draw = (cur: Acc, v: number, layer: number): void => {
         const g = { first: cur.idx[0], n: cur.idx.length, row: ri, idx: cur.idx };
         groups.push(g);
         const e = data.ev[cur.idx[0]];
         const longestE = data.ev[cur.idx.reduce((a, b) => (data.ev[b][1] > data.ev[a][1] ? b : a), cur.idx[0])];
+        const what = v ? (g.n === 1 ? 'violation' : 'violations') : g.n === 1 ? 'not a violation' : 'not violations';
         const title =
           g.n === 1
-            ? `${data.labels[e[4]]}: ${dur(e[1])} at +${dur(e[0])}`
-            : `${g.n} interruptions from +${dur(e[0])}; longest: ${data.labels[longestE[4]]}: ${dur(longestE[1])}`;
+            ? `${data.labels[e[4]]}: ${dur(e[1])} at +${dur(e[0])} (${what})`
+            : `${g.n} interruptions (${what}) from +${dur(e[0])}; longest: ${data.labels[longestE[4]]}: ${dur(longestE[1])}`;
         const w = Math.max(1, cur.x1 - cur.x0);
-        parts2.push(
-          `<rect class="ev${cur.v ? ' viol' : ''}" data-g="${groups.length - 1}" data-n="${g.n}" x="${cur.x0.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH}" fill="${data.colors[cur.cls]}"><title>${esc(title)}</title></rect>`,
+        const h = v ? rowH : Math.round(rowH * 0.6);
+        layers[layer].push(
+          `<rect class="ev${v ? ' viol' : ''}" data-g="${groups.length - 1}" data-n="${g.n}" x="${cur.x0.toFixed(1)}" y="${y + rowH - h}" width="${w.toFixed(1)}" height="${h}" fill="${data.colors[cur.cls]}"><title>${esc(title)}</title></rect>`,
         );
-        if (cur.v) parts2.push(`<rect class="viol-mark" x="${cur.x0.toFixed(1)}" y="${y - 4}" width="${w.toFixed(1)}" height="3"/>`);
+        if (v) layers[layer].push(`<rect class="viol-mark" x="${cur.x0.toFixed(1)}" y="${y - 4}" width="${w.toFixed(1)}" height="3"/>`);
         drawnRects++;
-        cur = undefined;
+      };
+      const flush = (v: number): void => {
+        const cur = acc[v];
+        if (cur) draw(cur, v, 2 + v);
+        acc[v] = undefined;
       };
       for (let k = lowerBound(row, v0 - longest[ri]); k < row.length; k++) {
         const i = row[k];
@@ -142,29 +152,36 @@ export function timelineMain(): void {
         if (e[0] > v1) break;
         if (e[0] + e[1] < v0) continue;
         drawn++;
+        const v = e[5] ? 1 : 0;
         const x0 = Math.max(left, x(e[0]));
         const x1 = Math.min(left + plotW, Math.max(x(e[0] + e[1]), x0 + 1));
+        if (x1 - x0 > 4) {
+          draw({ x0, x1, cls: e[3], maxd: e[1], idx: [i] }, v, v);
+          continue;
+        }
+        const cur = acc[v];
         if (cur && x0 <= cur.x1 + 0.5) {
           cur.x1 = Math.max(cur.x1, x1);
           if (e[1] > cur.maxd) {
             cur.maxd = e[1];
             cur.cls = e[3];
           }
-          cur.v = cur.v || e[5];
           cur.idx.push(i);
         } else {
-          flush();
-          cur = { x0, x1, cls: e[3], maxd: e[1], v: e[5], idx: [i] };
+          flush(v);
+          acc[v] = { x0, x1, cls: e[3], maxd: e[1], idx: [i] };
         }
       }
-      flush();
+      flush(0);
+      flush(1);
+      const parts2 = layers.flat();
       parts.push(`<g class="row" data-cpu="${cpu}" data-drawn="${drawn}">`);
       parts.push(`<text class="row-label" x="8" y="${y + rowH / 2 + 4}">CPU ${cpu}</text>`);
       parts.push(`<rect class="row-bg" x="${left}" y="${y}" width="${plotW}" height="${rowH}"/>`);
       parts.push(`<g clip-path="url(#tl-clip)">${parts2.join('')}</g></g>`);
     });
     // time axis: offsets from the start of the recording
-    const t = tick(span);
+    const t = tick(v0, v1);
     const axisY = bottom + 4;
     parts.push(`<g class="axis"><line x1="${left}" y1="${axisY}" x2="${left + plotW}" y2="${axisY}"/>`);
     for (let v = Math.ceil(v0 / t.step) * t.step; v <= v1; v += t.step) {

@@ -76,7 +76,8 @@ header.fail { border-left: 8px solid var(--fail); }
 #tl .row-bg { fill: #f3f5f7; }
 #tl .band.judged { fill: #dbeafe; opacity: 0.7; }
 #tl .band.outside { fill: #e5e7eb; opacity: 0.6; }
-#tl .ev { cursor: pointer; }
+#tl .ev { cursor: pointer; opacity: 0.55; }
+#tl .ev.viol { opacity: 1; }
 #tl .viol-mark { fill: var(--fail); }
 #tl .axis line { stroke: #9aa4ae; }
 #tl .tick { text-anchor: middle; }
@@ -160,7 +161,7 @@ function timelineSection(data: PictureData, t: TimelineData): string {
   return [
     '<section id="timeline">',
     '<h2>Timeline</h2>',
-    `<p class="muted">Each watched CPU is a row, each interruption a mark as long as the time it stole (at least a pixel); a red line above marks a violation. ${esc(windowText)}. Wheel or +/- to zoom, drag or arrow keys to pan, click a mark for its details.</p>`,
+    `<p class="muted">Each watched CPU is a row, each interruption a mark as long as the time it stole (at least a pixel): violations (what was judged) full height with a red line above, the rest lower and paler. ${esc(windowText)}. Wheel or +/- to zoom, drag or arrow keys to pan, click a mark for its details.</p>`,
     '<div class="controls"><button type="button" data-zoom="in">zoom in</button><button type="button" data-zoom="out">zoom out</button><button type="button" data-zoom="judged">judged window</button><button type="button" data-zoom="reset">whole run</button> <span id="tl-view" class="muted"></span></div>',
     `<div id="tl" tabindex="0"><noscript><p class="warn">The timeline is drawn by the page's script: allow JavaScript for this file to see it.</p></noscript></div>`,
     `<p class="legend">${legend}</p>`,
@@ -222,7 +223,7 @@ function histogramSection(data: PictureData, j: Judgement): string {
     for (let b = lo; b <= hi + 1; b++) {
       // the decades (100ns, 1us, 10us, ...) on the axis; each bar's title has its exact range
       const edge = BUCKET_EDGES[b];
-      if (edge !== undefined && (b === lo || /^10*$/.test(String(edge)))) {
+      if (edge !== undefined && edge > 0 && /^10*$/.test(String(edge))) {
         const ex = padL + (b - lo) * slotW;
         parts.push(`<line x1="${ex.toFixed(1)}" y1="${H - padB}" x2="${ex.toFixed(1)}" y2="${H - padB + 4}" stroke="#9aa4ae"/>`);
         parts.push(`<text class="edge" x="${ex.toFixed(1)}" y="${H - padB + 15}">${esc(formatDuration(edge))}</text>`);
