@@ -47,6 +47,9 @@ export const VERDICT_PID = 999;
 /** Slice categories, so a reader (or a test) can tell what a slice stands for. */
 export const CAT = { interruption: 'interruption', chain: 'chain', victim: 'victim', sender: 'sender', flow: 'cause', verdict: 'verdict' } as const;
 
+/** Said on every nested slice: the record gives nested entries durations and order, not start times. */
+const NESTED_START = 'not recorded: laid end to end from its parent\'s start';
+
 /** Nanoseconds on the ts_ns clock -> the format's microseconds (fractions keep the nanoseconds). */
 const us = (ns: number): number => ns / 1000;
 
@@ -158,7 +161,6 @@ function interruptionArgs(r: InterruptionRecord): Record<string, unknown> {
     ...(r.note ? { note: r.note } : {}),
     ...(r.action ? { action: `${r.action.kind}${r.action.signal ? ` ${r.action.signal}` : ''}: ${r.action.result}` } : {}),
     chain: chainText(r) || whatText(r),
-    ...(r.chain.length > 1 ? { nested_offsets: 'the record gives nested entries their durations and order, not their start times: they are drawn end to end from their parent\'s start' } : {}),
   };
 }
 
@@ -228,7 +230,7 @@ export function toPerfetto(data: PictureData): string {
           ...e,
           duration: formatDuration(e.duration_ns),
           ...(p.dur_ns < e.duration_ns ? { drawn_ns: p.dur_ns, cut: 'drawn shorter than recorded to fit inside its parent' } : {}),
-          offset: 'not recorded: drawn end to end from the start of its parent',
+          start: NESTED_START,
         },
       });
     }
@@ -367,6 +369,7 @@ export function toPerfetto(data: PictureData): string {
     ...(data.start.command ? { command: data.start.command } : {}),
     interruptions: recs.length,
     clock: 'CLOCK_MONOTONIC, microseconds',
+    nested_slices: 'interruption records give nested entries their durations and order but no start times: they are laid end to end from the start of their parent and cut to fit inside it',
     verdict: v.pass ? 'PASS' : 'FAIL',
   };
   const lines = [...meta, ...events].map((e) => JSON.stringify(cleanDeep(ordered(e))));
