@@ -4,6 +4,7 @@ import type { CommonOptions } from '../cli-args.js';
 import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { IW } from '../contract/layout.generated.js';
+import { checkOutputPaths } from './output-paths.js';
 import { encodeLine } from '../contract/recording.js';
 import { toNdjsonLine } from '../output/ndjson.js';
 import { formatInterruption, formatStart, formatSummary } from '../output/text.js';
@@ -91,6 +92,7 @@ function stdoutWithBackpressure(limit = STDOUT_BACKLOG_BYTES) {
 }
 
 export async function watch(o: WatchOptions): Promise<number> {
+  if (o.output) checkOutputPaths('record', { '-o': o.output });
   const useTui = !o.output && !o.json && process.stdout.isTTY === true;
   const live = openLive({
     cpus: o.cpus,

@@ -45,3 +45,8 @@ export function expectedBars(ints: readonly InterruptionRecord[]): Map<string, n
 export function escaped(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
+
+/** Text as a browser serializes it in the DOM (--dump-dom): &, <, > and no-break spaces as entities. */
+export function domText(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\u00a0/g, '&nbsp;');
+}
