@@ -4,7 +4,7 @@
 // nothing from outside itself (no imports, no closures) and only the data
 // the page carries (TimelineData, in <script id="iw-data">). The view is kept
 // in the address's hash (#t=FROM,TO, nanoseconds from the start) so a zoomed
-// view can be reloaded and shared.
+// view can be reloaded and shared; #judged opens on the judged window.
 
 /** What the page hands the timeline (times in ns from `t0`, on the recording's clock). */
 export interface TimelineData {
@@ -87,7 +87,7 @@ export function timelineMain(): void {
     const left = 76;
     const right = 12;
     const top = 26;
-    const rowH = 30;
+    const rowH = data.cpus.length <= 2 ? 44 : 30;
     const gap = 12;
     const plotW = width - left - right;
     const [v0, v1] = view;
@@ -284,6 +284,7 @@ export function timelineMain(): void {
 
   const m = /^#t=(\d+(?:\.\d+)?),(\d+(?:\.\d+)?)$/.exec(location.hash);
   if (m && Number(m[2]) > Number(m[1])) setView(Number(m[1]), Number(m[2]));
+  else if (location.hash === '#judged') setView(data.window.from, data.window.to ?? full[1]);
   else render();
 }
 /* c8 ignore stop */

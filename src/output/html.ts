@@ -1,9 +1,8 @@
 // The HTML report (`report FILE --html OUT`, `run --html OUT`): one
 // self-contained page for a CI artifact. The verdict first, then a zoomable
 // timeline of the interruptions on each watched CPU with the judged window
-// marked, a histogram of stolen time per interruption for each class, the
-// top causes with their remedies, what was not judged, and the run's
-// details. Inline CSS and script only, and a Content-Security-Policy that
+// marked, the top causes with their remedies, a histogram of stolen time per
+// interruption for each class, what was not judged, and the run's details. Inline CSS and script only, and a Content-Security-Policy that
 // forbids the page any request. Pure: report data in, the page out.
 import { CLASSES, type InterruptionClass, type InterruptionRecord } from '../types.js';
 import { formatCpuList } from '../system/cpus.js';
@@ -345,8 +344,8 @@ export function toHtml(data: PictureData): string {
     '<body><main>',
     verdictHeader(data, j),
     timelineSection(data, t),
-    histogramSection(data, j),
     causesSection(data, j),
+    histogramSection(data, j),
     notJudgedSection(j),
     detailsSection(data, j),
     '</main>',
