@@ -154,7 +154,7 @@ function timelineSection(data: PictureData, t: TimelineData): string {
   const w = judgedWindow(data);
   const windowText =
     w.from_ns === undefined && w.to_ns === undefined
-      ? 'the whole recording was judged (no warm-up was recorded)'
+      ? 'no warm-up was recorded: the whole recording is the judged window'
       : `judged from +${formatDuration(t.window.from)}${t.window.to !== undefined ? ` to +${formatDuration(t.window.to)}` : ' to the end'} (shaded blue)`;
   const legend = t.classes.map((c, i) => `<span><i style="background:${t.colors[i]}"></i>${esc(c)}</span>`).join('');
   return [

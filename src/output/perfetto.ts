@@ -43,6 +43,8 @@ export interface TraceEvent {
 /** Synthetic process ids: CPU n is process CPU_PID_BASE + n; isolwatch's own process is VERDICT_PID. */
 export const CPU_PID_BASE = 1000;
 export const VERDICT_PID = 999;
+/** Synthetic thread ids of the tracks start here. */
+export const TRACK_TID_BASE = 1_000_000;
 
 /** Slice categories, so a reader (or a test) can tell what a slice stands for. */
 export const CAT = { interruption: 'interruption', chain: 'chain', victim: 'victim', sender: 'sender', flow: 'cause', verdict: 'verdict' } as const;
@@ -74,14 +76,17 @@ interface Track {
   pid: number;
   tid: number;
   name: string;
-  sort: number;
 }
 
-/** Tracks are numbered in the order they should be shown: interruption lanes, victims, then senders, per CPU. */
+/**
+ * Tracks are numbered in the order they should be shown within their process
+ * (interruption lanes, victims, senders), from TRACK_TID_BASE so that no track
+ * is taken for a process's main thread (tid == pid).
+ */
 class Tracks {
   private byKey = new Map<string, Track>();
   readonly processes = new Map<number, string>();
-  private next = 1;
+  private next = TRACK_TID_BASE;
 
   process(cpu: number, watched: boolean): number {
     const pid = CPU_PID_BASE + cpu;
@@ -92,7 +97,7 @@ class Tracks {
   get(key: string, pid: number, name: string): Track {
     let t = this.byKey.get(key);
     if (!t) {
-      t = { pid, tid: this.next++, name, sort: this.next };
+      t = { pid, tid: this.next++, name };
       this.byKey.set(key, t);
     }
     return t;
@@ -359,7 +364,7 @@ export function toPerfetto(data: PictureData): string {
   }
   for (const t of tracks.all()) {
     meta.push({ ph: 'M', pid: t.pid, tid: t.tid, name: 'thread_name', args: { name: t.name } });
-    meta.push({ ph: 'M', pid: t.pid, tid: t.tid, name: 'thread_sort_index', args: { sort_index: t.sort } });
+    meta.push({ ph: 'M', pid: t.pid, tid: t.tid, name: 'thread_sort_index', args: { sort_index: t.tid - TRACK_TID_BASE } });
   }
 
   const otherData = {
