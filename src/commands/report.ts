@@ -104,7 +104,7 @@ export async function report(o: ReportOptions): Promise<number> {
   });
   if (o.junit) writeFileSync(o.junit, toJunit({ start: r.start, summary: r.summary, judgement, interruptions }));
   if (o.summary) writeFileSync(o.summary, toMarkdown({ start: r.start, summary: r.summary, judgement, interruptions, remedyFor: remedyFor as never }));
-  writePictures(o, { start: r.start, summary: r.summary, judgement, interruptions, remedyFor: remedyFor as never, judged: { from_ns: r.warmupEndNs } });
+  writePictures(o, { start: r.start, summary: r.summary, judgement, interruptions, remedyFor, judged: { from_ns: r.warmupEndNs } });
   if (o.json) {
     for (const x of [r.start, ...r.records, r.summary]) process.stdout.write(toNdjsonLine(x as OutputRecord) + '\n');
   } else if (!o.junit && !o.summary && !o.perfetto && !o.html) {

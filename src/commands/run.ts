@@ -165,7 +165,7 @@ export async function run(o: RunOptions): Promise<number> {
     }
     if (o.junit) writeFileSync(o.junit, toJunit({ start, summary, judgement, interruptions }));
     if (o.summary) writeFileSync(o.summary, toMarkdown({ start, summary, judgement, interruptions, remedyFor: remedyFor as never }));
-    writePictures(o, { start, summary, judgement, interruptions, remedyFor: remedyFor as never });
+    writePictures(o, { start, summary, judgement, interruptions, remedyFor });
     if (o.json) {
       for (const r of [start, ...records, summary]) process.stdout.write(toNdjsonLine(r as OutputRecord) + '\n');
     } else err(formatSummary(summary, judgement));

@@ -21,7 +21,7 @@ const REC = join(ROOT, 'test/fixtures/recordings');
 function fromRunReport(name: string): PictureData {
   const s = splitRecords(parseNdjson(readFileSync(join(REC, `out-${name}.ndjson`), 'utf8'), name));
   const judgement = judgeRun({ interruptions: s.interruptions, watchedCpus: s.start!.watched_cpus, warmupEndNs: s.start!.ts_ns! + 1e9 });
-  return { start: s.start!, summary: s.summary!, interruptions: s.interruptions, judgement, remedyFor: remedyFor as never, judged: { from_ns: s.start!.ts_ns! + 1e9 } };
+  return { start: s.start!, summary: s.summary!, interruptions: s.interruptions, judgement, remedyFor, judged: { from_ns: s.start!.ts_ns! + 1e9 } };
 }
 
 describe('HTML report of a failed run (fixture)', () => {
@@ -86,7 +86,7 @@ describe('HTML report details', () => {
     const file = join(REC, 'host-membarrier.rec.ndjson');
     const r = replay(readFileSync(file, 'utf8'), file);
     const ints = r.records.filter((x): x is InterruptionRecord => x.type === 'interruption');
-    const html = toHtml({ start: r.start, summary: r.summary, interruptions: ints, remedyFor: remedyFor as never });
+    const html = toHtml({ start: r.start, summary: r.summary, interruptions: ints, remedyFor });
     expect(externalReferences(html)).toEqual([]);
     expect(html).toContain('<span id="verdict-word" class="pass">PASS</span>');
     // isolwatch's own IPI is neither judged nor 'not isolated'
