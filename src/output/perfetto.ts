@@ -55,21 +55,19 @@ const NESTED_START = 'not recorded: laid end to end from its parent\'s start';
 /** Nanoseconds on the ts_ns clock -> the format's microseconds (fractions keep the nanoseconds). */
 const us = (ns: number): number => ns / 1000;
 
-/**
- * Text the trace readers take as is: characters below 0x20 (a task may name
- * itself anything) would be written as \u escapes, which one reader's
- * tokenizer refuses, so they become \xNN here.
- */
-function clean(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+// eslint-disable-next-line no-control-regex
+const CONTROLS = /[\u0000-\u001f\u007f]/g;
 
-function cleanDeep(v: unknown): unknown {
-  if (typeof v === 'string') return clean(v);
-  if (Array.isArray(v)) return v.map(cleanDeep);
-  if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, cleanDeep(x)]));
-  return v;
+/**
+ * JSON.stringify replacer for text the trace readers take as is: characters
+ * below 0x20 (a task may name itself anything) would be written as \u
+ * escapes, which one reader's tokenizer refuses, so they become \xNN.
+ */
+function cleanStrings(_key: string, v: unknown): unknown {
+  if (typeof v !== 'string' || !CONTROL.test(v)) return v;
+  return v.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 interface Track {
@@ -377,6 +375,6 @@ export function toPerfetto(data: PictureData): string {
     nested_slices: 'interruption records give nested entries their durations and order but no start times: they are laid end to end from the start of their parent and cut to fit inside it',
     verdict: v.pass ? 'PASS' : 'FAIL',
   };
-  const lines = [...meta, ...events].map((e) => JSON.stringify(cleanDeep(ordered(e))));
-  return `{"traceEvents":[\n${lines.join(',\n')}\n],\n"otherData":${JSON.stringify(cleanDeep(otherData))}}\n`;
+  const lines = [...meta, ...events].map((e) => JSON.stringify(ordered(e), cleanStrings));
+  return `{"traceEvents":[\n${lines.join(',\n')}\n],\n"otherData":${JSON.stringify(otherData, cleanStrings)}}\n`;
 }
