@@ -13,7 +13,7 @@ say() { [ "$quiet" = 1 ] || echo "setup: $*"; }
 declare -A need=(
   [clang]=clang [llc]=llvm [bpftool]=bpftool [bpftrace]=bpftrace [perf]=linux-perf
   [gcc]=gcc [make]=make [tmux]=tmux [rtla]=rtla [oslat]=rt-tests [stress-ng]=stress-ng
-  [qemu-system-x86_64]=qemu-system-x86 [cpio]=cpio [syscount]=libbpf-tools
+  [qemu-system-x86_64]=qemu-system-x86 [cpio]=cpio [syscount]=libbpf-tools [llvm-strip]=llvm
   # headless, for the HTML report's browser test and docs/ screenshot
   [chromium]=chromium
 )
@@ -22,6 +22,8 @@ for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${n
 [ -f /usr/include/bpf/bpf_helpers.h ] || missing+=(libbpf-dev)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 [ -f /usr/include/linux/bpf.h ] || missing+=(linux-libc-dev)
+# the helpers the package ships (chisol, the demo's disturb) are linked statically
+[ -f "/usr/lib/$(uname -m)-linux-gnu/libc.a" ] || missing+=(libc6-dev)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "setup: missing packages: ${missing[*]}; run 'npm run setup' as root (or apt-get install them)" >&2

@@ -1,8 +1,12 @@
 // Command-line parsing: argv in, a typed command out, or a UsageError that
-// says what was wrong and what to do. No I/O here, so it is unit-tested.
-import { parseCpuList, CpuListError } from './system/cpus.js';
-
+// says what was wrong and what to do. Every option is declared once in SPECS
+// with its help text: the parser, the error messages and `isolwatch help CMD`
+// all read the same table. No I/O here, so it is unit-tested.
 import { UsageError } from './errors.js';
+import { PROBE_GROUPS } from './live/probes.js';
+import { CpuListError, parseCpuList } from './system/cpus.js';
+import { didYouMean } from './verdict/suggest.js';
+import { DurationError, parseDuration } from './verdict/durations.js';
 
 export { UsageError };
 
@@ -27,6 +31,10 @@ export type Command =
         warmup: number;
         /** seconds judged after the warm-up; later interruptions are reported, not judged */
         window?: number;
+        /** after the judged window: wait for CMD instead of ending it */
+        wait: boolean;
+        /** seconds between the SIGTERM and the SIGKILL that end CMD after the judged window */
+        grace: number;
         junit?: string;
         report?: string;
         summary?: string;
@@ -43,48 +51,146 @@ export type Command =
   | { cmd: 'doctor'; opts: { cpus?: number[]; json: boolean; root?: string } }
   | {
       cmd: 'report';
-      opts: { file: string; json: boolean; junit?: string; summary?: string; perfetto?: string; html?: string; tui: boolean; budgets: string[]; allowSelf: boolean };
+      opts: {
+        file: string;
+        json: boolean;
+        junit?: string;
+        summary?: string;
+        perfetto?: string;
+        html?: string;
+        tui: boolean;
+        budgets: string[];
+        allowSelf: boolean;
+        policy?: string;
+      };
     }
   | { cmd: 'demo'; opts: CommonOptions & { duration?: number } }
   | { cmd: 'help'; topic?: string }
   | { cmd: 'version' };
 
-const COMMANDS = ['watch', 'run', 'doctor', 'record', 'report', 'demo', 'help'];
-
-interface Spec {
-  /** flag -> takes a value */
-  flags: Record<string, boolean>;
-  repeatable?: string[];
+interface Flag {
+  /** placeholder of the value ("LIST", "SEC"); absent for a switch */
+  value?: string;
+  help: string;
+  repeatable?: boolean;
+  /** another spelling of the same option */
+  alias?: string;
 }
 
-const COMMON: Record<string, boolean> = { '--cpus': true, '--probes': true, '--json': false, '--policy': true, '--enforce': false, '--obj': true, '--kthreads': false };
+const F = {
+  cpus: { value: 'LIST', help: 'CPUs to watch, kernel list syntax (2-3,8); default: isolated + nohz_full, else the highest CPU (said so)' },
+  probes: {
+    value: 'GROUPS',
+    help: `probe groups: all, default, or edits such as 'default,+syscalls,-faults' (groups: ${Object.keys(PROBE_GROUPS).join(' ')}); syscalls costs every task ~150 ns per syscall: on by default only for run and --pid`,
+  },
+  json: { help: 'NDJSON records on stdout (without it: the live view on a terminal, a text log otherwise)' },
+  policy: { value: 'FILE', help: 'judge and act by a policy (policies/*.yaml); its signals are dry-run unless --enforce' },
+  enforce: { help: "really send the policy's signals (needs --policy; never to PID 1, kernel threads, isolwatch itself or tasks out of scope)" },
+  kthreads: { help: 'kernel threads are victims too: their preemptions are recorded (default: only user tasks)' },
+  obj: { value: 'FILE', help: 'load this BPF object instead of the installed one (development)' },
+  pid: { value: 'PID[,PID..]', help: 'watch these processes (declared isolated): only their interruptions are shown; stops when they exit' },
+  duration: { value: 'SEC', help: 'stop after SEC (a number of seconds, or a duration: 90s, 2m, 500ms)' },
+  perfetto: {
+    value: 'FILE',
+    help: 'a timeline in the Chrome/Perfetto JSON trace format (open it in ui.perfetto.dev or chrome://tracing): a slice per interruption, arrows from senders',
+  },
+  html: { value: 'FILE', help: 'one self-contained HTML page: verdict, zoomable timeline, stolen-time histograms, top causes with remedies (no network needed)' },
+} satisfies Record<string, Flag>;
+
+const COMMON: Record<string, Flag> = {
+  '--cpus': F.cpus,
+  '--probes': F.probes,
+  '--json': F.json,
+  '--policy': F.policy,
+  '--enforce': F.enforce,
+  '--kthreads': F.kthreads,
+  '--obj': F.obj,
+};
+
+interface Spec {
+  usage: string;
+  about: string;
+  flags: Record<string, Flag>;
+  /** more to say after the options */
+  more?: string;
+}
+
 const SPECS: Record<string, Spec> = {
-  watch: { flags: { ...COMMON, '--pid': true, '--duration': true } },
-  record: { flags: { ...COMMON, '--pid': true, '--duration': true, '-o': true, '--output': true } },
+  watch: {
+    usage: 'isolwatch [watch] [--cpus LIST] [--pid PID[,PID..]] [--duration SEC] [--json] [--probes GROUPS] [--policy FILE [--enforce]] [--kthreads]',
+    about: 'live view on a terminal (q quits); a text log when stdout is not a terminal; NDJSON with --json',
+    flags: { ...COMMON, '--pid': F.pid, '--duration': F.duration },
+  },
+  record: {
+    usage: 'isolwatch record -o FILE [watch options]',
+    about: "write the raw record stream to FILE; 'isolwatch report FILE' replays it through the same engine",
+    flags: { ...COMMON, '--pid': F.pid, '--duration': F.duration, '-o': { value: 'FILE', help: 'the recording to write (a file; for a stream on stdout use watch --json)', alias: '--output' } },
+  },
   run: {
+    usage: 'isolwatch run [options] -- CMD [ARGS..]',
+    about:
+      'start CMD pinned to the watched CPUs, declare it isolated after --warmup, judge --duration SEC (default: until it exits), end it, and exit 0 (pass) or 1 (fail)',
     flags: {
       ...COMMON,
-      '--budget': true,
-      '--warmup': true,
-      '--duration': true,
-      '--junit': true,
-      '--report': true,
-      '--summary': true,
-      '--perfetto': true,
-      '--html': true,
-      '--allow-self': false,
-      '--allow-cmd-failure': false,
-      '--isolate': true,
+      '--budget': {
+        value: 'SPEC',
+        repeatable: true,
+        help: "allowed while isolated: CLASS=N,..., total=N, stolen=DUR. Without --budget (and without --policy) every class is held to 0; classes not named stay at 0; total=/stolen= alone replace the per-class zeros",
+      },
+      '--warmup': { value: 'SEC', help: 'attach, start CMD, and judge only after SEC (default 1); SIGUSR2 to run ends it early' },
+      '--duration': {
+        value: 'SEC',
+        help: 'judge SEC after the warm-up, then end CMD (SIGTERM, SIGKILL after --grace); default: until CMD exits. SIGUSR1 to run ends the window early (run then waits for CMD)',
+      },
+      '--wait': { help: 'after the --duration window, wait for CMD to exit instead of ending it (what follows is not judged)' },
+      '--grace': { value: 'SEC', help: `seconds between the SIGTERM and the SIGKILL that end CMD after the window (default ${5})` },
+      '--junit': { value: 'FILE', help: 'JUnit XML report' },
+      '--report': { value: 'FILE', help: 'NDJSON report (start, records, summary with the verdict)' },
+      '--summary': { value: 'FILE', help: 'markdown summary, appended (for $GITHUB_STEP_SUMMARY)' },
+      '--perfetto': F.perfetto,
+      '--html': F.html,
+      '--allow-self': { help: "the task's own syscalls and page faults do not count" },
+      '--allow-cmd-failure': { help: 'a failing CMD does not fail the check by itself' },
+      '--isolate': { value: 'quiesce=vmstat[,inherit=conf|active]', help: 'configure and activate PR_ISOL for CMD (only on kernels with the task-isolation ABI; elsewhere exit 3)' },
     },
-    repeatable: ['--budget'],
+    more: 'SIGINT, SIGTERM and SIGHUP to run are passed to CMD; run waits for it and reports (an interrupted run fails).',
   },
-  doctor: { flags: { '--cpus': true, '--json': false, '--root': true } },
+  doctor: {
+    usage: 'isolwatch doctor [--cpus LIST] [--json]',
+    about: "audit the machine's isolation set-up (kernel, boot parameters, IRQs, workqueues, sysctls, hypervisor) and name the remedy for each finding; exit 1 when a finding is above info",
+    flags: { '--cpus': F.cpus, '--json': { help: 'the report as one JSON object' }, '--root': { value: 'DIR', help: "audit the system tree under DIR instead of '/' (an image or a fixture)" } },
+  },
   report: {
-    flags: { '--json': false, '--junit': true, '--summary': true, '--perfetto': true, '--html': true, '--tui': false, '--budget': true, '--allow-self': false },
-    repeatable: ['--budget'],
+    usage: 'isolwatch report FILE [--json | --junit FILE | --summary FILE | --perfetto FILE | --html FILE | --tui] [--budget SPEC] [--policy FILE] [--allow-self]',
+    about:
+      'replay a recording through the same engine and judge it as run would: text, NDJSON, JUnit, markdown, a Perfetto trace, an HTML page or the live view; exit 0 (pass) or 1 (fail)',
+    flags: {
+      '--json': { help: 'NDJSON records, the summary with its verdict last' },
+      '--junit': { value: 'FILE', help: 'JUnit XML report' },
+      '--summary': { value: 'FILE', help: 'markdown summary, appended' },
+      '--perfetto': F.perfetto,
+      '--html': F.html,
+      '--tui': { help: 'the live view on the recording (needs a terminal)' },
+      '--budget': { value: 'SPEC', repeatable: true, help: 'limits as for run (default: the recorded policy judges, else every class <=0)' },
+      '--policy': { value: 'FILE', help: 'judge by this policy instead of the one recorded (actions are never taken in a replay)' },
+      '--allow-self': { help: "the task's own syscalls and page faults do not count" },
+    },
   },
-  demo: { flags: { ...COMMON, '--duration': true } },
+  demo: {
+    usage: 'isolwatch demo [--cpus CPU] [--duration SEC] [--probes GROUPS] [--json]',
+    about: 'a spinner on the watched CPU and labelled disturbers from a housekeeping CPU (membarrier, munmap, stat_refresh, its own syscalls), in the live view',
+    flags: { '--cpus': { value: 'CPU', help: 'the one CPU the spinner runs on and isolwatch watches (default as for watch)' }, '--probes': F.probes, '--json': F.json, '--duration': F.duration, '--obj': F.obj },
+  },
 };
+
+const COMMANDS = [...Object.keys(SPECS), 'help'];
+
+/** The value flags of a command, with aliases resolved to their option. */
+function flagOf(spec: Spec, name: string): [string, Flag] | undefined {
+  if (spec.flags[name]) return [name, spec.flags[name]];
+  const alias = Object.entries(spec.flags).find(([, f]) => f.alias === name);
+  return alias ? [alias[0], alias[1]] : undefined;
+}
 
 function parseFlags(cmd: string, args: string[]): { values: Map<string, string[]>; rest: string[]; dashdash: string[] } {
   const spec = SPECS[cmd];
@@ -99,21 +205,23 @@ function parseFlags(cmd: string, args: string[]): { values: Map<string, string[]
     }
     if (a.startsWith('-') && a !== '-') {
       const eq = a.indexOf('=');
-      const name = eq > 0 ? a.slice(0, eq) : a;
-      if (!(name in spec.flags)) {
-        const known = Object.keys(spec.flags).sort().join(' ');
-        throw new UsageError(`isolwatch ${cmd}: unknown option '${name}' (options: ${known}); see 'isolwatch help ${cmd}'`);
+      const given = eq > 0 ? a.slice(0, eq) : a;
+      const found = flagOf(spec, given);
+      if (!found) {
+        const names = Object.keys(spec.flags);
+        throw new UsageError(`isolwatch ${cmd}: unknown option '${given}'${didYouMean(given, names)} (see 'isolwatch help ${cmd}')`);
       }
+      const [name, flag] = found;
       let v = 'true';
-      if (spec.flags[name]) {
+      if (flag.value) {
         if (eq > 0) v = a.slice(eq + 1);
         else {
-          if (i + 1 >= args.length) throw new UsageError(`isolwatch ${cmd}: option '${name}' needs a value`);
+          if (i + 1 >= args.length) throw new UsageError(`isolwatch ${cmd}: option '${given}' needs a value (${flag.value})`);
           v = args[++i];
         }
-      } else if (eq > 0) throw new UsageError(`isolwatch ${cmd}: option '${name}' takes no value`);
+      } else if (eq > 0) throw new UsageError(`isolwatch ${cmd}: option '${given}' takes no value`);
       const prev = values.get(name);
-      if (prev && !spec.repeatable?.includes(name)) throw new UsageError(`isolwatch ${cmd}: option '${name}' given twice`);
+      if (prev && !flag.repeatable) throw new UsageError(`isolwatch ${cmd}: option '${name}' given twice`);
       values.set(name, [...(prev ?? []), v]);
     } else rest.push(a);
   }
@@ -124,11 +232,18 @@ function one(values: Map<string, string[]>, name: string): string | undefined {
   return values.get(name)?.[0];
 }
 
-function seconds(cmd: string, name: string, v: string | undefined): number | undefined {
+/** A time flag: a number of seconds or a duration ("90s", "2m", "500ms"), in seconds. */
+function seconds(cmd: string, name: string, v: string | undefined, opts: { positive?: boolean } = {}): number | undefined {
   if (v === undefined) return undefined;
-  const n = Number(v.replace(/s$/, ''));
-  if (!Number.isFinite(n) || n < 0) throw new UsageError(`isolwatch ${cmd}: ${name} '${v}' is not a number of seconds (e.g. ${name} 10)`);
-  return n;
+  let ns: number;
+  try {
+    ns = parseDuration(v, 's');
+  } catch (e) {
+    if (e instanceof DurationError) throw new UsageError(`isolwatch ${cmd}: ${name} '${v}' is not a number of seconds or a duration (e.g. ${name} 10, 90s, 2m)`);
+    throw e;
+  }
+  if (opts.positive && ns === 0) throw new UsageError(`isolwatch ${cmd}: ${name} ${v}: must be longer than 0 s`);
+  return ns / 1e9;
 }
 
 function cpus(cmd: string, v: string | undefined): number[] | undefined {
@@ -152,7 +267,7 @@ function pids(cmd: string, v: string | undefined): number[] {
 }
 
 function common(cmd: string, values: Map<string, string[]>): CommonOptions {
-  return {
+  const o: CommonOptions = {
     cpus: cpus(cmd, one(values, '--cpus')),
     probes: one(values, '--probes'),
     json: values.has('--json'),
@@ -161,6 +276,8 @@ function common(cmd: string, values: Map<string, string[]>): CommonOptions {
     obj: one(values, '--obj'),
     kthreads: values.has('--kthreads'),
   };
+  if (o.enforce && !o.policy) throw new UsageError(`isolwatch ${cmd}: --enforce needs --policy FILE (it sends the policy's signals)`);
+  return o;
 }
 
 export function parseArgs(argv: string[]): Command {
@@ -168,33 +285,42 @@ export function parseArgs(argv: string[]): Command {
   const first = argv[0];
   if (first === '--help' || first === '-h') return { cmd: 'help' };
   if (first === '--version' || first === '-V') return { cmd: 'version' };
-  if (first === 'help') return { cmd: 'help', topic: argv[1] };
+  if (first === 'help') {
+    const topic = argv[1];
+    if (topic !== undefined && !SPECS[topic]) throw new UsageError(`isolwatch help: no command '${topic}'${didYouMean(topic, Object.keys(SPECS))} (commands: ${Object.keys(SPECS).join(', ')})`);
+    return topic === undefined ? { cmd: 'help' } : { cmd: 'help', topic };
+  }
   const cmd = COMMANDS.includes(first) ? first : first.startsWith('-') ? 'watch' : undefined;
-  if (!cmd) throw new UsageError(`isolwatch: unknown command '${first}' (commands: ${COMMANDS.join(', ')}); see 'isolwatch help'`);
+  if (!cmd) throw new UsageError(`isolwatch: unknown command '${first}'${didYouMean(first, COMMANDS)} (commands: ${COMMANDS.join(', ')}); see 'isolwatch help'`);
   const args = cmd === first ? argv.slice(1) : argv;
-  if (args.includes('--help') || args.includes('-h')) return { cmd: 'help', topic: cmd };
+  const dd = args.indexOf('--');
+  const own = dd >= 0 ? args.slice(0, dd) : args;
+  if (own.includes('--help') || own.includes('-h')) return { cmd: 'help', topic: cmd };
   const { values, rest, dashdash } = parseFlags(cmd, args);
 
   switch (cmd) {
     case 'watch':
     case 'record': {
       if (rest.length) throw new UsageError(`isolwatch ${cmd}: unexpected argument '${rest[0]}'`);
-      const base = { ...common(cmd, values), pids: pids(cmd, one(values, '--pid')), duration: seconds(cmd, '--duration', one(values, '--duration')) };
+      const base = { ...common(cmd, values), pids: pids(cmd, one(values, '--pid')), duration: seconds(cmd, '--duration', one(values, '--duration'), { positive: true }) };
       if (cmd === 'watch') return { cmd, opts: base };
-      const output = one(values, '-o') ?? one(values, '--output');
+      const output = one(values, '-o');
       if (!output) throw new UsageError('isolwatch record: -o FILE is required (where to write the recording)');
+      if (output === '-') throw new UsageError("isolwatch record: -o -: a recording is written to a file (for records on stdout use 'isolwatch watch --json')");
       return { cmd, opts: { ...base, output } };
     }
     case 'run': {
       if (rest.length) throw new UsageError(`isolwatch run: unexpected argument '${rest[0]}': put the command after '--' (isolwatch run [options] -- CMD ARGS..)`);
-      if (dashdash.length === 0) throw new UsageError("isolwatch run: no command given: isolwatch run [options] -- CMD ARGS..");
+      if (dashdash.length === 0) throw new UsageError('isolwatch run: no command given: isolwatch run [options] -- CMD ARGS..');
       return {
         cmd,
         opts: {
           ...common(cmd, values),
           budgets: values.get('--budget') ?? [],
           warmup: seconds(cmd, '--warmup', one(values, '--warmup')) ?? 1,
-          window: seconds(cmd, '--duration', one(values, '--duration')),
+          window: seconds(cmd, '--duration', one(values, '--duration'), { positive: true }),
+          wait: values.has('--wait'),
+          grace: seconds(cmd, '--grace', one(values, '--grace')) ?? 5,
           junit: one(values, '--junit'),
           report: one(values, '--report'),
           summary: one(values, '--summary'),
@@ -211,9 +337,7 @@ export function parseArgs(argv: string[]): Command {
       if (rest.length) throw new UsageError(`isolwatch doctor: unexpected argument '${rest[0]}'`);
       return { cmd, opts: { cpus: cpus(cmd, one(values, '--cpus')), json: values.has('--json'), root: one(values, '--root') } };
     case 'report': {
-      if (rest.length !== 1) {
-        throw new UsageError('isolwatch report: give exactly one recording: isolwatch report FILE [--json | --junit FILE | --summary FILE | --perfetto FILE | --html FILE | --tui]');
-      }
+      if (rest.length !== 1) throw new UsageError(`isolwatch report: give exactly one recording: ${SPECS.report.usage}`);
       const tui = values.has('--tui');
       if (tui && ['--json', '--junit', '--summary', '--perfetto', '--html'].some((f) => values.has(f))) {
         throw new UsageError('isolwatch report: --tui cannot be combined with --json, --junit, --summary, --perfetto or --html');
@@ -230,54 +354,74 @@ export function parseArgs(argv: string[]): Command {
           tui,
           budgets: values.get('--budget') ?? [],
           allowSelf: values.has('--allow-self'),
+          policy: one(values, '--policy'),
         },
       };
     }
-    case 'demo':
-      return { cmd, opts: { ...common(cmd, values), duration: seconds(cmd, '--duration', one(values, '--duration')) } };
+    case 'demo': {
+      if (rest.length) throw new UsageError(`isolwatch demo: unexpected argument '${rest[0]}'`);
+      const c = cpus(cmd, one(values, '--cpus'));
+      if (c && c.length > 1) throw new UsageError(`isolwatch demo: --cpus ${one(values, '--cpus')}: the demo runs its spinner on one CPU: give one`);
+      return {
+        cmd,
+        opts: {
+          cpus: c,
+          probes: one(values, '--probes'),
+          json: values.has('--json'),
+          enforce: false,
+          obj: one(values, '--obj'),
+          kthreads: false,
+          duration: seconds(cmd, '--duration', one(values, '--duration'), { positive: true }),
+        },
+      };
+    }
     default:
       return { cmd: 'help' };
   }
 }
 
-export const HELP = `isolwatch — what entered the kernel on my isolated CPU, who caused it, and how to stop it
+function wrap(text: string, indent: number, width = 80): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const w of text.split(' ')) {
+    if (cur && cur.length + 1 + w.length > width - indent) {
+      out.push(cur);
+      cur = w;
+    } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) out.push(cur);
+  return out;
+}
 
-usage:
-  isolwatch [watch] [--cpus LIST] [--pid PID[,PID..]] [--duration SEC] [--json]
-                    [--probes GROUPS] [--policy FILE] [--enforce] [--kthreads]
-  isolwatch run [--cpus LIST] [--policy FILE] [--enforce] [--budget CLASS=N,..|stolen=DUR] [--warmup SEC]
-                [--duration SEC] [--junit FILE] [--report FILE] [--summary FILE] [--perfetto FILE]
-                [--html FILE] [--allow-self] [--allow-cmd-failure] [--isolate quiesce=vmstat[,inherit=conf|active]]
-                [--probes GROUPS] -- CMD [ARGS..]
-  isolwatch doctor [--cpus LIST] [--json]
-  isolwatch record -o FILE [watch options]
-  isolwatch report FILE [--json | --junit FILE | --summary FILE | --perfetto FILE | --html FILE | --tui]
-                        [--budget ..]
-  isolwatch demo [--cpus LIST] [--duration SEC]
+/** `isolwatch help CMD` / `isolwatch CMD --help`: usage, what it does, every option. */
+export function helpFor(cmd: string): string {
+  const s = SPECS[cmd];
+  const lines = [`usage: ${s.usage}`, '', ...wrap(s.about, 0), '', 'options:'];
+  for (const [name, f] of Object.entries(s.flags)) {
+    const head = `  ${name}${f.alias ? `, ${f.alias}` : ''}${f.value ? ` ${f.value}` : ''}${f.repeatable ? ' (repeatable)' : ''}`;
+    lines.push(head);
+    for (const l of wrap(f.help, 6)) lines.push(`      ${l}`);
+  }
+  if (s.more) lines.push('', ...wrap(s.more, 0));
+  lines.push('', ...wrap(EXIT_CODES, 0));
+  return lines.join('\n') + '\n';
+}
 
-watch    live view on a terminal (q quits), NDJSON when stdout is not a terminal or with --json
-run      start CMD pinned to the watched CPUs, declare it isolated after --warmup (default 1 s),
-         judge for --duration SEC (default: until it exits; what follows, e.g. CMD's own exit
-         path, is reported, not judged), against budgets (default: zero interruptions)
-doctor   audit the isolation set-up (boot parameters, IRQ affinity, sysctls) with remedies
-record   write the raw record stream to FILE; 'report FILE' replays it through the same engine
-demo     a spinner on the watched CPU and labelled disturbers from a housekeeping CPU
+const EXIT_CODES =
+  'exit codes: 0 clean/pass, 1 violations over budget or a policy\'s fail action (doctor: findings above info), 2 usage or configuration error, 3 the environment cannot run isolwatch (not root or without CAP_BPF+CAP_PERFMON, no libbpf, no BTF)';
 
---cpus LIST      CPUs to watch (default: isolated + nohz_full; else the highest CPU, said so)
---probes GROUPS  probe groups: all, default, or a list with +/-, e.g. 'default,+syscalls'
-                 (core vectors timers ipi work wakeup faults nmi syscalls ctxtrack);
-                 syscalls costs every task ~150 ns per syscall: on by default only for
-                 run and --pid
---policy FILE    a policy (policies/*.yaml); actions are dry-run unless --enforce
---kthreads       kernel threads are victims too: their preemptions are recorded (by default
-                 only user tasks are; use it for a kernel-thread workload such as osnoise's)
---perfetto FILE  run/report: a timeline in the Chrome/Perfetto JSON trace format (open it in
-                 ui.perfetto.dev or chrome://tracing): a slice per interruption, arrows from senders
---html FILE      run/report: one self-contained HTML page: verdict, zoomable timeline, stolen-time
-                 histograms, top causes with remedies (no network needed)
---enforce        send the policy's signals (never to PID 1, kernel threads, isolwatch itself
-                 or tasks out of the policy's scope); a fail action exits 1 either way
-
-exit codes: 0 clean/pass, 1 violations over budget or a policy's fail action (doctor: findings), 2 usage or
-configuration error, 3 environment cannot run (not root, no BPF, no BTF)
-`;
+/** `isolwatch --help`: every command, one line each. */
+export const HELP = [
+  'isolwatch — what entered the kernel on my isolated CPU, who caused it, and how to stop it',
+  '',
+  'usage:',
+  ...Object.values(SPECS).map((s) => `  ${s.usage}`),
+  "  isolwatch --version    version, the BPF object's ABI, the libbpf found (never loaded)",
+  '',
+  ...Object.entries(SPECS).flatMap(([name, s]) => wrap(s.about, 9).map((l, i) => (i === 0 ? `${name.padEnd(9)}${l}` : `         ${l}`))),
+  '',
+  "'isolwatch help CMD' (or 'isolwatch CMD --help') lists CMD's options.",
+  '',
+  ...wrap(EXIT_CODES, 0),
+  '',
+].join('\n');

@@ -1,21 +1,22 @@
 #!/usr/bin/env node
 // Thin entry: parse -> run the command -> map errors to exit codes
 // (DESIGN.md: 0 clean, 1 over budget / findings, 2 usage or configuration, 3 environment).
-import { HELP, parseArgs } from './cli-args.js';
+import { HELP, helpFor, parseArgs } from './cli-args.js';
 import { EnvironmentError, UsageError } from './errors.js';
 import { LibbpfError, PermissionError, VerifierError } from './libbpf/errors.js';
-import { PolicyError } from './policy/index.js';
-import { packageVersion } from './paths.js';
+import { PolicyError } from './policy/errors.js';
 
 async function main(argv: string[]): Promise<number> {
   const c = parseArgs(argv);
   switch (c.cmd) {
     case 'help':
-      process.stdout.write(HELP);
+      process.stdout.write(c.topic ? helpFor(c.topic) : HELP);
       return 0;
-    case 'version':
-      process.stdout.write(`isolwatch ${packageVersion()}\n`);
+    case 'version': {
+      const { versionText } = await import('./commands/version.js');
+      process.stdout.write(versionText());
       return 0;
+    }
     case 'doctor': {
       const { runDoctor } = await import('./doctor/index.js');
       return runDoctor({ root: c.opts.root, cpus: c.opts.cpus, json: c.opts.json, out: (s) => process.stdout.write(s) });

@@ -28,12 +28,17 @@ export function packageRoot(): string {
   }
 }
 
+/**
+ * The directory of one architecture's built files (BPF object, helpers), named as
+ * Node names architectures (process.arch: x64, arm64): a package may carry several.
+ */
+export const archDir = (arch: string = process.arch): string => join(packageRoot(), 'build', arch);
 /** The compiled CO-RE object for this architecture. */
-export const bpfObjectPath = (): string => join(packageRoot(), 'build', 'isolwatch.bpf.o');
+export const bpfObjectPath = (arch?: string): string => join(archDir(arch), 'isolwatch.bpf.o');
 /** The PR_ISOL helper that configures, activates and execs a command (run --isolate). */
-export const chisolPath = (): string => join(packageRoot(), 'build', 'chisol');
-/** A C workload of the test suite (demo runs 'disturb'). */
-export const workloadPath = (name: string): string => join(packageRoot(), 'test', 'workloads', 'bin', name);
+export const chisolPath = (): string => join(archDir(), 'chisol');
+/** The demo's workload (test/workloads/disturb.c, built with the helpers). */
+export const demoWorkloadPath = (): string => join(archDir(), 'disturb');
 
 let version: string | undefined;
 

@@ -1,5 +1,5 @@
 // The remedy catalogue: for every kind of interruption isolwatch can name
-// (knowledge/interruptions.md), what causes it and how to stop it. One table
+// (the interruption catalogue of the project's knowledge base), what causes it and how to stop it. One table
 // serves `doctor` (findings link here by entry id), reports and the TUI
 // (remedyFor() on an interruption record), so advice is written once.
 import type { InterruptionClass } from './types.js';
@@ -16,7 +16,7 @@ export interface RemedyMatch {
 export interface RemedyEntry {
   /** stable kebab-case id; doctor findings and reports refer to it */
   id: string;
-  /** the row of knowledge/interruptions.md this entry stands for */
+  /** the source of interruptions this entry stands for (a row of the catalogue) */
   source: string;
   match: RemedyMatch;
   /** further shapes of the same source (e.g. the tick on x86, arm64 and generic hrtimer paths) */
@@ -36,8 +36,11 @@ export interface InterruptionKey {
   func?: string;
 }
 
-/** Where the catalogue's prose lives; renderers print it next to entry ids. */
-export const REMEDY_DOC = 'knowledge/interruptions.md#catalogue';
+/** What a renderer needs of the catalogue: the TUI and the reporters take this (remedyFor below). */
+export type RemedyLookup = (q: InterruptionKey) => (Pick<RemedyEntry, 'causes' | 'remedy'> & { id?: string }) | undefined;
+
+/** The catalogue as a document (remediesMarkdown() below, kept current by a test); renderers print it next to entry ids. */
+export const REMEDY_DOC = 'docs/remedies.md';
 
 export const REMEDIES: readonly RemedyEntry[] = [
   // --- scheduler tick and timers -------------------------------------------
@@ -478,4 +481,30 @@ export function remedyFor(interruption: InterruptionKey): RemedyEntry | undefine
 
 export function remedyById(id: string): RemedyEntry | undefined {
   return REMEDIES.find((e) => e.id === id);
+}
+
+function matchText(m: RemedyMatch): string {
+  const parts: string[] = [];
+  if (m.class) parts.push(`class \`${m.class}\``);
+  if (m.kind) parts.push(`kind \`${m.kind}\``);
+  if (m.func) parts.push(`func \`${m.func}\``);
+  return parts.join(', ') || 'any';
+}
+
+/** docs/remedies.md: every entry with its id (an anchor), what it matches, causes and remedies. */
+export function remediesMarkdown(): string {
+  const out = [
+    '# What interrupts an isolated CPU, and the remedy',
+    '',
+    'Generated from `src/remedies.ts` (`npm run gen-remedies`); `doctor` findings, reports and the live view',
+    'name these entries by id.',
+    '',
+  ];
+  for (const e of REMEDIES) {
+    out.push(`## ${e.id}`, '', `**${e.source}** — matches ${[e.match, ...(e.also ?? [])].map(matchText).join('; or ')}.`, '', e.causes, '');
+    for (const r of e.remedy) out.push(`- ${r}`);
+    if (e.doctorChecks?.length) out.push('', `doctor findings: ${e.doctorChecks.map((c) => `\`${c}\``).join(', ')}`);
+    out.push('');
+  }
+  return out.join('\n');
 }

@@ -1,5 +1,5 @@
 // The live terminal UI: owns the blessed screen, the keys, ONE render timer
-// and ONE shutdown path. All state lives in tui/model.ts (pure reducer); all
+// and ONE shutdown path. All state lives in tui/model/ (pure reducer); all
 // text comes from tui/views/*. This file only moves data between them.
 //
 // Shutdown (q, Ctrl-C, SIGTERM/SIGHUP/SIGINT, an error in the UI, an uncaught
@@ -12,12 +12,13 @@ import blessed from 'blessed';
 import type { OutputRecord, StartRecord, SummaryRecord, TaskRef } from '../src/types.js';
 import type { KeyInfo } from './keys.js';
 import { keyToAction } from './keys.js';
-import type { Action, Model, RemedyLookup } from './model.js';
-import { initModel, reduce } from './model.js';
+import type { Action, Model, RemedyLookup } from './model/index.js';
+import { initModel, reduce } from './model/index.js';
 import { renderScreen } from './views/screen.js';
 import { toContent } from './views/tags.js';
+import { remedyFor as catalogue } from '../src/remedies.js';
 
-export type { RemedyLookup } from './model.js';
+export type { RemedyLookup } from './model/index.js';
 
 export interface RunTuiOptions {
   start: StartRecord;
@@ -38,7 +39,7 @@ export interface RunTuiOptions {
    * exited), polled at most once a second from the render tick.
    */
   status?: () => { lostEvents?: number; notices?: string[] };
-  /** Remedy catalogue; default: src/remedies.ts when it is present. */
+  /** Remedy catalogue; default: src/remedies.ts. */
   remedyFor?: RemedyLookup;
   /** Colour; default on unless NO_COLOR is set (non-empty). */
   color?: boolean;
@@ -51,18 +52,6 @@ export interface RunTuiOptions {
   now?: () => number;
 }
 
-/** Loads src/remedies.ts if it has been built; the TUI works without it. */
-export async function loadRemedies(): Promise<RemedyLookup | undefined> {
-  // A computed specifier keeps TypeScript from requiring the module at build time.
-  const spec = '../src/remedies.js';
-  try {
-    const mod = (await import(spec)) as { remedyFor?: unknown };
-    return typeof mod.remedyFor === 'function' ? (mod.remedyFor as RemedyLookup) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 export function colorWanted(env: NodeJS.ProcessEnv = process.env): boolean {
   return !(env.NO_COLOR !== undefined && env.NO_COLOR !== '');
 }
@@ -70,7 +59,7 @@ export function colorWanted(env: NodeJS.ProcessEnv = process.env): boolean {
 const hrNow = (): number => Number(process.hrtime.bigint());
 
 export async function runTui(opts: RunTuiOptions): Promise<void> {
-  const remedyFor = opts.remedyFor ?? (await loadRemedies());
+  const remedyFor = opts.remedyFor ?? catalogue;
   const color = opts.color ?? colorWanted();
   const now = opts.now ?? hrNow;
   const intervalMs = Math.max(100, Math.round(1000 / Math.min(10, Math.max(1, opts.fps ?? 10))));

@@ -58,14 +58,8 @@ export function col(text: string, width: number, align: 'left' | 'right' = 'left
   return align === 'left' ? text.padEnd(width) : text.padStart(width);
 }
 
-/** "812 ns", "3.1 us", "12.0 ms", "1.20 s" */
-export function fmtDuration(ns: number): string {
-  if (!Number.isFinite(ns) || ns < 0) return '-';
-  if (ns < 1_000) return `${Math.round(ns)} ns`;
-  if (ns < 1_000_000) return `${(ns / 1_000).toFixed(ns < 100_000 ? 1 : 0)} us`;
-  if (ns < 1_000_000_000) return `${(ns / 1_000_000).toFixed(ns < 100_000_000 ? 1 : 0)} ms`;
-  return `${(ns / 1_000_000_000).toFixed(2)} s`;
-}
+/** Durations are written as every report writes them (src/verdict/durations.ts): "812ns", "3.1us". */
+export { formatDuration } from '../src/verdict/durations.js';
 
 /** Compact count/rate: 0, 7, 12.5, 1.2k, 34k, 1.1M */
 export function fmtRate(v: number): string {

@@ -1,6 +1,6 @@
 // Key presses -> reducer actions. Pure: the app passes blessed's (ch, key) in
 // and dispatches what comes out; nothing here touches the screen.
-import type { Action, Model } from './model.js';
+import type { Action, Model } from './model/index.js';
 
 export interface KeyInfo {
   /** blessed key name: 'tab', 'enter', 'escape', 'up', 'q', ... */

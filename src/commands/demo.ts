@@ -9,8 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { EnvironmentError } from '../errors.js';
-import { workloadPath } from '../paths.js';
+import { demoWorkloadPath } from '../paths.js';
 import { housekeepingCpus, readCpuTopology } from '../system/cpus.js';
+import { assertCanTrace } from '../system/preflight.js';
 import { parseTlbFlushLabel, type TlbFlushMode } from '../system/tlb-flush.js';
 import { resolveCpus } from '../live/cpus.js';
 import { watch } from './watch.js';
@@ -125,11 +126,12 @@ async function stopDisturb(child: ChildProcess): Promise<void> {
 }
 
 export async function demo(o: DemoOptions): Promise<number> {
-  const bin = workloadPath('disturb');
+  const bin = demoWorkloadPath();
   if (!existsSync(bin)) throw new EnvironmentError(`demo workload ${bin} is missing: run 'npm run build'`);
   const target = resolveCpus(o.cpus, []).cpus[0];
   const hk = housekeepingCpus(readCpuTopology(), [target]);
   if (!hk.length) throw new EnvironmentError('demo needs a housekeeping CPU besides the watched one');
+  assertCanTrace(); // before the workload starts
   const { child, ready, stderr } = await startDisturb(bin, target, hk[0]);
   let quitting = false;
   let early: string | undefined;

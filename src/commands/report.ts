@@ -1,32 +1,46 @@
 // `isolwatch report FILE`: replays a recording through the same engine as a
-// live run and writes the same outputs (text, NDJSON, JUnit, markdown, TUI).
-import { readFileSync, writeFileSync } from 'node:fs';
-import { judgeRun } from '../budget.js';
-import { budgetsFromFlags } from './budgets.js';
-import { checkOutputPaths } from './output-paths.js';
-import { writePictures } from './pictures.js';
-import { Engine } from '../correlate/engine.js';
-import { parseRecording, RecordingError } from '../contract/recording.js';
+// live run, judges it as run would (the recorded policy, or --policy, or
+// --budget), writes the same outputs (text, NDJSON, JUnit, markdown, Perfetto,
+// HTML, the live view) and exits by the verdict. Loads no libbpf: it runs
+// anywhere.
+import { readFileSync } from 'node:fs';
 import type { RawRecord } from '../contract/decode.js';
+import { parseRecording, RecordingError, type RecordingHeader } from '../contract/recording.js';
+import { Engine } from '../correlate/engine.js';
+import { engineHook, Enforcer, policyVerdict } from '../enforce/index.js';
 import { UsageError } from '../errors.js';
 import { IsolTracker } from '../isol/state.js';
-import { toJunit } from '../output/junit.js';
-import { toMarkdown } from '../output/markdown.js';
-import { toNdjsonLine } from '../output/ndjson.js';
-import { formatText } from '../output/text.js';
+import { checkOutputFiles } from '../output/files.js';
+import { reporters, writeFileReports } from '../output/index.js';
+import { loadPolicy, parsePolicy, type Policy } from '../policy/index.js';
 import { remedyFor } from '../remedies.js';
 import { symbolsFromTable } from '../system/kallsyms.js';
-import type { InterruptionRecord, IsolRecord, OutputRecord, StartRecord, SummaryRecord } from '../types.js';
+import type { InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
+import { judge, rowsFromRecords, verdictBlock, type Judgement } from '../verdict/index.js';
+import { budgetsFromFlags } from './budgets.js';
 
 export interface Replay {
   start: StartRecord;
   records: (InterruptionRecord | IsolRecord)[];
   summary: SummaryRecord;
   warmupEndNs?: number;
+  /** the policy the replay judged by (the recorded one, or the one given) */
+  policy?: Policy;
+  enforcer?: Enforcer;
 }
 
-/** Pure replay: the recording's text in, the records a live run would have printed out. */
-export function replay(text: string, file: string): Replay {
+/** The policy a recording was made with, parsed from the copy the recording keeps. */
+export function recordedPolicy(header: RecordingHeader): Policy | undefined {
+  if (!header.policy) return undefined;
+  return parsePolicy(header.policy.text, header.policy.file);
+}
+
+/**
+ * Pure replay: the recording's text in, the records a live run would have
+ * printed out. A policy (the recorded one unless `policy` is given) judges the
+ * records again; its actions are planned, never taken (dry-run).
+ */
+export function replay(text: string, file: string, policy?: Policy): Replay {
   let rec;
   try {
     rec = parseRecording(text, file);
@@ -35,9 +49,19 @@ export function replay(text: string, file: string): Replay {
     throw e;
   }
   const { header, raws, end } = rec;
+  const judgedBy = policy ?? recordedPolicy(header);
   const tracker = new IsolTracker({ prIsol: header.start.pr_isol });
   for (const pid of header.declared_pids) tracker.declare({ pid }, { children: true, ts_ns: header.start.ts_ns ?? 0 });
-  const engine = new Engine({ symbols: symbolsFromTable(end?.symbols ?? {}), tracker, prIsol: header.start.pr_isol, arch: header.arch });
+  const enforcer = judgedBy ? new Enforcer(judgedBy, { enforce: false, watchedCpus: header.start.watched_cpus, limitClock: 'record' }) : undefined;
+  const engine = new Engine({
+    symbols: symbolsFromTable(end?.symbols ?? {}),
+    tracker,
+    prIsol: header.start.pr_isol,
+    arch: header.arch,
+    // as the live view of record --pid: its processes and what they forked
+    victimFilter: header.declared_pids.length ? (pid, tid) => header.declared_pids.includes(pid) || tracker.isDeclared(tid, pid) : undefined,
+    policy: enforcer ? engineHook(enforcer) : undefined,
+  });
   const records: (InterruptionRecord | IsolRecord)[] = [];
   let warmupEndNs: number | undefined;
   for (const r of raws) {
@@ -55,7 +79,7 @@ export function replay(text: string, file: string): Replay {
     kernelCounts: end?.kernel_counts,
     watchedCpus: header.start.watched_cpus,
   });
-  return { start: header.start, records, summary, warmupEndNs };
+  return { start: header.start, records, summary, warmupEndNs, policy: judgedBy, enforcer };
 }
 
 export interface ReportOptions {
@@ -68,18 +92,41 @@ export interface ReportOptions {
   tui: boolean;
   budgets: string[];
   allowSelf: boolean;
+  policy?: string;
+}
+
+/** Judges a replay as run would have: the window from the recorded declaration, the policy's fail actions, the budgets. */
+export function judgeReplay(r: Replay, opts: { budgets: ReturnType<typeof budgetsFromFlags>; allowSelf: boolean }): Judgement {
+  const interruptions = r.records.filter((x): x is InterruptionRecord => x.type === 'interruption');
+  const pv = policyVerdict(r.enforcer);
+  return judge({
+    rows: rowsFromRecords(interruptions, { warmupEndNs: r.warmupEndNs }),
+    watchedCpus: r.start.watched_cpus,
+    budgets: opts.budgets,
+    policy: r.policy ? { name: r.policy.name, ...pv } : undefined,
+    allowSelf: opts.allowSelf,
+  });
 }
 
 export async function report(o: ReportOptions): Promise<number> {
-  checkOutputPaths('report', { '--junit': o.junit, '--summary': o.summary, '--perfetto': o.perfetto, '--html': o.html });
+  if (o.tui && !process.stdout.isTTY) {
+    throw new UsageError('isolwatch report: --tui needs a terminal on stdout (without it: isolwatch report FILE, or --json)');
+  }
+  const files = { '--junit': o.junit, '--summary': o.summary, '--perfetto': o.perfetto, '--html': o.html };
+  checkOutputFiles('report', files);
+  const budgets = budgetsFromFlags(o.budgets);
+  const policy = o.policy ? loadPolicy(o.policy) : undefined;
   let text: string;
   try {
     text = readFileSync(o.file, 'utf8');
   } catch (e) {
     throw new UsageError(`isolwatch report: cannot read ${o.file}: ${(e as Error).message}`);
   }
-  const r = replay(text, o.file);
+  const r = replay(text, o.file, policy);
   const interruptions = r.records.filter((x): x is InterruptionRecord => x.type === 'interruption');
+  const judgement = judgeReplay(r, { budgets, allowSelf: o.allowSelf });
+  const judged = r.warmupEndNs !== undefined ? { from_ns: r.warmupEndNs } : undefined;
+  r.summary.verdict = verdictBlock(judgement, judged);
   if (o.tui) {
     const { runTui } = await import('../../tui/app.js');
     await runTui({
@@ -90,25 +137,15 @@ export async function report(o: ReportOptions): Promise<number> {
         return () => {};
       },
       stop: async () => r.summary,
-      remedyFor: remedyFor as never,
+      enforcement: r.policy ? `replayed (${r.policy.name}: actions not taken)` : 'off',
+      remedyFor,
     });
-    return 0;
+    return judgement.pass ? 0 : 1;
   }
-  const budgets = budgetsFromFlags(o.budgets);
-  const judgement = judgeRun({
-    interruptions,
-    budgets,
-    allowSelf: o.allowSelf,
-    warmupEndNs: r.warmupEndNs,
-    watchedCpus: r.start.watched_cpus,
-  });
-  if (o.junit) writeFileSync(o.junit, toJunit({ start: r.start, summary: r.summary, judgement, interruptions }));
-  if (o.summary) writeFileSync(o.summary, toMarkdown({ start: r.start, summary: r.summary, judgement, interruptions, remedyFor: remedyFor as never }));
-  writePictures(o, { start: r.start, summary: r.summary, judgement, interruptions, remedyFor, judged: { from_ns: r.warmupEndNs } });
-  if (o.json) {
-    for (const x of [r.start, ...r.records, r.summary]) process.stdout.write(toNdjsonLine(x as OutputRecord) + '\n');
-  } else if (!o.junit && !o.summary && !o.perfetto && !o.html) {
-    process.stdout.write(formatText({ start: r.start, interruptions, summary: r.summary, judgement }));
-  }
-  return 0;
+  const isol = r.records.filter((x): x is IsolRecord => x.type === 'isol');
+  const input = { start: r.start, summary: r.summary, interruptions, isol, judgement, remedyFor };
+  writeFileReports(input, files);
+  if (o.json) process.stdout.write(reporters.ndjson(input));
+  else if (Object.values(files).every((f) => f === undefined)) process.stdout.write(reporters.text(input));
+  return judgement.pass ? 0 : 1;
 }

@@ -1,58 +1,46 @@
-// `isolwatch run -- CMD`: the CI check. Attach first, start CMD pinned to the
-// watched CPUs, declare it isolated after the warm-up, watch until it exits,
-// judge against the budgets, write the reports, return the exit code.
+// `isolwatch run -- CMD`: the CI check. Everything that can be wrong with the
+// command line (budgets, the command, output paths, --isolate) is refused
+// before anything is attached. Then: attach, start CMD pinned to the watched
+// CPUs, declare it isolated after the warm-up, judge the window, end CMD when
+// the window is over (unless --wait), write the reports, return the verdict's
+// exit code.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { judgeRun } from '../budget.js';
 import type { Command } from '../cli-args.js';
-import { UsageError } from '../errors.js';
-import { detectPrIsol } from '../isol/detect.js';
-import { parseIsolateSpec, planIsolate, IsolateSpecError } from '../isol/isolate.js';
-import { vmlinuxBtf } from '../libbpf/index.js';
-import { toJunit } from '../output/junit.js';
-import { toMarkdown } from '../output/markdown.js';
+import { EnvironmentError, UsageError } from '../errors.js';
+import { checkOutputFiles } from '../output/files.js';
+import { writeFileReports } from '../output/index.js';
 import { toNdjsonLine } from '../output/ndjson.js';
 import { formatStart, formatSummary } from '../output/text.js';
+import { chisolPath } from '../paths.js';
 import { remedyFor } from '../remedies.js';
 import { formatCpuList } from '../system/cpus.js';
 import { commandProblem } from '../system/exec.js';
 import type { InterruptionRecord, IsolRecord, OutputRecord } from '../types.js';
+import { judge, rowsFromRecords, verdictBlock } from '../verdict/index.js';
 import { budgetsFromFlags } from './budgets.js';
-import { policyVerdict } from '../enforce/index.js';
-import { openLive } from '../live/pipeline.js';
-import { chisolPath } from '../paths.js';
-import { EnvironmentError } from '../errors.js';
-import { checkOutputPaths } from './output-paths.js';
-import { writePictures } from './pictures.js';
 
 export type RunOptions = Extract<Command, { cmd: 'run' }>['opts'];
 
 const err = (s: string) => process.stderr.write(s.endsWith('\n') ? s : s + '\n');
 const ignore = () => {};
 
+/** Seconds run gives a command it ends after the judged window, between SIGTERM and SIGKILL (default of --grace). */
+export const DEFAULT_GRACE_S = 5;
+
+/** The signals that end run itself: forwarded to the command, which run then waits for. */
+const ENDING_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 export async function run(o: RunOptions): Promise<number> {
   const budgets = budgetsFromFlags(o.budgets);
-  checkOutputPaths('run', { '--junit': o.junit, '--report': o.report, '--summary': o.summary, '--perfetto': o.perfetto, '--html': o.html });
-  if (o.window !== undefined && o.window <= 0) throw new UsageError(`isolwatch run: --duration ${o.window}: the judged window must be longer than 0 s`);
   // a command that cannot start is a usage error, found before anything is attached
   const problem = commandProblem(o.argv[0]);
   if (problem) throw new UsageError(`isolwatch run: cannot run the command: ${problem}`);
-  // refuse --isolate before anything is attached or started
+  const files = { '--report': o.report, '--junit': o.junit, '--summary': o.summary, '--perfetto': o.perfetto, '--html': o.html };
+  checkOutputFiles('run', files);
   let argv = o.argv;
-  if (o.isolate) {
-    let spec;
-    try {
-      spec = parseIsolateSpec(o.isolate);
-    } catch (e) {
-      if (e instanceof IsolateSpecError) throw new UsageError(e.message);
-      throw e;
-    }
-    const detection = detectPrIsol({ hasStructField: (s, f) => vmlinuxBtf().hasStructField(s, f) });
-    const plan = planIsolate(spec, detection, argv, chisolPath());
-    if (!plan.ok) throw new EnvironmentError(plan.error);
-    argv = plan.argv;
-  }
+  if (o.isolate) argv = await isolatedArgv(o.isolate, argv);
 
+  const { openLive } = await import('../live/pipeline.js');
   const live = openLive({
     cpus: o.cpus,
     probes: o.probes,
@@ -65,9 +53,10 @@ export async function run(o: RunOptions): Promise<number> {
   });
   const records: (InterruptionRecord | IsolRecord)[] = [];
   const t0 = process.hrtime.bigint();
+  const nowNs = () => Number(process.hrtime.bigint());
   try {
     for (const w of live.warnings) err(`isolwatch: warning: ${w}`);
-    if (!o.json) err(formatStart(live.start));
+    if (!o.json) err(formatStart(live.start, { columns: false }));
     const timer = setInterval(() => live.pump((recs) => records.push(...recs)), 100);
 
     const child = spawn('taskset', ['-c', live.watched.cpus.join(','), ...argv], { stdio: 'inherit' });
@@ -76,26 +65,45 @@ export async function run(o: RunOptions): Promise<number> {
     let warmupEndNs: number | undefined;
     let windowEndNs: number | undefined;
     let windowTimer: NodeJS.Timeout | undefined;
-    const windowOver = () => err('isolwatch run: judged window over: waiting for the command to exit (not judged)');
-    // SIGUSR1 ends the judged window now: a CI script's way to say "the measured phase is over"
+    let killTimer: NodeJS.Timeout | undefined;
+    /** the signal run itself ended the command with (not a failure of the command) */
+    let endedBy: NodeJS.Signals | undefined;
+    let interrupted: NodeJS.Signals | undefined;
+
+    // --duration is over: end the command (SIGTERM, SIGKILL after --grace) unless --wait
+    const endCommand = () => {
+      if (o.wait || child.exitCode !== null || child.signalCode !== null) {
+        if (o.wait) err('isolwatch run: judged window over: waiting for the command to exit (--wait; not judged)');
+        return;
+      }
+      err(`isolwatch run: judged window over: ending the command (SIGTERM, SIGKILL after ${o.grace} s)`);
+      endedBy = 'SIGTERM';
+      child.kill('SIGTERM');
+      killTimer = setTimeout(() => {
+        endedBy = 'SIGKILL';
+        child.kill('SIGKILL');
+      }, o.grace * 1000);
+    };
+    // SIGUSR1 ends the judged window now: a CI script's way to say "the measured phase is over";
+    // the script that knows when the phase ends also knows when the command does: run waits for it
     const onUsr1 = () => {
-      const now = Number(process.hrtime.bigint());
+      const now = nowNs();
       if (warmupEndNs === undefined) return err('isolwatch run: SIGUSR1 before the warm-up was over: ignored');
       if (windowEndNs !== undefined && windowEndNs <= now) return;
       windowEndNs = now;
       clearTimeout(windowTimer);
-      windowOver();
+      err('isolwatch run: judged window over (SIGUSR1): waiting for the command to exit (not judged)');
     };
     process.on('SIGUSR1', onUsr1);
     const endWarmup = () => {
       if (warmupEndNs !== undefined) return;
       clearTimeout(warm);
-      warmupEndNs = Number(process.hrtime.bigint());
+      warmupEndNs = nowNs();
       const cpus = formatCpuList(live.watched.cpus);
       err(`isolwatch run: warm-up over: judging CPU ${cpus} ${o.window !== undefined ? `for ${o.window} s` : 'until the command exits'}`);
       if (o.window !== undefined) {
         windowEndNs = warmupEndNs + o.window * 1e9;
-        windowTimer = setTimeout(windowOver, o.window * 1000);
+        windowTimer = setTimeout(endCommand, o.window * 1000);
       }
       if (child.pid) {
         live.tracker.declare({ pid: child.pid }, { children: true, ts_ns: warmupEndNs });
@@ -105,67 +113,61 @@ export async function run(o: RunOptions): Promise<number> {
     const warm = setTimeout(endWarmup, o.warmup * 1000);
     // SIGUSR2 ends the warm-up now: "the task has settled" from a script that knows
     process.on('SIGUSR2', endWarmup);
-    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
-    const onInt = forward('SIGINT');
-    const onTerm = forward('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
+    // ending run ends the command, which run waits for and reports: nothing is left running
+    const onEnd = (sig: NodeJS.Signals) => {
+      interrupted ??= sig;
+      child.kill(sig);
+    };
+    for (const s of ENDING_SIGNALS) process.on(s, onEnd);
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
       child.on('error', (error) => resolve({ code: 127, signal: null, error }));
       child.on('exit', (code, signal) => resolve({ code, signal }));
     });
-    process.off('SIGINT', onInt);
-    process.off('SIGTERM', onTerm);
+    for (const s of ENDING_SIGNALS) process.off(s, onEnd);
     // a late SIGUSR1/SIGUSR2 (CMD is gone) must not kill run before the reports are written
     process.off('SIGUSR1', onUsr1).on('SIGUSR1', ignore);
     process.off('SIGUSR2', endWarmup).on('SIGUSR2', ignore);
     clearTimeout(warm);
     clearTimeout(windowTimer);
+    clearTimeout(killTimer);
     clearInterval(timer);
     live.pump((recs) => records.push(...recs));
     if (exit.error) err(`isolwatch run: could not start '${o.argv[0]}': ${exit.error.message}`);
     if (warmupEndNs === undefined) err(`isolwatch run: the command ended before the ${o.warmup}s warm-up: nothing was judged as isolated`);
-    const endNs = Number(process.hrtime.bigint());
+    const endNs = nowNs();
     if (windowEndNs !== undefined && warmupEndNs !== undefined && endNs < windowEndNs) {
       err(`isolwatch run: note: the command ended ${((endNs - warmupEndNs) / 1e9).toFixed(1)} s into the ${o.window} s judged window`);
     }
 
-    const durationS = Number(process.hrtime.bigint() - t0) / 1e9;
-    const summary = live.summary(durationS);
+    const summary = live.summary(Number(process.hrtime.bigint() - t0) / 1e9);
     const interruptions = records.filter((r): r is InterruptionRecord => r.type === 'interruption');
-    const judgement = judgeRun({
-      interruptions,
-      budgets,
-      allowSelf: o.allowSelf,
-      warmupEndNs: warmupEndNs ?? Number.MAX_SAFE_INTEGER,
-      windowEndNs,
-      watchedCpus: live.watched.cpus,
-      exit_status: exit.code,
-      signal: exit.signal,
-      failOnCmdError: !o.allowCmdFailure,
-    });
-    if (warmupEndNs === undefined) {
-      // a CI check that judged nothing must not pass silently
-      judgement.pass = false;
-      judgement.reasons.push(`the command ended before the ${o.warmup}s warm-up: nothing was judged (lower --warmup or run longer)`);
-    }
-    // the policy's say: rules whose fail action fired, and which rule killed the command
+    const rows = rowsFromRecords(interruptions, { warmupEndNs: warmupEndNs ?? Number.MAX_SAFE_INTEGER, windowEndNs });
+    const { policyVerdict } = await import('../enforce/index.js');
     const pv = policyVerdict(live.enforcer, { pid: child.pid, signal: exit.signal });
-    if (pv.failures.length) judgement.pass = false;
-    const killed = judgement.reasons.findIndex((r) => r.startsWith('command was killed by'));
-    if (killed >= 0) judgement.reasons.splice(killed + 1, 0, ...pv.notes);
-    else judgement.reasons.push(...pv.notes);
-    judgement.reasons.push(...pv.failures);
-    summary.verdict = { pass: judgement.pass, reasons: judgement.reasons, exit_status: exit.code, signal: exit.signal };
-    if (warmupEndNs !== undefined) summary.verdict.judged = { from_ns: warmupEndNs, ...(windowEndNs !== undefined && windowEndNs < endNs ? { to_ns: windowEndNs } : {}) };
+    // the command run ended itself after the window did not fail
+    const byRun = endedBy !== undefined && exit.signal === endedBy;
+    const judgement = judge({
+      rows,
+      watchedCpus: live.watched.cpus,
+      budgets,
+      policy: live.enforcer ? { name: live.enforcer.policy.name, ...pv } : undefined,
+      allowSelf: o.allowSelf,
+      command: { exit_status: exit.code, signal: byRun ? null : exit.signal, failOnError: !o.allowCmdFailure },
+      unjudged:
+        warmupEndNs === undefined
+          ? `the command ended before the ${o.warmup}s warm-up: nothing was judged (lower --warmup or run longer)`
+          : interrupted
+            ? `run was interrupted by ${interrupted} before the command ended`
+            : undefined,
+    });
+    if (byRun) judgement.command = { ...judgement.command!, signal: exit.signal, failed: false };
+    summary.verdict = verdictBlock(
+      judgement,
+      warmupEndNs !== undefined ? { from_ns: warmupEndNs, ...(windowEndNs !== undefined && windowEndNs < endNs ? { to_ns: windowEndNs } : {}) } : undefined,
+    );
     const start = live.start;
-    if (o.report) {
-      const all: OutputRecord[] = [start, ...records, summary];
-      writeFileSync(o.report, all.map((r) => toNdjsonLine(r)).join('\n') + '\n');
-    }
-    if (o.junit) writeFileSync(o.junit, toJunit({ start, summary, judgement, interruptions }));
-    if (o.summary) writeFileSync(o.summary, toMarkdown({ start, summary, judgement, interruptions, remedyFor: remedyFor as never }));
-    writePictures(o, { start, summary, judgement, interruptions, remedyFor });
+    const isol = records.filter((r): r is IsolRecord => r.type === 'isol');
+    writeFileReports({ start, summary, interruptions, isol, judgement, remedyFor }, files);
     if (o.json) {
       for (const r of [start, ...records, summary]) process.stdout.write(toNdjsonLine(r as OutputRecord) + '\n');
     } else err(formatSummary(summary, judgement));
@@ -173,4 +175,21 @@ export async function run(o: RunOptions): Promise<number> {
   } finally {
     live.close();
   }
+}
+
+/** --isolate: the chisol argv that configures and activates PR_ISOL for CMD, or exit 3 on a kernel without the ABI. */
+async function isolatedArgv(spec: string, argv: string[]): Promise<string[]> {
+  const { parseIsolateSpec, planIsolate, IsolateSpecError } = await import('../isol/isolate.js');
+  const { detectPrIsol } = await import('../isol/detect.js');
+  const { vmlinuxBtf } = await import('../libbpf/index.js');
+  let parsed;
+  try {
+    parsed = parseIsolateSpec(spec);
+  } catch (e) {
+    if (e instanceof IsolateSpecError) throw new UsageError(e.message);
+    throw e;
+  }
+  const plan = planIsolate(parsed, detectPrIsol({ hasStructField: (s, f) => vmlinuxBtf().hasStructField(s, f) }), argv, chisolPath());
+  if (!plan.ok) throw new EnvironmentError(plan.error);
+  return plan.argv;
 }

@@ -4,13 +4,14 @@ import type { CommonOptions } from '../cli-args.js';
 import { closeSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { basename } from 'node:path';
 import { IW } from '../contract/layout.generated.js';
-import { checkOutputPaths } from './output-paths.js';
 import { encodeLine } from '../contract/recording.js';
 import { toNdjsonLine } from '../output/ndjson.js';
-import { formatInterruption, formatStart, formatSummary } from '../output/text.js';
-import type { OutputRecord, StartRecord, TaskRef } from '../types.js';
+import { formatInterruption, formatIsol, formatStart, formatSummary } from '../output/text.js';
+import type { OutputRecord, StartRecord, SummaryRecord, TaskRef } from '../types.js';
 import { policyVerdict } from '../enforce/index.js';
-import { openLive, untilStopped } from '../live/pipeline.js';
+import type { Live } from '../live/pipeline.js';
+import { checkWritable } from '../output/files.js';
+import { judge, verdictBlock } from '../verdict/index.js';
 
 export type WatchOptions = CommonOptions & {
   pids: number[];
@@ -91,9 +92,24 @@ function stdoutWithBackpressure(limit = STDOUT_BACKLOG_BYTES) {
   return state;
 }
 
+/**
+ * A watch fails (exit 1) only by its policy: a rule whose fail action fired.
+ * Sets summary.verdict when there is something to say (a failure, or a
+ * --pid process the policy killed); returns whether it passed.
+ */
+function setWatchVerdict(summary: SummaryRecord, live: Live, pids: number[]): boolean {
+  if (!live.enforcer) return true;
+  const pv = policyVerdict(live.enforcer);
+  const kills = pids.flatMap((p) => policyVerdict(live.enforcer, { pid: p, signal: 'SIGKILL' }).notes);
+  const j = judge({ rows: [], watchedCpus: live.watched.cpus, policy: { name: live.enforcer.policy.name, failures: pv.failures, notes: kills } });
+  if (j.failures.length) summary.verdict = verdictBlock(j);
+  return j.pass;
+}
+
 export async function watch(o: WatchOptions): Promise<number> {
-  if (o.output) checkOutputPaths('record', { '-o': o.output });
+  if (o.output) checkWritable('record', '-o', o.output);
   const useTui = !o.output && !o.json && process.stdout.isTTY === true;
+  const { openLive, untilStopped } = await import('../live/pipeline.js');
   const live = openLive({
     cpus: o.cpus,
     pids: o.pids,
@@ -114,12 +130,17 @@ export async function watch(o: WatchOptions): Promise<number> {
     let fd: number | undefined;
     if (o.output) {
       fd = openSync(o.output, 'w');
-      writeSync(fd, encodeLine({ type: 'recording', abi: IW.IW_ABI_VERSION, start: live.start, declared_pids: o.pids, arch: live.start.arch }) + '\n');
+      // the policy goes with the recording: a replay judges by it (report FILE)
+      const policy = o.policy ? { file: basename(o.policy), text: readFileSync(o.policy, 'utf8'), enforced: o.enforce } : undefined;
+      writeSync(fd, encodeLine({ type: 'recording', abi: IW.IW_ABI_VERSION, start: live.start, declared_pids: o.pids, arch: live.start.arch, ...(policy ? { policy } : {}) }) + '\n');
     }
     const out = stdoutWithBackpressure();
     const emit = (r: OutputRecord) => {
       if (o.output) return;
-      out.write(() => (o.json ? toNdjsonLine(r) + '\n' : r.type === 'interruption' ? formatInterruption(r, { timeZeroNs: live.start.ts_ns }) + '\n' : ''));
+      const t = { timeZeroNs: live.start.ts_ns };
+      out.write(() =>
+        o.json ? toNdjsonLine(r) + '\n' : r.type === 'interruption' ? formatInterruption(r, t) + '\n' : r.type === 'isol' ? formatIsol(r, t) + '\n' : '',
+      );
     };
     if (!o.output) process.stdout.write(o.json ? toNdjsonLine(live.start) + '\n' : formatStart(live.start) + '\n');
     else err(`isolwatch: recording CPUs ${live.watched.cpus.join(',')} to ${o.output} (Ctrl-C to stop)`);
@@ -134,10 +155,7 @@ export async function watch(o: WatchOptions): Promise<number> {
     pump();
     const summary = live.summary(elapsed());
     if (out.dropped) summary.output_dropped = out.dropped;
-    // a policy's fail actions fail the watch (exit 1); a --pid process isolwatch killed is said why
-    const pv = policyVerdict(live.enforcer);
-    const kills = o.pids.flatMap((p) => policyVerdict(live.enforcer, { pid: p, signal: 'SIGKILL' }).notes);
-    if (pv.failures.length || kills.length) summary.verdict = { pass: pv.failures.length === 0, reasons: [...kills, ...pv.failures] };
+    const pass = setWatchVerdict(summary, live, o.pids);
     if (fd !== undefined) {
       const k = live.counts();
       writeSync(
@@ -147,19 +165,20 @@ export async function watch(o: WatchOptions): Promise<number> {
       closeSync(fd);
       err(formatSummary(summary));
     } else process.stdout.write(o.json ? toNdjsonLine(summary) + '\n' : formatSummary(summary) + '\n');
-    return pv.failures.length ? 1 : 0;
+    return pass ? 0 : 1;
   } finally {
     live.close();
   }
 }
 
-async function watchTui(live: ReturnType<typeof openLive>, o: WatchOptions): Promise<number> {
+async function watchTui(live: Live, o: WatchOptions): Promise<number> {
   const { runTui } = await import('../../tui/app.js');
   const { remedyFor } = await import('../remedies.js');
   const subs = new Set<(recs: OutputRecord[]) => void>();
   const timer = setInterval(() => live.pump((recs) => subs.forEach((s) => s(recs))), 100);
   const t0 = process.hrtime.bigint();
   let stopTimer: NodeJS.Timeout | undefined;
+  let pass = true;
   await new Promise<void>((resolve, reject) => {
     const tui = runTui({
       start: live.start,
@@ -170,10 +189,12 @@ async function watchTui(live: ReturnType<typeof openLive>, o: WatchOptions): Pro
       stop: async () => {
         clearInterval(timer);
         live.pump((recs) => subs.forEach((s) => s(recs)));
-        return live.summary(Number(process.hrtime.bigint() - t0) / 1e9);
+        const summary = live.summary(Number(process.hrtime.bigint() - t0) / 1e9);
+        pass = setWatchVerdict(summary, live, o.pids);
+        return summary;
       },
       enforcement: o.policy ? `${o.enforce ? 'enforce' : 'dry-run'} (${basename(o.policy)})` : 'off',
-      remedyFor: remedyFor as never,
+      remedyFor,
       notes: [...live.warnings.map((w) => `warning: ${w}`), ...(o.notes?.(live.start) ?? [])],
       declaredTasks: threadsOf(o.pids),
       // The view stays open when a --pid exits (its numbers are what the user came for): it says so instead.
@@ -190,5 +211,6 @@ async function watchTui(live: ReturnType<typeof openLive>, o: WatchOptions): Pro
   });
   if (stopTimer) clearTimeout(stopTimer);
   clearInterval(timer);
-  return 0;
+  // the live view fails as the text mode does: a policy's fail action fired
+  return pass ? 0 : 1;
 }

@@ -13,6 +13,8 @@ export interface RecordingHeader {
   /** victims declared isolated from the start (--pid) */
   declared_pids: number[];
   arch: string;
+  /** the policy the recording was made with (--policy): its file name and text, so a replay judges by it */
+  policy?: { file: string; text: string; enforced: boolean };
 }
 
 export interface Declaration {

@@ -89,7 +89,8 @@ export class Engine {
       return null;
     }
     const rec = this.toInterruption(raw);
-    const policy = this.opts.policy?.(rec);
+    // isolwatch's own doing is neither judged nor acted on
+    const policy = rec.cause.origin === 'isolwatch' ? undefined : this.opts.policy?.(rec);
     if (policy) {
       rec.violation = policy.violation;
       if (policy.action) rec.action = policy.action;
@@ -146,6 +147,11 @@ export class Engine {
       ...(flags.length ? { flags } : {}),
       chain,
     };
+    if (cause.origin === 'isolwatch') {
+      // what isolwatch caused itself never counts: not a violation, not in stolen/max (summary.self_caused)
+      rec.note = 'caused by isolwatch itself: not judged';
+      return rec;
+    }
     const j = judge(isol, rec);
     rec.violation = j.violation;
     if (j.note) rec.note = j.note;
@@ -175,6 +181,10 @@ export class Engine {
 
   private account(rec: InterruptionRecord): void {
     this.seen(rec.ts_ns);
+    if (rec.cause.origin === 'isolwatch') {
+      this.selfCaused++; // counted here only: never in a CPU's or task's numbers
+      return;
+    }
     let c = this.cpus.get(rec.cpu);
     if (!c) {
       c = { by_class: {}, stolen_ns: 0, max_ns: 0 };
@@ -184,7 +194,6 @@ export class Engine {
     c.stolen_ns += rec.duration_ns;
     if (rec.duration_ns > c.max_ns) c.max_ns = rec.duration_ns;
     if (rec.violation) this.violations++;
-    if (rec.cause.origin === 'isolwatch') this.selfCaused++;
 
     let t = this.tasks.get(rec.victim.tid);
     if (!t) {
@@ -201,8 +210,11 @@ export class Engine {
       };
       this.tasks.set(rec.victim.tid, t);
     }
-    t.isol = rec.isol.state;
-    if (rec.isol.source) t.source = rec.isol.source;
+    // a task that exited is forgotten by the tracker: its last records say 'none', which is not what it was
+    if (rec.isol.state !== 'none' || t.isol === 'none') {
+      t.isol = rec.isol.state;
+      if (rec.isol.source) t.source = rec.isol.source;
+    }
     t.comm = rec.victim.comm;
     t.interruptions++;
     if (rec.violation) t.violations++;

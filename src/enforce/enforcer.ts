@@ -172,8 +172,9 @@ export class Enforcer {
       }
       if (flags.includes(IN_KERNEL_SIGNAL_HELD)) return out('rate-limited', 'in-kernel');
     }
+    // not carried out by the kernel side: what follows is the user-space path (recorded as mode user when enforcing)
     const refusal = this.refusal(a.pid, a.comm);
-    if (refusal) return out(refusal);
+    if (refusal) return out(refusal, this.enforce ? 'user' : a.mode);
     const pid = a.pid as number;
     const limiter = this.limiter(a, pid);
     // A thread not decided for yet (e.g. a new thread of a declared process): arm it for its next entries.

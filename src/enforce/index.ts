@@ -14,3 +14,4 @@ export {
 export { PF_KTHREAD, parseProcCgroup, parseProcStat, readProcFacts, sharedSignalPending, type ProcFacts } from './proc.js';
 export { charge, newLimitState, tryTake, type LimitSpec, type LimitState } from './limit.js';
 export { policyVerdict, type PolicyVerdict } from './verdict.js';
+export { engineHook } from './hook.js';

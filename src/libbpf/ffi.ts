@@ -8,6 +8,7 @@
 // functions return NULL and set errno (read it with lastErrno() right after).
 import koffi, { type LibraryHandle } from 'koffi';
 import { EnvironmentError } from '../errors.js';
+import { LIBBPF_INSTALL_HINT, LIBBPF_SONAME } from '../system/libbpf-file.js';
 
 /** An opaque native pointer (never NULL: NULL is null). */
 export type Ptr = bigint;
@@ -18,14 +19,11 @@ export type Ptr = bigint;
 let libbpf: LibraryHandle;
 let libc: LibraryHandle;
 try {
-  libbpf = koffi.load('libbpf.so.1');
+  libbpf = koffi.load(LIBBPF_SONAME);
   libc = koffi.load('libc.so.6');
 } catch (err) {
   // exit 3 (the environment cannot run isolwatch), one line with the package to install
-  throw new EnvironmentError(
-    `cannot load libbpf.so.1 (${(err as Error).message.split('\n')[0]}): install the system libbpf ` +
-      '(Debian/Ubuntu: apt-get install libbpf1; Fedora/RHEL: dnf install libbpf)',
-  );
+  throw new EnvironmentError(`cannot load ${LIBBPF_SONAME} (${(err as Error).message.split('\n')[0]}): ${LIBBPF_INSTALL_HINT}`);
 }
 
 // struct bpf_object_open_opts as in libbpf 1.1 (80 bytes). The unnamed

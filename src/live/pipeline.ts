@@ -5,8 +5,8 @@ import { arch, release } from 'node:os';
 import { packageVersion } from '../paths.js';
 import { Engine } from '../correlate/engine.js';
 import type { RawRecord } from '../contract/decode.js';
-import { EnvironmentError, UsageError } from '../errors.js';
-import { Enforcer } from '../enforce/index.js';
+import { EnvironmentError } from '../errors.js';
+import { engineHook, Enforcer } from '../enforce/index.js';
 import { detectPrIsol } from '../isol/detect.js';
 import { IsolTracker } from '../isol/state.js';
 import { closeVmlinuxBtf, vmlinuxBtf } from '../libbpf/index.js';
@@ -17,6 +17,7 @@ import { Session, type KernelCounts } from './session.js';
 import { housekeepingCpus, readCpuTopology, type WatchedCpus } from '../system/cpus.js';
 import { resolveCpus } from './cpus.js';
 import { loadKallsyms, type KernelSymbols } from '../system/kallsyms.js';
+import { assertCanTrace } from '../system/preflight.js';
 import { detectFromKernelText, tlbFlushLabel, type TlbFlush } from '../system/tlb-flush.js';
 import type { InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
 
@@ -65,6 +66,8 @@ export function openLive(opts: LiveOptions): Live {
   if (opts.policy) policy = loadPolicy(opts.policy);
   const probes = parseProbes(opts.probes, opts.probeDefaults === 'task' ? DEFAULT_PROBES_TASK : DEFAULT_PROBES_WATCH);
 
+  // what the machine lacks is said before anything acts (kallsyms would fail first, less plainly)
+  assertCanTrace();
   const hk = housekeepingCpus(topo, watched.cpus);
   const pinWarning = pinSelfTo(hk);
   if (pinWarning) warnings.push(pinWarning);
@@ -72,19 +75,21 @@ export function openLive(opts: LiveOptions): Live {
     warnings.push(`no isolated or nohz_full CPUs on this machine: watching CPU ${watched.cpus.join(',')} (the highest); it cannot be quiet`);
   }
 
-  let symbols: KernelSymbols;
-  try {
-    symbols = loadKallsyms();
-  } catch (e) {
-    throw new EnvironmentError((e as Error).message);
-  }
   const detection = detectPrIsol({ hasStructField: (s, f) => vmlinuxBtf().hasStructField(s, f) });
   const prIsol = detection.supported ? 'kernel' : 'absent';
+  // privileges, BTF and the object are checked here, before anything else can fail for want of them
   const session = Session.open({ cpus: watched.cpus, probes, objPath: opts.obj, kthreadVictims: opts.kthreads,
     // --pid and run judge their own tasks: other tasks' syscalls on the CPU are not theirs to see
     syscallsTrackedOnly: (opts.filterToPids === true && pids.length > 0) || opts.command !== undefined,
   });
   closeVmlinuxBtf(); // only start-up needs the kernel's parsed BTF (tens of MB)
+  let symbols: KernelSymbols;
+  try {
+    symbols = loadKallsyms();
+  } catch (e) {
+    session.close();
+    throw new EnvironmentError((e as Error).message);
+  }
   const tlbFlush: TlbFlush =
     arch() === 'x64'
       ? detectFromKernelText({ symbol: (n) => symbols.find(n), read: (a, l) => session.readKernel(a, l) })
@@ -111,15 +116,9 @@ export function openLive(opts: LiveOptions): Live {
     tracker,
     prIsol,
     arch: arch() === 'x64' ? 'x86_64' : arch(),
-    victimFilter: opts.filterToPids && pids.length ? (pid) => pidSet.has(pid) : undefined,
-    policy: enforcer
-      ? (rec) => {
-          const r = enforcer!.handle(rec, rec.ts_ns);
-          const action = r.records.find((a) => a.kind === 'signal') ?? r.records.find((a) => a.kind !== 'log') ?? r.records[0];
-          if (r.records.length) rec.actions = r.records; // every action, taken or would-be, with its result
-          return { violation: r.evaluation.violation, ...(action ? { action } : {}) };
-        }
-      : undefined,
+    // --pid shows its processes and what they fork (declared with them)
+    victimFilter: opts.filterToPids && pids.length ? (pid, tid) => pidSet.has(pid) || tracker.isDeclared(tid, pid) : undefined,
+    policy: enforcer ? engineHook(enforcer) : undefined,
   });
   if (enforcer) for (const pid of pids) enforcer.updateProcess(pid, 'declared'); // every thread, for in-kernel signals
 
@@ -191,20 +190,21 @@ export function openLive(opts: LiveOptions): Live {
  * Runs until the duration passes, a signal arrives, or stop() is called;
  * then drains once more. The caller closes the Live in its finally block.
  */
+/** The signals that end a tracing command on its normal path (final drain, summary, detach). */
+export const STOP_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
 export function untilStopped(durationS: number | undefined, extra?: (stop: () => void) => void): Promise<'duration' | 'signal' | 'stopped'> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (why: 'duration' | 'signal' | 'stopped') => {
       if (done) return;
       done = true;
-      process.off('SIGINT', onSig);
-      process.off('SIGTERM', onSig);
+      for (const sig of STOP_SIGNALS) process.off(sig, onSig);
       if (timer) clearTimeout(timer);
       resolve(why);
     };
     const onSig = () => finish('signal');
-    process.on('SIGINT', onSig);
-    process.on('SIGTERM', onSig);
+    for (const sig of STOP_SIGNALS) process.on(sig, onSig);
     const timer = durationS !== undefined ? setTimeout(() => finish('duration'), durationS * 1000) : undefined;
     extra?.(() => finish('stopped'));
   });

@@ -8,6 +8,7 @@ import { decodeRecord, type RawRecord } from '../contract/decode.js';
 import { IW, LAYOUT } from '../contract/layout.generated.js';
 import { BpfObject, hasTracepoint } from '../libbpf/index.js';
 import { kallsymsHas } from '../system/kallsyms.js';
+import { assertCanTrace } from '../system/preflight.js';
 import { CLASSES, type InterruptionClass } from '../types.js';
 
 import { EnvironmentError, UsageError } from '../errors.js';
@@ -65,12 +66,7 @@ export class Session {
   static open(opts: SessionOptions): Session {
     const objPath = opts.objPath ?? defaultObjectPath();
     if (!existsSync(objPath)) throw new EnvironmentError(`BPF object ${objPath} is missing: run 'npm run build' (or 'npm start', which builds on first use)`);
-    if (process.getuid && process.getuid() !== 0) {
-      throw new EnvironmentError('isolwatch needs root (CAP_BPF + CAP_PERFMON) to load its BPF programs: run it with sudo');
-    }
-    if (!existsSync('/sys/kernel/btf/vmlinux')) {
-      throw new EnvironmentError('this kernel has no BTF (/sys/kernel/btf/vmlinux): isolwatch needs CONFIG_DEBUG_INFO_BTF=y');
-    }
+    assertCanTrace(); // root or CAP_BPF + CAP_PERFMON, and a kernel with BTF
     const obj = BpfObject.open(objPath, { btfCustomPath: opts.btfCustomPath });
     const s = new Session(obj, opts.cpus);
     try {

@@ -6,10 +6,10 @@
 // forbids the page any request. Pure: report data in, the page out.
 import { CLASSES, type InterruptionClass, type InterruptionRecord } from '../types.js';
 import { formatCpuList } from '../system/cpus.js';
+import { limitLabel, limitsText, rowsFromRecords, senderLabel, topCauses, type Judgement, type TopCause } from '../verdict/index.js';
 import { causeText, cpuWarnings, formatDuration, judgedHeadline, plural, taskLabel, watchedReasonText, whatText } from './format.js';
 import { timelineMain, type TimelineData } from './html-timeline.js';
 import { judgedWindow, judgementOf, timeSpan, verdictOf, type PictureData } from './picture-data.js';
-import { budgetLabel, topCauses, type Judgement, type TopCause } from './verdict-view.js';
 
 /** A colour per class, the same in the timeline, its legend and the histograms. */
 export const CLASS_COLORS: Record<InterruptionClass, string> = {
@@ -249,20 +249,19 @@ function histogramSection(data: PictureData, j: Judgement): string {
   return out.join('\n');
 }
 
+/** "<code>membarrier/4243</code> (pid 4240) on CPU 0", "softirq (timer) on CPU 1", "the task itself": the verdict's sender label, the task in code. */
 function whoCell(t: TopCause): string {
-  if (t.sender === 'self') return 'the task itself';
-  const cpu = t.sender_cpu !== undefined ? ` on CPU ${t.sender_cpu}` : '';
-  if (t.sender_comm !== undefined || t.sender_tid !== undefined) {
-    const pid = t.sender_pid !== undefined && t.sender_pid !== t.sender_tid ? ` (pid ${t.sender_pid})` : '';
-    return `<code>${esc(t.sender)}</code>${pid}${cpu}`;
-  }
-  return `${esc(t.sender)} context${cpu}`;
+  if (t.sender.kind !== 'task') return esc(t.senderLabel);
+  const { cpu, ...task } = t.sender;
+  const one = t.senderIds.length <= 1;
+  const pid = one && task.pid !== undefined && task.pid !== task.tid ? ` (pid ${task.pid})` : '';
+  return `<code>${esc(senderLabel(task, one ? 'one' : 'many'))}</code>${pid}${cpu !== undefined ? ` on CPU ${cpu}` : ''}`;
 }
 
 function causesSection(data: PictureData, j: Judgement): string {
   let rows = j.topCauses.slice(0, 10);
   const judged = rows.length > 0;
-  if (!judged) rows = topCauses(data.interruptions.filter((r) => data.start.watched_cpus.includes(r.cpu)), 10);
+  if (!judged) rows = topCauses(rowsFromRecords(data.interruptions.filter((r) => data.start.watched_cpus.includes(r.cpu))), 10);
   const out = ['<section id="causes">'];
   out.push(judged ? '<h2>Top causes while isolated</h2>' : '<h2>Top causes <span class="muted">(nothing was judged: every interruption on the watched CPUs)</span></h2>');
   if (rows.length === 0) {
@@ -275,7 +274,7 @@ function causesSection(data: PictureData, j: Judgement): string {
     const r = data.remedyFor?.({ class: t.class, kind: t.kind, func: t.func });
     const remedy = r && r.remedy.length ? `<ul>${r.remedy.map((x) => `<li>${esc(x)}</li>`).join('')}</ul><span class="muted">${esc(r.causes)}</span>` : '<span class="muted">none known</span>';
     out.push(
-      `<tr class="cause"><td><code>${esc(whatText(t))}</code></td><td>${whoCell(t)}</td><td>${t.callsite ? `<code>${esc(t.callsite)}</code>` : ''}</td><td class="num">${t.cpus.join(',')}</td><td class="num">${t.count}</td><td class="num">${formatDuration(t.stolen_ns)}</td><td class="num">${formatDuration(t.max_ns)}</td><td class="remedy">${remedy}</td></tr>`,
+      `<tr class="cause"><td><code>${esc(whatText(t))}</code></td><td>${whoCell(t)}</td><td>${t.callsites.map((c) => `<code>${esc(c)}</code>`).join('<br>')}</td><td class="num">${t.cpus.join(',')}</td><td class="num">${t.count}</td><td class="num">${formatDuration(t.stolen_ns)}</td><td class="num">${formatDuration(t.max_ns)}</td><td class="remedy">${remedy}</td></tr>`,
     );
   }
   out.push('</tbody></table></section>');
@@ -291,14 +290,13 @@ function notJudgedSection(j: Judgement): string {
   if (j.notIsolated > 0) lines.push(`while the task was not isolated: ${plural(j.notIsolated, 'interruption')}`);
   if (j.toolCaused > 0) lines.push(`caused by isolwatch itself: ${plural(j.toolCaused, 'interruption')}`);
   if (j.allowedSelf > 0) lines.push(`the task's own syscalls and faults (allowed): ${j.allowedSelf}`);
-  const budgets = j.perBudget.filter((b) => b.explicit || !b.pass);
-  const budgetText = budgets.length
-    ? budgets.map((b) => `${budgetLabel(b)}: ${b.unit === 'ns' ? formatDuration(b.observed) : b.observed} ${b.pass ? 'met' : 'exceeded'}`).join('; ')
-    : 'none given: every class <=0 while isolated, all met';
+  // the limits as every reporter words them, then those set or exceeded with what was observed
+  const shown = j.perBudget.filter((b) => b.explicit || !b.pass);
+  const observed = shown.map((b) => `${limitLabel(b)}: ${b.unit === 'ns' ? formatDuration(b.observed) : b.observed} ${b.pass ? 'met' : 'exceeded'}`).join('; ');
   return [
     '<section id="not-judged">',
     '<h2>Budgets and what was not judged</h2>',
-    `<p>Budgets: ${esc(budgetText)}.</p>`,
+    `<p>Limits: ${esc(limitsText(j))}.${observed ? ` ${esc(observed)}.` : ''}</p>`,
     lines.length ? `<ul>${lines.map((l) => `<li>${esc(l)}</li>`).join('')}</ul>` : '<p>Everything recorded on the watched CPUs was judged.</p>',
     '</section>',
   ].join('\n');

@@ -1,13 +1,17 @@
 // Reporter registry (knip style): a name -> function map the commands pick
-// from (`--json`, `--junit FILE`, `--summary FILE`, text by default). Every
+// from (`--json`, `--junit FILE`, `--summary FILE`, `--perfetto FILE`,
+// `--html FILE`, text by default). Every
 // reporter takes the same ReportInput and returns the whole document as a
 // string; writing it anywhere is the caller's business.
 import type { InterruptionRecord, IsolRecord, OutputRecord, StartRecord, SummaryRecord } from '../types.js';
-import type { Judgement } from '../budget.js';
+import type { Judgement } from '../verdict/index.js';
 import { toNdjson } from './ndjson.js';
 import { formatText, type TextOptions } from './text.js';
 import { toJunit } from './junit.js';
 import { toMarkdown, type RemedyLookup } from './markdown.js';
+import { toPerfetto } from './perfetto.js';
+import { toHtml } from './html.js';
+import { appendReport, writeReport } from './files.js';
 
 export interface ReportInput {
   start: StartRecord;
@@ -19,7 +23,7 @@ export interface ReportInput {
   text?: TextOptions;
 }
 
-export type ReporterName = 'ndjson' | 'text' | 'junit' | 'markdown';
+export type ReporterName = 'ndjson' | 'text' | 'junit' | 'markdown' | 'perfetto' | 'html';
 export type Reporter = (input: ReportInput) => string;
 
 /** Records in time order: start, interruptions and isol records by ts_ns, summary. */
@@ -35,16 +39,40 @@ export const reporters: Record<ReporterName, Reporter> = {
     formatText({
       start: input.start,
       interruptions: input.interruptions,
+      isol: input.isol,
       summary: input.summary,
       judgement: input.judgement,
       options: input.text,
     }),
   junit: (input) => toJunit(input),
   markdown: (input) => toMarkdown(input),
+  perfetto: (input) => toPerfetto(input),
+  html: (input) => toHtml(input),
 };
 
 export function isReporterName(name: string): name is ReporterName {
   return Object.prototype.hasOwnProperty.call(reporters, name);
+}
+
+/** The report files run and report write, by flag: which reporter, and whether the file is appended to. */
+export const FILE_REPORTS = {
+  '--report': { reporter: 'ndjson', append: false },
+  '--junit': { reporter: 'junit', append: false },
+  '--summary': { reporter: 'markdown', append: true },
+  '--perfetto': { reporter: 'perfetto', append: false },
+  '--html': { reporter: 'html', append: false },
+} as const satisfies Record<string, { reporter: ReporterName; append: boolean }>;
+export type FileReportFlag = keyof typeof FILE_REPORTS;
+
+/** Writes every report file asked for (paths were checked with checkOutputFiles before anything started). */
+export function writeFileReports(input: ReportInput, files: Partial<Record<FileReportFlag, string>>): void {
+  for (const [flag, path] of Object.entries(files) as [FileReportFlag, string | undefined][]) {
+    if (path === undefined) continue;
+    const { reporter, append } = FILE_REPORTS[flag];
+    const text = reporters[reporter](input);
+    if (append) appendReport(path, text);
+    else writeReport(path, text);
+  }
 }
 
 export { toNdjsonLine, toNdjson, parseNdjson, splitRecords, NdjsonError } from './ndjson.js';
@@ -53,5 +81,7 @@ export type { TextOptions } from './text.js';
 export { toJunit } from './junit.js';
 export type { ReportData } from './junit.js';
 export { toMarkdown } from './markdown.js';
-export type { RemedyLookup, Remedy, MarkdownData } from './markdown.js';
+export { toPerfetto } from './perfetto.js';
+export { toHtml } from './html.js';
+export type { RemedyLookup, MarkdownData } from './markdown.js';
 export { formatDuration } from './format.js';

@@ -3,8 +3,8 @@
 // status), failures listing the top causes — what, who, which CPU, how often,
 // how much time — and the summary table in <system-out>. Pure.
 import type { InterruptionRecord, StartRecord, SummaryRecord } from '../types.js';
-import { budgetLabel, judgeRun, type BudgetResult, type Judgement, type TopCause } from '../budget.js';
-import { formatDuration, plural, whatText } from './format.js';
+import { judge, limitLabel, rowsFromRecords, topCauseText, type BudgetResult, type Judgement, type TopCause } from '../verdict/index.js';
+import { formatDuration, plural } from './format.js';
 import { formatSummary } from './text.js';
 
 export interface ReportData {
@@ -31,20 +31,12 @@ export function xmlAttr(s: string): string {
 
 /** One top cause, for people reading a CI failure: what, who, CPU, how often, stolen time. */
 export function causeLine(t: TopCause): string {
-  const who =
-    t.sender === 'self'
-      ? 'the task itself'
-      : t.sender_comm !== undefined || t.sender_tid !== undefined
-        ? `${t.sender} (task${t.sender_pid !== undefined && t.sender_pid !== t.sender_tid ? `, pid ${t.sender_pid}` : ''})`
-        : t.sender === 'isolwatch'
-          ? 'isolwatch itself'
-          : `${t.sender} context`;
-  const from = t.sender_cpu !== undefined ? ` on cpu${t.sender_cpu}` : '';
-  const via = t.callsite ? ` via ${t.callsite}` : '';
-  return (
-    `${whatText(t)} caused by ${who}${from}${via}, hit cpu${t.cpus.join(',')}: ` +
-    `${t.count}x, ${formatDuration(t.stolen_ns)} stolen (max ${formatDuration(t.max_ns)})`
-  );
+  return topCauseText(t);
+}
+
+/** The judgement of a report without one: the default limits (every class <=0 while isolated). */
+export function defaultJudgement(data: { start: StartRecord; interruptions: readonly InterruptionRecord[] }): Judgement {
+  return judge({ rows: rowsFromRecords(data.interruptions), watchedCpus: data.start.watched_cpus });
 }
 
 interface Case {
@@ -54,7 +46,7 @@ interface Case {
 }
 
 function budgetCase(b: BudgetResult): Case {
-  const name = `budget ${budgetLabel(b)}`;
+  const name = `budget ${limitLabel(b)}`;
   if (b.pass) return { classname: 'isolwatch.budget', name };
   const observed = b.unit === 'ns' ? `${formatDuration(b.observed)} stolen` : plural(b.observed, 'interruption');
   const message = `${observed} while isolated, over the budget of ${b.unit === 'ns' ? formatDuration(b.limit) : b.limit}`;
@@ -82,7 +74,7 @@ function commandCase(j: Judgement): Case | undefined {
 
 /** The JUnit document (UTF-8, trailing newline). */
 export function toJunit(data: ReportData): string {
-  const j = data.judgement ?? judgeRun({ interruptions: data.interruptions, watchedCpus: data.start.watched_cpus });
+  const j = data.judgement ?? defaultJudgement(data);
   const cases: Case[] = [];
   for (const key of Object.keys(j.perCpu).sort((a, b) => Number(a) - Number(b))) cases.push(cpuCase(j, key));
   for (const b of j.perBudget) cases.push(budgetCase(b));

@@ -4,17 +4,13 @@
 // what happened before warm-up (not judged). Pure; the remedy catalogue is
 // injected so this file does not depend on it.
 import { CLASSES } from '../types.js';
-import type { InterruptionClass } from '../types.js';
 import { formatCpuList } from '../system/cpus.js';
-import { budgetLabel, judgeRun, type TopCause } from '../budget.js';
+import { limitLabel, limitsText, type TopCause } from '../verdict/index.js';
 import { cpuWarnings, formatDuration, judgedHeadline, plural, watchedReasonText } from './format.js';
-import type { ReportData } from './junit.js';
+import { defaultJudgement, type ReportData } from './junit.js';
 
-export interface Remedy {
-  remedy: string[];
-  causes: string;
-}
-export type RemedyLookup = (q: { class: InterruptionClass; kind: string; func?: string }) => Remedy | undefined;
+export type { RemedyLookup } from '../remedies.js';
+import type { RemedyLookup } from '../remedies.js';
 
 export interface MarkdownData extends ReportData {
   remedyFor?: RemedyLookup;
@@ -45,13 +41,8 @@ function row(cells: string[]): string {
 }
 
 function whoCell(t: TopCause): string {
-  if (t.sender === 'self') return 'the task itself';
-  const cpu = t.sender_cpu !== undefined ? ` on cpu${t.sender_cpu}` : '';
-  if (t.sender_comm !== undefined || t.sender_tid !== undefined) {
-    const pid = t.sender_pid !== undefined && t.sender_pid !== t.sender_tid ? ` (pid ${t.sender_pid})` : '';
-    return `${code(t.sender)}${pid}${cpu}`;
-  }
-  return `${mdCell(t.sender)} context${cpu}`;
+  const via = t.callsites.length === 1 ? ` via ${code(t.callsites[0])}` : '';
+  return t.sender.kind === 'task' ? `${code(t.senderLabel)}${via}` : `${mdCell(t.senderLabel)}${via}`;
 }
 
 function remedyCell(t: TopCause, lookup?: RemedyLookup): string {
@@ -63,7 +54,7 @@ function remedyCell(t: TopCause, lookup?: RemedyLookup): string {
 /** The step summary as markdown (trailing newline). */
 export function toMarkdown(data: MarkdownData): string {
   const { start, summary } = data;
-  const j = data.judgement ?? judgeRun({ interruptions: data.interruptions, watchedCpus: start.watched_cpus });
+  const j = data.judgement ?? defaultJudgement(data);
   const topN = data.topN ?? 10;
   const out: string[] = [];
   const cpus = formatCpuList(start.watched_cpus);
@@ -116,16 +107,14 @@ export function toMarkdown(data: MarkdownData): string {
   const shown = j.perBudget.filter((b) => b.explicit || !b.pass);
   out.push('### Budgets');
   out.push('');
-  if (shown.length === 0) {
-    out.push('None given: every class <=0 while isolated — all met.');
-  } else {
+  out.push(`Limits: ${mdCell(limitsText(j))}.`);
+  if (shown.length) {
+    out.push('');
     out.push(row(['budget', 'observed', 'result']));
     out.push(row([':---', '---:', ':---']));
     for (const b of shown) {
-      out.push(row([code(budgetLabel(b)), b.unit === 'ns' ? formatDuration(b.observed) : String(b.observed), b.pass ? 'met' : '**exceeded**']));
+      out.push(row([code(limitLabel(b)), b.unit === 'ns' ? formatDuration(b.observed) : String(b.observed), b.pass ? 'met' : '**exceeded**']));
     }
-    const others = j.perBudget.filter((b) => !b.explicit && b.pass && b.unit === 'count');
-    if (others.length) out.push('', `Every other class: <=0, met.`);
   }
   out.push('');
 

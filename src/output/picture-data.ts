@@ -3,9 +3,10 @@
 // measures, who sent it and whether an arrow can be drawn from the sender,
 // and where a chain's nested entries go on the time axis. Pure.
 import type { ChainEntry, InterruptionRecord, StartRecord, SummaryRecord } from '../types.js';
-import type { RemedyLookup } from './markdown.js';
-import { judgeRun, type Judgement } from './verdict-view.js';
+import type { RemedyLookup } from '../remedies.js';
+import type { Judgement } from '../verdict/index.js';
 import { taskLabel } from './format.js';
+import { defaultJudgement } from './junit.js';
 
 export interface PictureData {
   start: StartRecord;
@@ -16,14 +17,14 @@ export interface PictureData {
   remedyFor?: RemedyLookup;
   /**
    * The judged window on the ts_ns clock. Default: the summary's verdict.judged
-   * (run). A replay passes the end of its warm-up (the first declare).
+   * (run writes it; report too, from the recording's first declare).
    */
   judged?: { from_ns?: number; to_ns?: number };
 }
 
 /** The judgement given, or the default one (every class <=0 while isolated). */
 export function judgementOf(data: PictureData): Judgement {
-  return data.judgement ?? judgeRun({ interruptions: data.interruptions, watchedCpus: data.start.watched_cpus });
+  return data.judgement ?? defaultJudgement(data);
 }
 
 export interface TimeSpan {

@@ -3,10 +3,10 @@
 // interruption in fixed columns, and a per-CPU x class summary with the
 // verdict. Pure: records in, strings out (no trailing newline).
 import { CLASSES } from '../types.js';
-import type { InterruptionClass, InterruptionRecord, StartRecord, SummaryRecord } from '../types.js';
+import type { InterruptionClass, InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
 import { formatCpuList } from '../system/cpus.js';
 import { parseTlbFlushLabel, tlbFlushMeaning } from '../system/tlb-flush.js';
-import { budgetLabel, type Judgement } from '../budget.js';
+import { limitsText, type Judgement } from '../verdict/index.js';
 import {
   causeText,
   chainText,
@@ -58,7 +58,7 @@ function timeText(ts: number, opts: TextOptions): string {
  * The log header: kernel, what is watched and why, plain warnings when a
  * watched CPU cannot be quiet, probes attached/missing, then the column header.
  */
-export function formatStart(start: StartRecord): string {
+export function formatStart(start: StartRecord, opts: { columns?: boolean } = {}): string {
   const lines: string[] = [];
   lines.push(`isolwatch ${start.version} on Linux ${start.kernel} ${start.arch}`);
   lines.push(
@@ -79,8 +79,11 @@ export function formatStart(start: StartRecord): string {
   if (missing.length) lines.push(...wrapList(missing, '  ', 80));
   const flush = parseTlbFlushLabel(start.tlb_flush);
   if (flush && flush.mode !== 'ipi') lines.push(...wrapWords(`${flush.mode === 'hypervisor' ? 'warning' : 'note'}: ${tlbFlushMeaning(flush)}`, '  ', 80));
-  lines.push('* = violation (the task was isolated)');
-  lines.push(interruptionHeader());
+  // the legend and column header only where interruption lines follow (not run's stderr)
+  if (opts.columns !== false) {
+    lines.push('* = violation (the task was isolated)');
+    lines.push(interruptionHeader());
+  }
   return lines.join('\n');
 }
 
@@ -117,8 +120,16 @@ function wrapList(items: readonly string[], indent: string, width: number): stri
 
 /**
  * One interruption, one line:
- * `18:20:01.123456   1* ipi        call_function_single ipi_mb             3.1us  noise/4242 <- membarrier/4243@cpu0 membarrier_private_expedited+0x8d`
+ * `18:20:01.123456   1* ipi        call_function_single ipi_mb             3.1us  noise/4242 <- membarrier/4243 on CPU 0 via membarrier_private_expedited+0x8d`
  */
+/**
+ * A PR_ISOL-numbered prctl, one line; loud when the number meant something
+ * else on this kernel: `  12.345678 warning: rt-app/5001 PR_ISOL_CFG_SET = 0: PR_SET_MDWE (stock kernel): ...`
+ */
+export function formatIsol(rec: IsolRecord, opts: TextOptions = {}): string {
+  return `${timeText(rec.ts_ns, opts)} ${rec.warning ? 'warning: ' : ''}${taskLabel(rec)} ${rec.op} = ${rec.result}: ${rec.meaning}`;
+}
+
 export function formatInterruption(rec: InterruptionRecord, opts: TextOptions = {}): string {
   const fixed = [
     timeText(rec.ts_ns, opts),
@@ -254,8 +265,7 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
     if (judgement.notIsolated > 0) lines.push(`while not isolated (not judged): ${plural(judgement.notIsolated, 'interruption')}`);
     if (judgement.toolCaused > 0) lines.push(`caused by isolwatch (not judged): ${plural(judgement.toolCaused, 'interruption')}`);
     if (judgement.allowedSelf > 0) lines.push(`allowed (--allow-self): ${judgement.allowedSelf} of the task's own syscalls/faults`);
-    const set = judgement.perBudget.filter((b) => b.explicit).map(budgetLabel);
-    lines.push(`budgets: ${set.length ? `${set.join(', ')}; every other class <=0` : 'none given: every class <=0 while isolated'}`);
+    lines.push(`budgets: ${limitsText(judgement)}`);
   }
   lines.push(...verdictLines(summary, judgement));
   return lines.join('\n');
@@ -268,6 +278,8 @@ const TASKS_SHOWN = 10;
 export function formatText(input: {
   start?: StartRecord;
   interruptions: readonly InterruptionRecord[];
+  /** PR_ISOL-numbered prctls, interleaved by time */
+  isol?: readonly IsolRecord[];
   summary?: SummaryRecord;
   judgement?: Judgement;
   options?: TextOptions;
@@ -276,7 +288,8 @@ export function formatText(input: {
   const parts: string[] = [];
   if (input.start) parts.push(formatStart(input.start));
   else parts.push(interruptionHeader());
-  for (const r of input.interruptions) parts.push(formatInterruption(r, opts));
+  const lines: (InterruptionRecord | IsolRecord)[] = [...input.interruptions, ...(input.isol ?? [])].sort((a, b) => a.ts_ns - b.ts_ns);
+  for (const r of lines) parts.push(r.type === 'isol' ? formatIsol(r, opts) : formatInterruption(r, opts));
   if (input.summary) parts.push(formatSummary(input.summary, input.judgement));
   return parts.join('\n') + '\n';
 }

@@ -6,6 +6,7 @@ import { isMap, isScalar, isSeq, LineCounter, type Document, type Node, type Pai
 import { CLASSES, type InterruptionClass, type IsolStateName } from '../types.js';
 import { CpuListError, parseCpuList } from '../system/cpus.js';
 import { DurationError, parseDuration } from './duration.js';
+import { didYouMean } from '../verdict/suggest.js';
 import type { PolicyIssue } from './errors.js';
 import { signalNumber, SIGNAL_NAMES } from './signals.js';
 import {
@@ -52,24 +53,7 @@ export const POLICY_REQUIRED: Partial<Record<KeySetId, readonly string[]>> = {
 export const SIGNAL_TARGETS = ['victim', 'cause'] as const;
 export const SIGNAL_MODES = ['user', 'in-kernel'] as const;
 
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0][j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++)
-      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length][b.length];
-}
-
-function suggest(word: string, options: readonly string[]): string {
-  let best: string | undefined;
-  let bestD = Infinity;
-  for (const o of options) {
-    const dist = editDistance(word.toLowerCase(), o.toLowerCase());
-    if (dist < bestD) [best, bestD] = [o, dist];
-  }
-  return best !== undefined && bestD <= Math.max(1, Math.floor(word.length / 3)) ? `; did you mean '${best}'?` : '';
-}
+const suggest = didYouMean;
 
 function oneOf(options: readonly string[]): string {
   return `expected one of ${options.join(', ')}`;

@@ -123,7 +123,10 @@ export function loadKallsyms(path = '/proc/kallsyms'): KernelSymbols {
   const s = parseKallsyms(text);
   // with kptr_restrict every address reads 0 and no function symbol survives parsing
   if (s.size === 0) {
-    throw new KallsymsError(`${path} shows no function addresses (kptr_restrict): run as root or set kernel.kptr_restrict=0`);
+    throw new KallsymsError(
+      `${path} shows no function addresses to this process (kernel.kptr_restrict, kernel.perf_event_paranoid): ` +
+        'run as root, or grant CAP_SYSLOG, or set kernel.kptr_restrict=0 and kernel.perf_event_paranoid=1',
+    );
   }
   return s;
 }

@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readDefines, readLayouts, renderLayoutModule } from '../../src/contract/gen-layout.js';
 import { ON_DEMAND_PROGRAMS, PROGRAM_GROUPS, PROBE_GROUPS } from '../../src/live/probes.js';
+import { bpfObjectPath } from '../../src/paths.js';
 
 const ROOT = join(import.meta.dirname, '../..');
-const OBJ = join(ROOT, 'build/isolwatch.bpf.o');
+const OBJ = bpfObjectPath();
 
 /** Names of the BPF programs in the object (BTF FUNCs whose ELF section is a program section). */
 function programs(): string[] {

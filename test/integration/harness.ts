@@ -26,12 +26,14 @@ export const nowNs = () => Number(process.hrtime.bigint());
  * lives: a checkout under a 0700 directory (mktemp -d) is not traversable by
  * that user, so argv runs in a private mount namespace where the checkout is
  * bind-mounted at a world-traversable mkdtemp path. `argv` gets that path:
- * build the paths into the checkout from it.
+ * build the paths into the checkout from it. With `caps` (setpriv names:
+ * 'bpf', 'perfmon'), argv runs as that user holding those capabilities
+ * (inheritable + ambient, so they survive the exec).
  */
 export function runAsUser(
   user: string,
   argv: (checkout: string) => string[],
-  opts: { cwd?: (checkout: string) => string; timeout?: number } = {},
+  opts: { cwd?: (checkout: string) => string; timeout?: number; caps?: string[] } = {},
 ): SpawnSyncReturns<string> {
   const dir = mkdtempSync(join(tmpdir(), 'iwt-as-user-'));
   try {
@@ -40,8 +42,12 @@ export function runAsUser(
     mkdirSync(mnt);
     const cmd = argv(mnt);
     const cwd = opts.cwd?.(mnt) ?? '/';
-    const script = 'mount --bind "$1" "$2" && cd "$3" && shift 3 && exec runuser -u "$0" -- "$@"';
+    const become = opts.caps
+      ? 'exec setpriv --reuid="$0" --regid="$(id -g "$0")" --clear-groups --inh-caps="$IWT_CAPS" --ambient-caps="$IWT_CAPS" -- "$@"'
+      : 'exec runuser -u "$0" -- "$@"';
+    const script = `mount --bind "$1" "$2" && cd "$3" && shift 3 && ${become}`;
     return spawnSync('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', script, user, ROOT, mnt, cwd, ...cmd], {
+      env: opts.caps ? { ...process.env, IWT_CAPS: opts.caps.map((c) => `+${c}`).join(',') } : process.env,
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: opts.timeout ?? 60_000,

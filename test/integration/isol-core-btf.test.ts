@@ -1,7 +1,7 @@
 // Root, real kernel: the CO-RE path that reads a task's PR_ISOL state
 // (bpf/core_fixes.bpf.h iw_read_isol) cannot run for real here: this stock
 // kernel has no task_isol_info / isol_info. It is exercised by loading the
-// unchanged build/isolwatch.bpf.o with libbpf's btf_custom_path pointing at
+// unchanged build/ARCH/isolwatch.bpf.o with libbpf's btf_custom_path pointing at
 // this kernel's own BTF plus the fields (test/integration/isol-btf-rewrite.ts).
 //
 // The added pointer member is placed at the offset of a real task_struct

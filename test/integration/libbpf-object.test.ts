@@ -511,15 +511,24 @@ describe('libbpf layer on the running kernel', () => {
   });
 
   it('reports missing privileges as a PermissionError (run as an unprivileged user)', () => {
-    // Transpile the layer for a plain node child running as nobody; it reaches koffi and the probe
-    // object through the checkout, bind-mounted where nobody can traverse (runAsUser).
+    // Transpile the layer, and the modules of src/ it imports, for a plain node child running as
+    // nobody; it reaches koffi and the probe object through the checkout, bind-mounted where
+    // nobody can traverse (runAsUser).
     const dir = join(tmp, 'unpriv');
-    mkdirSync(join(dir, 'src/libbpf'), { recursive: true });
-    for (const f of readdirSync(join(ROOT, 'src/libbpf')).filter((f) => f.endsWith('.ts'))) {
-      const src = readFileSync(join(ROOT, 'src/libbpf', f), 'utf8');
+    const todo = readdirSync(join(ROOT, 'src/libbpf')).filter((f) => f.endsWith('.ts')).map((f) => `src/libbpf/${f}`);
+    for (const seen = new Set<string>(); todo.length; ) {
+      const rel = todo.pop()!;
+      if (seen.has(rel)) continue;
+      seen.add(rel);
+      const src = readFileSync(join(ROOT, rel), 'utf8');
+      for (const m of src.matchAll(/from '(\.\.?\/[^']+)\.js'/g)) todo.push(join(dirname(rel), `${m[1]}.ts`));
       const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
-      writeFileSync(join(dir, 'src/libbpf', f.replace(/\.ts$/, '.js')), js);
+      mkdirSync(join(dir, dirname(rel)), { recursive: true });
+      writeFileSync(join(dir, rel.replace(/\.ts$/, '.js')), js);
     }
+    // ffi.ts throws the CLI's EnvironmentError when libbpf is missing: src/errors.ts goes along
+    const errorsJs = ts.transpileModule(readFileSync(join(ROOT, 'src/errors.ts'), 'utf8'), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+    writeFileSync(join(dir, 'src/errors.js'), errorsJs);
     writeFileSync(join(dir, 'package.json'), '{"type":"module"}');
     chmodSync(tmp, 0o755);
     const r = runAsUser(

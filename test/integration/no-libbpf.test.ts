@@ -1,11 +1,13 @@
 // Commands that do not trace never load libbpf: with libbpf.so.1 hidden (a
 // bind mount of /dev/null over it, in a private mount namespace) --help,
-// --version, doctor and report work with their usual exit codes, and a
-// tracing command exits 3 with one line naming the package to install.
+// --version (which says libbpf is not there), doctor and report work with
+// their usual exit codes, and a tracing command exits 3 with one line naming
+// the package to install.
 import { spawnSync } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { IW } from '../../src/contract/layout.generated.js';
 import { CLI, ROOT, requireRoot } from './harness.js';
 
 const REC = join(ROOT, 'test/fixtures/recordings/host-membarrier.rec.ndjson');
@@ -31,7 +33,12 @@ describe('without libbpf.so.1', () => {
     expect(h.stdout).toMatch(/^isolwatch /);
     const v = withoutLibbpf(['--version']);
     expect(v.status).toBe(0);
-    expect(v.stdout).toMatch(/^isolwatch \d+\.\d+\.\d+/);
+    expect(v.stderr).toBe('');
+    const [version, object, lib] = v.stdout.trimEnd().split('\n');
+    expect(version).toMatch(/^isolwatch \d+\.\d+\.\d+$/);
+    expect(object).toMatch(new RegExp(`^bpf object: ABI ${IW.IW_ABI_VERSION}, ${process.arch} \\(/`));
+    // the file is there, but it is no library: found by its name, passed over by its content
+    expect(lib).toMatch(/^libbpf: not found \(searched \/etc\/ld\.so\.cache, .*; passed over \S+libbpf\.so\.1\.\d+\.\d+: not an ELF file\): install the system libbpf/);
   });
 
   it('doctor audits (exit 0 or 1 by its findings, never 3)', () => {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { judgeRun } from '../../src/budget.js';
+import { judgeRecords as judgeRun } from '../helpers/judge-records.js';
 import { replay } from '../../src/commands/report.js';
 import { remedyFor } from '../../src/remedies.js';
 import type { InterruptionRecord, OutputRecord, SummaryRecord } from '../../src/types.js';
@@ -139,13 +139,17 @@ describe('pictures of a real membarrier run (CPU 1 watched, sender on CPU 0)', (
     const page = dom.stdout;
     expect(page).toContain('<span id="verdict-word" class="fail">FAIL</span>');
     for (const reason of summary.verdict!.reasons) expect(page).toContain(`<li>${domText(reason)}</li>`);
-    expect(page).toContain(`ipi_mb from membarrier/${sender.tid}@cpu0`);
+    expect(page).toContain(`ipi_mb from membarrier/${sender.tid} on CPU 0`);
 
-    // the top cause: the sender's membarrier IPIs, as many as were judged, with the catalogue's remedy
+    // the sender's membarrier IPIs among the top causes (costliest first: on a busy machine a
+    // preemption can cost more), as many as were judged, with the catalogue's remedy
     const judgement = judgeRun({ interruptions: ints, watchedCpus: [1], warmupEndNs: from_ns, windowEndNs: to_ns });
-    const top = judgement.topCauses[0];
-    expect(top).toMatchObject({ func: 'ipi_mb', sender: `membarrier/${sender.tid}`, sender_cpu: 0 });
-    const row = /<tr class="cause">(.*?)<\/tr>/s.exec(page)![1];
+    const at = judgement.topCauses.findIndex((t) => t.func === 'ipi_mb' && t.sender.comm === 'membarrier');
+    expect(at, 'ipi_mb from membarrier is not among the top 10 causes').toBeGreaterThanOrEqual(0);
+    expect(at).toBeLessThan(10);
+    const top = judgement.topCauses[at];
+    expect(top).toMatchObject({ sender: { kind: 'task', tid: sender.tid, cpu: 0 }, senderIds: [sender.tid] });
+    const row = [...page.matchAll(/<tr class="cause">(.*?)<\/tr>/gs)][at][1];
     expect(row).toContain('<code>ipi ipi_mb (call_function_single)</code>');
     expect(row).toContain(`<code>membarrier/${sender.tid}</code>`);
     expect(row).toContain(`<td class="num">${top.count}</td>`);
@@ -186,7 +190,7 @@ describe('pictures of a real membarrier run (CPU 1 watched, sender on CPU 0)', (
     const rec = join(ROOT, 'test/fixtures/recordings/host-membarrier.rec.ndjson');
     const rep = spawnSync(process.execPath, [CLI, 'report', rec, '--html', missing], { encoding: 'utf8' });
     expect(rep.status).toBe(2);
-    expect(rep.stderr.trim().split('\n')).toEqual([`isolwatch report: --html ${missing}: directory ${join(dir, 'no-such-dir')} does not exist (create it or write elsewhere)`]);
+    expect(rep.stderr.trim().split('\n')).toEqual([`isolwatch report: --html ${missing}: the directory ${join(dir, 'no-such-dir')} does not exist (create it first)`]);
     const run = spawnSync(process.execPath, [CLI, 'run', '--cpus', '1', '--perfetto', dir, '--', 'true'], { encoding: 'utf8' });
     expect(run.status).toBe(2);
     expect(run.stderr.trim().split('\n')).toEqual([`isolwatch run: --perfetto ${dir}: is a directory (give a file name)`]);
@@ -195,6 +199,6 @@ describe('pictures of a real membarrier run (CPU 1 watched, sender on CPU 0)', (
     expect(twice.stderr).toMatch(/^isolwatch run: --perfetto and --html both write .*: give each its own file\n$/);
     const record = spawnSync(process.execPath, [CLI, 'record', '-o', missing, '--cpus', '1', '--duration', '1'], { encoding: 'utf8' });
     expect(record.status).toBe(2);
-    expect(record.stderr).toMatch(/^isolwatch record: -o .*: directory .* does not exist/);
+    expect(record.stderr).toMatch(/^isolwatch record: -o .*: the directory .* does not exist/);
   });
 });

@@ -57,9 +57,20 @@ describe('run: the judged window', () => {
     expect(judged.to_ns - judged.from_ns).toBe(1e9);
   });
 
+  it('--duration: a command that never exits is ended after the window (not a failure of the command)', () => {
+    const report = join(dir, 'forever.ndjson');
+    // sleep 600 never ends by itself within the test; the tick of this host's CPU 1 is allowed by the budget.
+    // Had run waited for it, spawnSync's timeout would have killed run (status null).
+    const r = spawnSync(process.execPath, [CLI, 'run', '--cpus', '1', '--warmup', '0.3', '--duration', '1', '--budget', 'stolen=10s', '--report', report, '--', 'sleep', '600'], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('isolwatch run: judged window over: ending the command (SIGTERM, SIGKILL after 5 s)');
+    const { verdict } = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
+    expect(verdict).toMatchObject({ pass: true, reasons: [], signal: 'SIGTERM' });
+  });
+
   it('--duration 0 is a usage error (exit 2)', () => {
     const k = spawnSync(process.execPath, [CLI, 'run', '--cpus', '1', '--duration', '0', '--', 'true'], { encoding: 'utf8' });
     expect(k.status).toBe(2);
-    expect(k.stderr).toMatch(/--duration 0: the judged window must be longer than 0 s/);
+    expect(k.stderr).toBe('isolwatch run: --duration 0: must be longer than 0 s\n');
   });
 });

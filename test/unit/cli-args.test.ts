@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArgs, UsageError } from '../../src/cli-args.js';
+import { HELP, helpFor, parseArgs, UsageError } from '../../src/cli-args.js';
 import { parseProbes, DEFAULT_PROBES_WATCH } from '../../src/live/probes.js';
 
 describe('parseArgs', () => {
@@ -27,7 +27,7 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['watch', '--cpu', '1'])).toThrow(/unknown option '--cpu'/);
     expect(() => parseArgs(['watch', '--cpus', '3-1'])).toThrow(/end before start/);
     expect(() => parseArgs(['watch', '--pid', 'abc'])).toThrow(/not a process id/);
-    expect(() => parseArgs(['watch', '--duration', 'x'])).toThrow(/not a number of seconds/);
+    expect(() => parseArgs(['watch', '--duration', 'x'])).toThrow(/not a number of seconds or a duration/);
     expect(() => parseArgs(['record'])).toThrow(/-o FILE is required/);
     expect(() => parseArgs(['frobnicate'])).toThrow(/unknown command 'frobnicate'/);
     expect(() => parseArgs(['report', 'a', '--tui', '--json'])).toThrow(/cannot be combined/);
@@ -42,7 +42,37 @@ describe('parseArgs', () => {
   it('help and version', () => {
     expect(parseArgs(['--help'])).toEqual({ cmd: 'help' });
     expect(parseArgs(['run', '--help'])).toEqual({ cmd: 'help', topic: 'run' });
+    expect(parseArgs(['help', 'run'])).toEqual({ cmd: 'help', topic: 'run' });
     expect(parseArgs(['--version'])).toEqual({ cmd: 'version' });
+    // a --help for the command after '--' belongs to the command
+    expect(parseArgs(['run', '--', 'spin', '--help'])).toMatchObject({ cmd: 'run', opts: { argv: ['spin', '--help'] } });
+    expect(() => parseArgs(['help', 'nosuch'])).toThrow(/no command 'nosuch'/);
+    expect(() => parseArgs(['help', 'rum'])).toThrow(/did you mean 'run'\?/);
+  });
+  it('each command has its own help page listing every option it takes', () => {
+    const run = helpFor('run');
+    for (const o of ['--budget', '--warmup', '--duration', '--wait', '--grace', '--junit', '--report', '--summary', '--perfetto', '--html', '--allow-self', '--allow-cmd-failure', '--isolate', '--obj']) expect(run).toContain(o);
+    expect(helpFor('watch')).toContain('--pid');
+    expect(helpFor('record')).toContain('-o, --output FILE');
+    expect(helpFor('doctor')).toContain('--root DIR');
+    for (const o of ['--perfetto FILE', '--html FILE']) expect(helpFor('report')).toContain(o);
+    expect(helpFor('demo')).toContain('--duration');
+    expect(helpFor('watch')).toMatch(/groups: core[\s\S]*tasks\)/); // every probe group is named
+    expect(HELP).toContain("'isolwatch help CMD'");
+    expect(run).not.toContain(helpFor('watch'));
+  });
+  it('time flags take seconds or a duration, and must be > 0', () => {
+    expect(parseArgs(['watch', '--duration', '2m'])).toMatchObject({ opts: { duration: 120 } });
+    expect(parseArgs(['watch', '--duration', '1ms'])).toMatchObject({ opts: { duration: 0.001 } });
+    expect(parseArgs(['run', '--duration', '90s', '--warmup', '0', '--', 'x'])).toMatchObject({ opts: { window: 90, warmup: 0 } });
+    expect(() => parseArgs(['watch', '--duration', '0'])).toThrow(/must be longer than 0 s/);
+    expect(() => parseArgs(['run', '--duration', '0', '--', 'x'])).toThrow(/must be longer than 0 s/);
+  });
+  it('smaller mistakes are refused with what to do', () => {
+    expect(() => parseArgs(['watch', '--enforce'])).toThrow(/--enforce needs --policy FILE/);
+    expect(() => parseArgs(['record', '-o', '-'])).toThrow(/isolwatch watch --json/);
+    expect(() => parseArgs(['demo', '--cpus', '0-1'])).toThrow(/one CPU/);
+    expect(() => parseArgs(['watch', '--durtion', '1'])).toThrow(/did you mean '--duration'\?/);
   });
 });
 

@@ -309,7 +309,7 @@ describe('doctor: every finding', () => {
       expect(f.evidence.length, f.id).toBeGreaterThan(0);
       for (const e of f.evidence) expect(e.path, f.id).toMatch(/^\//);
       for (const r of f.why.remedies) expect(remedyById(r), `${f.id} -> ${r}`).toBeDefined();
-      expect(f.why.doc).toContain('interruptions.md');
+      expect(f.why.doc).toBe('docs/remedies.md');
     }
   });
 

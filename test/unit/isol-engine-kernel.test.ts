@@ -120,7 +120,9 @@ function run() {
     pr_isol: 'kernel' as const, probes: { attached: [], missing: [] }, ts_ns: 0,
   };
   const text = [
-    encodeLine({ type: 'recording', abi: IW.IW_ABI_VERSION, start, declared_pids: [P], arch: 'x86_64' }),
+    // declared as run declares its command (no victim filter, unlike record --pid)
+    encodeLine({ type: 'recording', abi: IW.IW_ABI_VERSION, start, declared_pids: [], arch: 'x86_64' }),
+    encodeLine({ type: 'declare', ts_ns: 0, pid: P, children: true }),
     ...raws.map((r) => encodeLine({ type: 'raw', ...r })),
     encodeLine({ type: 'end', duration_s: 1, lost: 0, symbols: SYMBOLS }),
   ].join('\n');

@@ -55,7 +55,7 @@ describe('planIsolate', () => {
       ok: true,
       argv: [defaultChisolPath(), '--abi-confirmed', '--via=kallsyms', '--quiesce', '0x1', '--', 'a'],
     });
-    expect(defaultChisolPath()).toMatch(/\/build\/chisol$/);
+    expect(defaultChisolPath()).toMatch(new RegExp(`/build/${process.arch}/chisol$`));
   });
   it('refuses an empty command', () => {
     expect(planIsolate(spec, { supported: true, via: 'kallsyms' }, [])).toMatchObject({ ok: false });

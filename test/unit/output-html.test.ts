@@ -2,11 +2,11 @@
 // the verdict first, the timeline's data complete, a histogram bar for each
 // class and duration range that occurred, the top causes with remedies, and
 // task names escaped. What a browser shows is tested in
-// test/integration/html-report.test.ts.
+// test/integration/pictures.test.ts.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { judgeRun } from '../../src/budget.js';
+import { judgeRecords as judgeRun } from '../helpers/judge-records.js';
 import { replay } from '../../src/commands/report.js';
 import { BUCKET_EDGES, bucketOf, histograms, timelineData, toHtml } from '../../src/output/html.js';
 import { parseNdjson, splitRecords } from '../../src/output/ndjson.js';

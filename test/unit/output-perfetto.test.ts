@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { judgeRun } from '../../src/budget.js';
+import { judgeRecords as judgeRun } from '../helpers/judge-records.js';
 import { replay } from '../../src/commands/report.js';
 import { parseNdjson, splitRecords } from '../../src/output/ndjson.js';
 import { toPerfetto } from '../../src/output/perfetto.js';

@@ -3,12 +3,16 @@
 // cannot be quiet, remedies from the injected catalogue. UPDATE_GOLDEN=1
 // rewrites the golden files; review the diff.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { toJunit, xmlAttr, xmlText } from '../../src/output/junit.js';
 import { mdCell, toMarkdown, type RemedyLookup } from '../../src/output/markdown.js';
-import { isReporterName, reporters, type ReportInput } from '../../src/output/index.js';
+import { FILE_REPORTS, isReporterName, reporters, writeFileReports, type ReportInput } from '../../src/output/index.js';
+import { checkOutputFiles } from '../../src/output/files.js';
 import { parseNdjson, splitRecords } from '../../src/output/ndjson.js';
-import { judgeRun, parseBudget } from '../../src/budget.js';
+import { parseBudget } from '../../src/verdict/index.js';
+import { judgeRecords as judgeRun } from '../helpers/judge-records.js';
 import { formatSummary } from '../../src/output/text.js';
 import { remedyFor as catalogue } from '../../src/remedies.js';
 import type { InterruptionRecord } from '../../src/types.js';
@@ -138,7 +142,7 @@ describe('toJunit', () => {
     expect(xml).toContain('<testcase classname="isolwatch.cpu" name="cpu1: quiet while isolated" time="0">');
     expect(xml).toContain('name="budget ipi&lt;=0"');
     expect(xml).toContain(
-      'ipi ipi_mb (call_function_single) caused by membarrier/4243 (task, pid 4242) on cpu0 via membarrier_private_expedited+0x8d, hit cpu1: 100x, 310us stolen (max 3.3us)',
+      'ipi ipi_mb (call_function_single) from membarrier/4243 on CPU 0 via membarrier_private_expedited+0x8d, hit CPU 1: 100x, 310us stolen (max 3.3us)',
     );
   });
 
@@ -189,8 +193,8 @@ describe('toJunit', () => {
     const judgement = judgeRun({ interruptions: [evil], watchedCpus: [2, 3] });
     const xml = toJunit({ ...base, start: { ...base.start, command: 'sh -c "a && b" <in' }, interruptions: [evil], judgement, summary: { ...base.summary, verdict: undefined } });
     checkXml(xml);
-    expect(xml).toContain("most: x]]&gt;y from &lt;b a=\"1\"&gt;&amp;'\\x01\\x1b/6@cpu0 x1");
-    expect(xml).toContain('caused by &lt;b a="1"&gt;&amp;\'\\x01\\x1b/6 (task) on cpu0 via f&amp;g&lt;h&gt;+0x1');
+    expect(xml).toContain("most: x]]&gt;y from &lt;b a=\"1\"&gt;&amp;'\\x01\\x1b/6 on CPU 0 x1");
+    expect(xml).toContain('from &lt;b a="1"&gt;&amp;\'\\x01\\x1b/6 on CPU 0 via f&amp;g&lt;h&gt;+0x1');
     expect(xml).toContain('<property name="command" value="sh -c &quot;a &amp;&amp; b&quot; &lt;in"/>');
   });
 
@@ -215,7 +219,7 @@ describe('toMarkdown', () => {
     const md = toMarkdown({ ...input('noisy'), remedyFor: stubRemedies });
     expectGolden(md, 'out-noisy.md');
     expect(md.split('\n')[0]).toBe('## isolwatch: ❌ FAIL — 118 interruptions while isolated on CPU 1, 360us stolen');
-    expect(md).toContain('| ipi `ipi_mb` (call_function_single) | `membarrier/4243` (pid 4242) on cpu0 | 1 | 100 | 310us | 3.3us | no membarrier() from processes with isolated threads |');
+    expect(md).toContain('| ipi `ipi_mb` (call_function_single) | `membarrier/4243 on CPU 0` via `membarrier_private_expedited+0x8d` | 1 | 100 | 310us | 3.3us | no membarrier() from processes with isolated threads |');
     // a pipe inside a remedy does not break the table
     expect(md).toContain("don't unmap in threads sharing the mm \\| use a separate process");
     expect(md).toContain('- before warm-up end: 6 interruptions (syscall 2, page_fault 3, timer 1), 55.1us stolen');
@@ -271,10 +275,11 @@ describe('toMarkdown', () => {
 });
 
 describe('reporters registry', () => {
-  it('has the four reporters, each giving a whole document', () => {
-    expect(Object.keys(reporters).sort()).toEqual(['junit', 'markdown', 'ndjson', 'text']);
+  it('has the six reporters, each giving a whole document', () => {
+    expect(Object.keys(reporters).sort()).toEqual(['html', 'junit', 'markdown', 'ndjson', 'perfetto', 'text']);
     expect(isReporterName('junit')).toBe(true);
-    expect(isReporterName('html')).toBe(false);
+    expect(isReporterName('html')).toBe(true);
+    expect(isReporterName('pdf')).toBe(false);
     expect(isReporterName('toString')).toBe(false);
     const data = input('noisy');
     for (const [name, report] of Object.entries(reporters)) {
@@ -284,5 +289,25 @@ describe('reporters registry', () => {
     expect(reporters.junit(data)).toBe(toJunit(data));
     expect(reporters.text(data)).toContain('verdict: FAIL');
     expect(reporters.ndjson(data).split('\n')).toHaveLength(127); // start + 124 + summary + final newline
+  });
+
+  it('every file flag has its reporter; checked up front, one file per flag', () => {
+    for (const { reporter } of Object.values(FILE_REPORTS)) expect(isReporterName(reporter)).toBe(true);
+    expect(Object.keys(FILE_REPORTS).sort()).toEqual(['--html', '--junit', '--perfetto', '--report', '--summary']);
+    const dir = mkdtempSync(join(tmpdir(), 'iw-reports-'));
+    try {
+      const files = { '--perfetto': join(dir, 't.json'), '--html': join(dir, 'r.html') };
+      checkOutputFiles('report', files);
+      writeFileReports(input('noisy'), files);
+      expect(JSON.parse(readFileSync(files['--perfetto'], 'utf8')).traceEvents.length).toBeGreaterThan(0);
+      expect(readFileSync(files['--html'], 'utf8')).toMatch(/^<!doctype html>/);
+      expect(() => checkOutputFiles('run', { '--perfetto': join(dir, 'a'), '--html': join(dir, 'a') })).toThrow(
+        `isolwatch run: --perfetto and --html both write ${join(dir, 'a')}: give each its own file`,
+      );
+      expect(() => checkOutputFiles('run', { '--html': dir })).toThrow(/--html .*: is a directory/);
+      expect(() => checkOutputFiles('run', { '--summary': '/dev/stdout', '--junit': '/dev/stdout' })).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

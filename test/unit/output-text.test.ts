@@ -4,9 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { formatDuration, causeText, chainText } from '../../src/output/format.js';
-import { formatInterruption, formatStart, formatSummary, formatText, interruptionHeader } from '../../src/output/text.js';
+import { MDWE_WARNING } from '../helpers/records.js';
+import { formatInterruption, formatIsol, formatStart, formatSummary, formatText, interruptionHeader } from '../../src/output/text.js';
 import { parseNdjson, splitRecords } from '../../src/output/ndjson.js';
-import { judgeRun } from '../../src/budget.js';
+import { judgeRecords as judgeRun } from '../helpers/judge-records.js';
 import type { InterruptionRecord, StartRecord } from '../../src/types.js';
 
 const REC = 'test/fixtures/recordings';
@@ -65,16 +66,16 @@ describe('formatDuration', () => {
 
 describe('cause wording', () => {
   it('names the sender task, its CPU and callsite', () => {
-    expect(causeText(ipi.cause)).toBe('membarrier/4243@cpu0 membarrier_private_expedited+0x8d');
+    expect(causeText(ipi.cause)).toBe('membarrier/4243 on CPU 0 via membarrier_private_expedited+0x8d');
   });
   it('names contexts instead of the interrupted task', () => {
-    expect(causeText({ self: false, context: 'softirq', cpu: 1, callsite: 'delayed_work_timer_fn+0x1d' })).toBe('softirq (timer)@cpu1 delayed_work_timer_fn+0x1d');
-    expect(causeText({ self: false, context: 'hardirq', cpu: 3, callsite: 'nvme_irq+0x10' })).toBe('hardirq (nvme_irq)@cpu3');
+    expect(causeText({ self: false, context: 'softirq', cpu: 1, callsite: 'delayed_work_timer_fn+0x1d' })).toBe('softirq (timer) on CPU 1 via delayed_work_timer_fn+0x1d');
+    expect(causeText({ self: false, context: 'hardirq', cpu: 3, callsite: 'nvme_irq+0x10' })).toBe('hardirq (nvme_irq) on CPU 3');
     expect(causeText({ self: false, context: 'hardirq' })).toBe('hardirq');
     expect(causeText({ self: true, context: 'self' })).toBe('self');
     expect(causeText({ self: false, origin: 'isolwatch', context: 'task', comm: 'isolwatch', tid: 7 })).toBe('isolwatch');
     expect(causeText({ self: false })).toBe('');
-    expect(causeText({ self: false, cpu: 0 })).toBe('?@cpu0');
+    expect(causeText({ self: false, cpu: 0 })).toBe('unknown sender on CPU 0');
   });
   it('shows the chain compactly', () => {
     expect(
@@ -94,7 +95,7 @@ describe('formatInterruption', () => {
   it('writes one line in fixed columns under the header', () => {
     const line = formatInterruption(ipi, { realtimeOffsetNs: REALTIME_OFFSET });
     expect(line).toBe(
-      '15:46:41.123456   1* ipi        call_function_single ipi_mb              3.1us  noise/4242 <- membarrier/4243@cpu0 membarrier_private_expedited+0x8d',
+      '15:46:41.123456   1* ipi        call_function_single ipi_mb              3.1us  noise/4242 <- membarrier/4243 on CPU 0 via membarrier_private_expedited+0x8d',
     );
     const header = interruptionHeader();
     expect(header.indexOf('CLASS')).toBe(line.indexOf('ipi'));
@@ -128,7 +129,7 @@ describe('formatInterruption', () => {
       { timeZeroNs: 5_001_000_000_000 },
     );
     expect(line).toBe(
-      '       0.123457   1* workqueue  drain_local_memcg_s~ drain_local_memc~   3.1us  noise/4242 <- kubelet/78@cpu0 [kworker/1:2 > drain_local_memcg_stock] (open_end) => SIGUSR1 to victim 4242: delivered',
+      '       0.123457   1* workqueue  drain_local_memcg_s~ drain_local_memc~   3.1us  noise/4242 <- kubelet/78 on CPU 0 [kworker/1:2 > drain_local_memcg_stock] (open_end) => SIGUSR1 to victim 4242: delivered',
     );
   });
 });
@@ -225,5 +226,14 @@ describe('text log golden files', () => {
   it('out-not-isolated (seconds since start)', () => {
     const r = load('not-isolated');
     expectGolden(formatText(r), 'out-not-isolated.txt');
+  });
+});
+
+describe('PR_ISOL-numbered prctls in the text log', () => {
+  it('are lines of their own, loud when the number meant something else on this kernel', () => {
+    expect(formatIsol(MDWE_WARNING, { timeZeroNs: 5_000_000_000_000 })).toBe(
+      '       0.100000 warning: rt-app/5001 PR_ISOL_CFG_SET = 0: PR_SET_MDWE (stock kernel): memory-deny-write-execute turned on, irreversibly',
+    );
+    expect(formatText({ interruptions: [], isol: [MDWE_WARNING] })).toContain('warning: rt-app/5001 PR_ISOL_CFG_SET');
   });
 });

@@ -35,7 +35,7 @@ describe('malformed policies report file:line:col and the key path', () => {
   it('bad duration (no unit)', () => {
     const e = fail(join(FIX, 'bad-duration.yaml'));
     expect([e.line, e.col, e.path]).toEqual([7, 15, 'rules[0].budget.stolen']);
-    expect(e.message).toContain("duration '50' has no unit (write e.g. '50us'");
+    expect(e.message).toContain("'50' needs a unit (e.g. 50us");
   });
 
   it('bad signal name', () => {

@@ -3,7 +3,9 @@
 // links with doctor findings hold in both directions.
 import { describe, expect, it } from 'vitest';
 import { FINDING_DEFS, FINDING_IDS } from '../../src/doctor/index.js';
-import { REMEDIES, remedyById, remedyFor, type InterruptionKey } from '../../src/remedies.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REMEDIES, REMEDY_DOC, remediesMarkdown, remedyById, remedyFor, type InterruptionKey } from '../../src/remedies.js';
 
 // One interruption per catalogue entry, shaped as the correlation engine emits them.
 const SAMPLES: Array<[InterruptionKey, string]> = [
@@ -141,5 +143,12 @@ describe('remedy catalogue', () => {
         expect(remedyById(r)!.doctorChecks ?? [], `${r} should list ${id}`).toContain(id);
       }
     }
+  });
+});
+
+describe('docs/remedies.md', () => {
+  it('is the catalogue as it is (regenerate with npm run gen-remedies)', () => {
+    expect(readFileSync(join(import.meta.dirname, '../../docs/remedies.md'), 'utf8')).toBe(remediesMarkdown());
+    expect(REMEDY_DOC).toBe('docs/remedies.md');
   });
 });

@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { InterruptionRecord, OutputRecord, StartRecord, SummaryRecord } from '../../src/types.js';
 import { lineText } from '../../tui/format.js';
+import { MDWE_WARNING } from '../helpers/records.js';
 import { keyToAction } from '../../tui/keys.js';
-import type { Action, Model, ModelOptions } from '../../tui/model.js';
+import type { Action, Model, ModelOptions } from '../../tui/model/index.js';
 import {
   causeRows,
   cpuHistory,
@@ -18,7 +19,7 @@ import {
   taskRows,
   timeView,
   visible,
-} from '../../tui/model.js';
+} from '../../tui/model/index.js';
 import { parseRecording } from '../../tui/recording.js';
 import { describeEvent } from '../../tui/views/describe.js';
 import { renderScreen, screenText } from '../../tui/views/screen.js';
@@ -167,7 +168,7 @@ describe('tui model: top causes', () => {
     const vm = rows.filter((g) => g.kind === 'vmstat_update').map((g) => [g.sender, g.count]);
     expect(vm).toEqual(
       expect.arrayContaining([
-        ['softirq on CPU 1', 4],
+        ['softirq (__queue_delayed_work) on CPU 1', 4],
         ['kworker/0:2/87 on CPU 0', 1],
       ]),
     );
@@ -179,7 +180,7 @@ describe('tui model: top causes', () => {
   it('describes an interruption in words, cause chain included', () => {
     const ipi = interruptions.find((r) => r.func === 'ipi_mb')!;
     expect(describeEvent({ ...ipi, duration_ns: 3100 })).toBe(
-      'IPI call_function_single -> ipi_mb from noise/4242 on CPU 0 (membarrier_private_expedited) 3.1 us',
+      'IPI call_function_single -> ipi_mb from noise/4242 on CPU 0 (membarrier_private_expedited) 3.1us',
     );
     const tick = interruptions.find((r) => r.kind === 'local_timer')!;
     expect(describeEvent(tick)).toMatch(/^timer local_timer -> softirq TIMER from hardirq on CPU \d/);
@@ -195,7 +196,7 @@ describe('tui model: top causes', () => {
       ],
     };
     expect(describeEvent(live)).toBe(
-      'IPI call_function_single -> ipi_mb -> softirq TIMER from noise/4242 on CPU 0 (membarrier_private_expedited) 3.1 us',
+      'IPI call_function_single -> ipi_mb -> softirq TIMER from noise/4242 on CPU 0 (membarrier_private_expedited) 3.1us',
     );
   });
 });
@@ -333,7 +334,7 @@ describe('tui views: screen layout', () => {
     const text = screenText(m, { remedyFor });
     expect(text).toContain('Top cause: IPI call_function_single -> ipi_mb from noise/4242 on CPU 0');
     expect(text).toContain('Durations');
-    expect(text).toMatch(/< 4\.0 us \|#+ +\d+/);
+    expect(text).toMatch(/< 4us \|#+ +\d+/);
     expect(text).toContain('- stop calling membarrier()');
     expect(screenText(m)).toContain('no remedy known for ipi/call_function_single/ipi_mb');
     // scrolls when taller than the screen
@@ -432,5 +433,12 @@ describe('tui views: screen layout', () => {
     const text = screenText(initModel(bare, { cols: 80, rows: 24 }));
     expect(text).toContain('3:housekeeping');
     expect(text).toContain('no interruptions yet');
+  });
+});
+
+describe('tui: PR_ISOL-numbered prctls that meant something else', () => {
+  it('are said in the header, not only in JSON', () => {
+    const m = run(replayed(), { type: 'records', records: [MDWE_WARNING], nowNs: 0 });
+    expect(screenText(m)).toContain('! warning: rt-app/5001 PR_ISOL_CFG_SET: PR_SET_MDWE (stock kernel)');
   });
 });

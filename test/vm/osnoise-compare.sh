@@ -12,7 +12,7 @@
 #   --timer-migration    leave kernel.timer_migration as it is (default: 0 for the run, so the
 #                        thread's sleep timer expires on C itself, not on a housekeeping CPU)
 #   --probes SPEC        isolwatch probe groups (default: "default", all but syscalls)
-#   --obj FILE           isolwatch BPF object (default build/isolwatch.bpf.o)
+#   --obj FILE           isolwatch BPF object (default build/ARCH/isolwatch.bpf.o)
 #   --out DIR            raw data + comparison (default $ISOLWATCH_VM_OUT/osnoise, else /tmp/osnoise)
 #   --disturber FILE     prebuilt test/vm/osnoise-disturb (else compiled with gcc into DIR)
 #   --collect-only       write the raw files, skip the analysis (the caller runs it: the test does,

@@ -1,9 +1,9 @@
 // Top causes: interruptions grouped by (class, func-or-kind, sender), worst
 // stolen time first.
 import type { Line } from '../format.js';
-import { col, fmtCount, fmtDuration, symbolName } from '../format.js';
-import type { CauseGroup, Model, Snapshot } from '../model.js';
-import { causeRows } from '../model.js';
+import { col, fmtCount, formatDuration, symbolName } from '../format.js';
+import type { CauseGroup, Model, Snapshot } from '../model/index.js';
+import { causeRows } from '../model/index.js';
 import { whatLabel } from './describe.js';
 import { framePanel } from './panel.js';
 
@@ -22,8 +22,8 @@ export function causePanel(model: Model, snap: Snapshot, width: number, height: 
     const text = [
       col(fmtCount(g.count), 6, 'right'),
       col(fmtCount(g.violations), 5, 'right'),
-      col(fmtDuration(g.stolenNs), 9, 'right'),
-      col(fmtDuration(g.maxNs), 8, 'right'),
+      col(formatDuration(g.stolenNs), 9, 'right'),
+      col(formatDuration(g.maxNs), 8, 'right'),
       `${whatLabel(g.class, g.kind, g.func)} ${causeSender(g)}`,
     ].join(' ');
     return [{ text, style: g.violations > 0 ? ('violation' as const) : undefined }];

@@ -1,9 +1,9 @@
 // CPU panel: one row per watched CPU — victim, interruptions/s by class,
 // stolen time %, longest stall, and a per-second sparkline.
 import type { Line } from '../format.js';
-import { col, fmtDuration, fmtPercent, fmtRate, joinFit, sparkline } from '../format.js';
-import type { Model, Snapshot } from '../model.js';
-import { cpuHistory, cpuRows } from '../model.js';
+import { col, formatDuration, fmtPercent, fmtRate, joinFit, sparkline } from '../format.js';
+import type { Model, Snapshot } from '../model/index.js';
+import { cpuHistory, cpuRows } from '../model/index.js';
 import { classShort } from './describe.js';
 import { framePanel } from './panel.js';
 
@@ -53,7 +53,7 @@ export function cpuPanel(model: Model, snap: Snapshot, width: number, height: nu
       col(fmtRate(r.totalPerS), 6, 'right'),
       col(byClass, c.classes),
       col(fmtPercent(r.stolenFraction), 7, 'right'),
-      col(r.stats.maxNs ? fmtDuration(r.stats.maxNs) : '-', 8, 'right'),
+      col(r.stats.maxNs ? formatDuration(r.stats.maxNs) : '-', 8, 'right'),
       hist,
     ].join(' ');
     return [{ text, style: r.stats.violations > 0 ? ('warn' as const) : undefined }];

@@ -1,7 +1,7 @@
 // Interruptions in words: the phrasing shared by the event log, top causes and detail views.
 import type { ChainEntry, InterruptionClass, InterruptionRecord } from '../../src/types.js';
-import { fmtDuration, symbolName } from '../format.js';
-import { senderLabel } from '../model.js';
+import { formatDuration, symbolName } from '../format.js';
+import { senderLabel, senderOf } from '../../src/verdict/index.js';
 
 const LABEL: Partial<Record<InterruptionClass, string>> = { ipi: 'IPI', irq: 'IRQ', nmi: 'NMI' };
 
@@ -56,10 +56,10 @@ function chainStep(e: ChainEntry): string {
 
 /** "from noise/4242 on CPU 0 (membarrier_private_expedited)", "(self)" */
 export function causeWords(r: InterruptionRecord): string {
-  const who = senderLabel(r);
-  if (who.self) return '(self)';
+  const sender = senderOf(r.cause);
+  if (sender.kind === 'self') return '(self)';
   const site = r.cause.callsite ? ` (${symbolName(r.cause.callsite)})` : '';
-  return `from ${who.label}${site}`;
+  return `from ${senderLabel(sender)}${site}`;
 }
 
 /**
@@ -73,6 +73,6 @@ export function describeEvent(r: InterruptionRecord, withDuration = true): strin
   // nothing new on one line; the detail view shows the whole chain.
   for (const e of nestedChain(r)) if (chainStep(e) !== top) parts.push(`-> ${chainStep(e)}`);
   parts.push(causeWords(r));
-  if (withDuration) parts.push(fmtDuration(r.duration_ns));
+  if (withDuration) parts.push(formatDuration(r.duration_ns));
   return parts.join(' ');
 }

@@ -2,9 +2,9 @@
 // one CPU, one task. Returns all lines; the screen view scrolls them.
 import type { InterruptionClass, InterruptionRecord } from '../../src/types.js';
 import type { Line } from '../format.js';
-import { fmtCount, fmtDuration, fmtPercent, fmtRate, fmtRelTs, plain, symbolName } from '../format.js';
-import type { CauseGroup, DetailTarget, EventEntry, Model, RemedyLookup, Snapshot } from '../model.js';
-import { HIST_BOUNDS_NS, causeRows, cpuRows, isolationOf } from '../model.js';
+import { fmtCount, formatDuration, fmtPercent, fmtRate, fmtRelTs, plain, symbolName } from '../format.js';
+import type { CauseGroup, DetailTarget, EventEntry, Model, RemedyLookup, Snapshot } from '../model/index.js';
+import { HIST_BOUNDS_NS, causeRows, cpuRows, isolationOf } from '../model/index.js';
 import { causeSender } from './causes.js';
 import { classLabel, describeEvent, whatLabel } from './describe.js';
 import { isolLabel } from './tasks.js';
@@ -42,12 +42,12 @@ export function detailLines(model: Model, snap: Snapshot, d: DetailTarget, width
 }
 
 function chainLines(r: InterruptionRecord): Line[] {
-  const out: Line[] = [T(`${whatLabel(r.class, r.kind, r.func)}`.padEnd(48) + fmtDuration(r.duration_ns).padStart(10))];
+  const out: Line[] = [T(`${whatLabel(r.class, r.kind, r.func)}`.padEnd(48) + formatDuration(r.duration_ns).padStart(10))];
   for (const e of r.chain ?? []) {
     if (e.depth === 0 && e.class === r.class && e.kind === r.kind) continue;
     const indent = '  '.repeat(Math.max(1, e.depth));
     const name = e.name ? ` (${e.name})` : '';
-    out.push(T(`${indent}-> ${whatLabel(e.class, e.kind, e.func)}${name}`.padEnd(48) + fmtDuration(e.duration_ns).padStart(10)));
+    out.push(T(`${indent}-> ${whatLabel(e.class, e.kind, e.func)}${name}`.padEnd(48) + formatDuration(e.duration_ns).padStart(10)));
   }
   return out;
 }
@@ -61,7 +61,7 @@ export function histogramLines(hist: readonly number[], width: number): Line[] {
   const barW = Math.max(5, Math.min(40, width - 30));
   const out: Line[] = [];
   for (let i = first; i <= last; i++) {
-    const label = i < HIST_BOUNDS_NS.length ? `< ${fmtDuration(HIST_BOUNDS_NS[i])}` : `>= ${fmtDuration(HIST_BOUNDS_NS[HIST_BOUNDS_NS.length - 1])}`;
+    const label = i < HIST_BOUNDS_NS.length ? `< ${formatDuration(HIST_BOUNDS_NS[i])}` : `>= ${formatDuration(HIST_BOUNDS_NS[HIST_BOUNDS_NS.length - 1])}`;
     const n = hist[i];
     const bar = '#'.repeat(n > 0 ? Math.max(1, Math.round((n / max) * barW)) : 0);
     out.push(T(`${label.padStart(10)} |${bar.padEnd(barW)} ${n}`));
@@ -93,8 +93,8 @@ function causeDetail(g: CauseGroup, width: number, remedyFor?: RemedyLookup): Li
   return [
     H(`Top cause: ${whatLabel(g.class, g.kind, g.func)} ${causeSender(g)}`),
     T(
-      `${fmtCount(g.count)} interruptions, ${fmtCount(g.violations)} violations, stolen ${fmtDuration(g.stolenNs)}, ` +
-        `avg ${fmtDuration(avg)}, max ${fmtDuration(g.maxNs)}, on CPU ${g.victimCpus.join(',')}`,
+      `${fmtCount(g.count)} interruptions, ${fmtCount(g.violations)} violations, stolen ${formatDuration(g.stolenNs)}, ` +
+        `avg ${formatDuration(avg)}, max ${formatDuration(g.maxNs)}, on CPU ${g.victimCpus.join(',')}`,
     ),
     T(`victim: ${g.sample.victim.comm}/${g.sample.victim.tid}   sender: ${g.sender}${g.pids.length > 1 ? ` (threads ${g.pids.join(',')})` : ''}`),
     ...(g.callsites.length ? [T(`callsite${g.callsites.length > 1 ? 's' : ''}: ${g.callsites.join(', ')}`)] : []),
@@ -149,7 +149,7 @@ function cpuDetail(model: Model, snap: Snapshot, cpu: number): Line[] {
   const out: Line[] = [
     H(`CPU ${cpu}: ${isolationOf(model.start, cpu)}`),
     T(`victim now: ${st.victim ? `${st.victim.comm}/${st.victim.tid}` : '-'}`),
-    T(`${st.total} interruptions, ${st.violations} violations, stolen ${fmtDuration(st.stolenNs)} (${fmtPercent(row.stolenFraction)} of the rate window), longest ${fmtDuration(st.maxNs)}${st.maxWhat ? ` (${st.maxWhat})` : ''}`),
+    T(`${st.total} interruptions, ${st.violations} violations, stolen ${formatDuration(st.stolenNs)} (${fmtPercent(row.stolenFraction)} of the rate window), longest ${formatDuration(st.maxNs)}${st.maxWhat ? ` (${st.maxWhat})` : ''}`),
     plain(''),
     H('By class              count      per s'),
   ];
@@ -159,7 +159,7 @@ function cpuDetail(model: Model, snap: Snapshot, cpu: number): Line[] {
   }
   out.push(plain(''), H('Top causes on this CPU'));
   const causes = causeRows(snap, '').filter((g) => g.victimCpus.includes(cpu)).slice(0, 10);
-  for (const g of causes) out.push(T(`${String(g.count).padStart(6)} ${fmtDuration(g.stolenNs).padStart(9)}  ${whatLabel(g.class, g.kind, g.func)} ${causeSender(g)}`));
+  for (const g of causes) out.push(T(`${String(g.count).padStart(6)} ${formatDuration(g.stolenNs).padStart(9)}  ${whatLabel(g.class, g.kind, g.func)} ${causeSender(g)}`));
   if (causes.length === 0) out.push(T('none', 'dim'));
   out.push(plain(''), H('Recent on this CPU'));
   const t0 = model.start.ts_ns ?? 0;
@@ -175,7 +175,7 @@ function taskDetail(model: Model, snap: Snapshot, tid: number): Line[] {
   const out: Line[] = [
     H(`Task ${t.comm} pid ${t.pid} tid ${t.tid}${t.lastCpu !== undefined ? ` (last on CPU ${t.lastCpu})` : ''}`),
     T(`isolation: ${isolLabel(t)}`),
-    T(`${t.interruptions} interruptions, ${t.violations} violations, stolen ${fmtDuration(t.stolenNs)}, longest ${fmtDuration(t.maxNs)}`),
+    T(`${t.interruptions} interruptions, ${t.violations} violations, stolen ${formatDuration(t.stolenNs)}, longest ${formatDuration(t.maxNs)}`),
   ];
   if (t.lastOp) out.push(T(`last PR_ISOL prctl: ${t.lastOp}: ${t.lastOpMeaning ?? ''}`, t.lastOpWarning ? 'warn' : undefined));
   out.push(plain(''), H('By class'));

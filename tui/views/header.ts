@@ -3,8 +3,8 @@
 // elapsed, pause, filter), and notices such as a watched task having exited.
 import type { Line } from '../format.js';
 import { fitLine, fmtElapsed, wrapLine } from '../format.js';
-import type { Model } from '../model.js';
-import { isolationOf, timeView, visible } from '../model.js';
+import type { Model } from '../model/index.js';
+import { isolationOf, timeView, visible } from '../model/index.js';
 
 export function headerLines(model: Model, width: number): Line[] {
   const s = model.start;
@@ -54,7 +54,7 @@ export const MAX_NOTE_ROWS = 3;
 
 /** Notices (things that happened, e.g. a watched task exited) first, then the fixed notes; long ones wrap. */
 export function noteLines(model: Model, max: number, width: number): Line[] {
-  const notices = model.session?.notices ?? [];
+  const notices = [...(model.session?.notices ?? []), ...model.stats.isolWarnings.map((w) => `warning: ${w}`)];
   const out: Line[] = [
     ...notices.map((n): Line => [{ text: `! ${n}`, style: 'warn' }]),
     ...model.opts.notes.map((n): Line => [{ text: n, style: 'dim' }]),

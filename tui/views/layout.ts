@@ -1,7 +1,7 @@
 // The whole screen layout, declared in one place: which rows each region gets
 // for a given terminal size. Regions stack vertically and span the full width.
-import type { Model, PanelId } from '../model.js';
-import { cpuRows, taskRows, visible } from '../model.js';
+import type { Model, PanelId } from '../model/index.js';
+import { cpuRows, taskRows, visible } from '../model/index.js';
 import { MAX_NOTE_ROWS, noteLines } from './header.js';
 
 export interface Region {

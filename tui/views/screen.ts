@@ -2,8 +2,8 @@
 // view), footer. Exactly model.rows lines of model.cols columns.
 import type { Line } from '../format.js';
 import { fitLine, plain, wrapLine } from '../format.js';
-import type { Model, RemedyLookup } from '../model.js';
-import { visible } from '../model.js';
+import type { Model, RemedyLookup } from '../model/index.js';
+import { visible } from '../model/index.js';
 import { causePanel } from './causes.js';
 import { cpuPanel } from './cpus.js';
 import { detailLines } from './detail.js';

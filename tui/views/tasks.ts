@@ -2,9 +2,9 @@
 // with their isolation state and where it came from, violations, stolen time.
 import type { IsolSource } from '../../src/types.js';
 import type { Line } from '../format.js';
-import { col, fmtCount, fmtDuration } from '../format.js';
-import type { Model, Snapshot, TaskStats } from '../model.js';
-import { taskRows } from '../model.js';
+import { col, fmtCount, formatDuration } from '../format.js';
+import type { Model, Snapshot, TaskStats } from '../model/index.js';
+import { taskRows } from '../model/index.js';
 import { framePanel } from './panel.js';
 
 const SOURCE: Record<IsolSource, string> = {
@@ -40,8 +40,8 @@ export function taskPanel(model: Model, snap: Snapshot, width: number, height: n
       col(isolLabel(t), 25),
       col(fmtCount(t.violations), 5, 'right'),
       col(fmtCount(t.interruptions), 6, 'right'),
-      col(fmtDuration(t.stolenNs), 9, 'right'),
-      col(t.maxNs ? fmtDuration(t.maxNs) : '-', 8, 'right'),
+      col(formatDuration(t.stolenNs), 9, 'right'),
+      col(t.maxNs ? formatDuration(t.maxNs) : '-', 8, 'right'),
       t.lastOp ?? '-',
     ].join(' ');
     return [{ text, style: t.violations > 0 ? ('violation' as const) : t.lastOpWarning ? ('warn' as const) : undefined }];

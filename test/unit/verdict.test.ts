@@ -1,16 +1,21 @@
-// Budget parsing (--budget) and the judgement rules of `isolwatch run`.
+// The verdict module: durations, budgets and the rule for which limits hold,
+// the judgement of run/report/watch, top causes and sender names.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import {
   BudgetError,
-  budgetLabel,
+  didYouMean,
   formatBudgets,
-  judgeRun,
+  formatDuration,
+  limitLabel,
+  limitsText,
   mergeBudgets,
   parseBudget,
   parseDuration,
+  rowsFromRecords,
   topCauses,
-} from '../../src/budget.js';
+} from '../../src/verdict/index.js';
+import { judgeRecords } from '../helpers/judge-records.js';
 import { parseNdjson, splitRecords } from '../../src/output/ndjson.js';
 import type { Cause, InterruptionClass, InterruptionRecord } from '../../src/types.js';
 
@@ -32,6 +37,8 @@ function rec(over: Partial<InterruptionRecord> & { cause?: Cause } = {}): Interr
   };
 }
 
+const judgeRun = judgeRecords;
+
 function self(klass: InterruptionClass, kind: string, over: Partial<InterruptionRecord> = {}): InterruptionRecord {
   return rec({ class: klass, kind, func: undefined, cause: { self: true, context: 'self' }, duration_ns: 300, ...over });
 }
@@ -47,13 +54,26 @@ describe('parseDuration', () => {
     ['3µs', 3_000],
     ['10 us', 10_000],
     ['1.0005us', 1_001],
+    ['2m', 120_000_000_000],
+    ['1h', 3_600_000_000_000],
   ])('%s = %d ns', (text, ns) => {
     expect(parseDuration(text)).toBe(ns);
   });
 
+  it('a bare number is seconds only where the caller says so (CLI time flags)', () => {
+    expect(parseDuration('10', 's')).toBe(10e9);
+    expect(parseDuration('0.5', 's')).toBe(5e8);
+    expect(parseDuration('2m', 's')).toBe(120e9);
+  });
+
+  it('formats with three significant digits and reads its own output back', () => {
+    for (const ns of [850, 3_100, 250_000, 1_250_000, 2e9, 999_700]) expect(parseDuration(formatDuration(ns))).toBeCloseTo(ns, -Math.floor(Math.log10(ns)) + 2);
+    expect(formatDuration(999_700)).toBe('1ms');
+  });
+
   it.each([
-    ['50', /needs a unit: ns, us, ms or s \(e\.g\. 50us\)/],
-    ['50m', /unknown unit 'm'/],
+    ['50', /'50' needs a unit \(e\.g\. 50us; units: ns, us, µs, ms, s, m, h\)/],
+    ['50x', /unknown unit 'x'/],
     ['fast', /not a duration/],
     ['-1us', /not a duration/],
     ['', /not a duration/],
@@ -115,7 +135,7 @@ describe('mergeBudgets', () => {
       stolen_ns: 1_000_000,
       total: 3,
     });
-    expect(mergeBudgets()).toEqual({ classes: {} });
+    expect(mergeBudgets()).toBeUndefined();
   });
 
   it('does not modify its inputs', () => {
@@ -125,10 +145,59 @@ describe('mergeBudgets', () => {
   });
 });
 
-describe('budgetLabel', () => {
+describe('limitLabel', () => {
   it('spells counts and durations', () => {
-    expect(budgetLabel({ name: 'ipi', limit: 0, unit: 'count' })).toBe('ipi<=0');
-    expect(budgetLabel({ name: 'stolen', limit: 50_000, unit: 'ns' })).toBe('stolen<=50us');
+    expect(limitLabel({ name: 'ipi', limit: 0, unit: 'count' })).toBe('ipi<=0');
+    expect(limitLabel({ name: 'stolen', limit: 50_000, unit: 'ns' })).toBe('stolen<=50us');
+  });
+});
+
+describe('which limits hold (README: the budget rule)', () => {
+  const tick = () => rec({ class: 'timer', kind: 'local_timer', func: 'tick_nohz_handler', cause: { self: false, context: 'unknown' } });
+  const noisy = [tick(), tick(), tick(), rec()];
+  it('no --budget, no policy: every class is held to zero', () => {
+    const j = judgeRun({ interruptions: noisy, watchedCpus: [1] });
+    expect(j.quietRequired).toBe(true);
+    expect(j.reasons.map((r) => r.split(' ')[1])).toEqual(['timer<=0', 'ipi<=0']);
+    expect(limitsText(j)).toBe('none given: every class <=0 while isolated');
+  });
+  it('only stolen= or total=: those limits alone (a machine with a tick can pass)', () => {
+    expect(judgeRun({ interruptions: noisy, watchedCpus: [1], budgets: parseBudget('stolen=1s') }).pass).toBe(true);
+    expect(judgeRun({ interruptions: noisy, watchedCpus: [1], budgets: parseBudget('total=100000') }).pass).toBe(true);
+    const over = judgeRun({ interruptions: noisy, watchedCpus: [1], budgets: parseBudget('total=3') });
+    expect(over.reasons).toEqual(['budget total<=3 exceeded: 4 while isolated; most: tick_nohz_handler from unknown sender x3']);
+    expect(limitsText(over)).toBe('total<=3');
+    const both = judgeRun({ interruptions: noisy, watchedCpus: [1], budgets: parseBudget('total=10,stolen=3us') });
+    expect(both.reasons).toEqual(['budget stolen<=3us exceeded: 4us stolen; most: tick_nohz_handler from unknown sender x3']);
+  });
+  it('classes named: those limits, every other class at zero, run-wide limits beside them', () => {
+    const j = judgeRun({ interruptions: noisy, watchedCpus: [1], budgets: parseBudget('timer=3') });
+    expect(j.reasons).toEqual(['budget ipi<=0 exceeded: 1 while isolated; most: ipi_mb from helper/11 on CPU 0 x1']);
+    expect(limitsText(j)).toBe('timer<=3; every other class <=0');
+    expect(judgeRun({ interruptions: noisy, watchedCpus: [1], budgets: parseBudget('timer=3,ipi=1') }).pass).toBe(true);
+    expect(judgeRun({ interruptions: noisy, watchedCpus: [1], budgets: parseBudget('timer=3,ipi=1,total=3') }).pass).toBe(false);
+  });
+  it('a policy and no --budget: the policy alone judges', () => {
+    const quiet = judgeRun({ interruptions: noisy, watchedCpus: [1], policy: { name: 'observe', failures: [], notes: [] } });
+    expect(quiet.pass).toBe(true);
+    expect(quiet.perBudget).toEqual([]);
+    expect(limitsText(quiet)).toBe('none: the policy judges');
+    const failed = judgeRun({ interruptions: noisy, watchedCpus: [1], policy: { name: 'strict', failures: ["policy 'strict' rule 'any' failed the run"], notes: [] } });
+    expect(failed.reasons).toEqual(["policy 'strict' rule 'any' failed the run"]);
+    expect(failed.failures[0].kind).toBe('policy');
+  });
+  it('a policy and --budget: both judge', () => {
+    const j = judgeRun({ interruptions: noisy, watchedCpus: [1], budgets: parseBudget('total=1'), policy: { name: 'p', failures: ['policy failed'], notes: [] } });
+    expect(j.failures.map((f) => f.kind)).toEqual(['budget', 'policy']);
+    expect(limitsText(j)).toBe('total<=1; and the policy');
+  });
+});
+
+describe('did you mean', () => {
+  it('suggests the nearest known word for typos and prefixes only', () => {
+    expect(didYouMean('ipis', ['ipi', 'irq'])).toBe("; did you mean 'ipi'?");
+    expect(didYouMean('--durtion', ['--duration', '--json'])).toBe("; did you mean '--duration'?");
+    expect(didYouMean('zzzzzz', ['ipi', 'irq'])).toBe('');
   });
 });
 
@@ -142,13 +211,13 @@ describe('judgeRun', () => {
     expect(j.perBudget).toHaveLength(11);
     expect(j.perBudget.every((b) => b.pass && b.limit === 0 && !b.explicit)).toBe(true);
     expect(j.quietRequired).toBe(true);
-    expect(j.command).toEqual({ exit_status: 0, signal: undefined, failed: false, judged: true });
+    expect(j.command).toEqual({ exit_status: 0, signal: null, failed: false, judged: true });
   });
 
   it('default budget: zero interruptions while isolated', () => {
     const j = judgeRun({ interruptions: [rec()], watchedCpus: [1] });
     expect(j.pass).toBe(false);
-    expect(j.reasons).toEqual(['budget ipi<=0 exceeded: 1 while isolated; most: ipi_mb from helper/11@cpu0 x1']);
+    expect(j.reasons).toEqual(['budget ipi<=0 exceeded: 1 while isolated; most: ipi_mb from helper/11 on CPU 0 x1']);
     expect(j.perCpu['1'].pass).toBe(false);
     expect(j.perBudget.find((b) => b.name === 'ipi')).toMatchObject({ limit: 0, observed: 1, pass: false });
   });
@@ -162,13 +231,10 @@ describe('judgeRun', () => {
     expect(j.notIsolated).toBe(2);
   });
 
-  it("respects the engine's violation flag by default, isol.state on request", () => {
+  it("respects the engine's (or the policy's) violation flag", () => {
     // a policy allowed this one: violation false although the task was isolated
     const allowed = rec({ violation: false, isol: { state: 'active' } });
     expect(judgeRun({ interruptions: [allowed], watchedCpus: [1] }).pass).toBe(true);
-    const j = judgeRun({ interruptions: [allowed, rec({ violation: false, isol: { state: 'declared' } })], watchedCpus: [1], countBy: 'isol_state' });
-    expect(j.pass).toBe(false);
-    expect(j.counted.count).toBe(2);
   });
 
   it("counts the task's own syscalls and faults against their classes unless allowSelf", () => {
@@ -192,7 +258,7 @@ describe('judgeRun', () => {
     const j = judgeRun({ interruptions: [...early, rec({ ts_ns: 1_000, class: 'timer', kind: 'local_timer', func: undefined, violation: false, isol: { state: 'none' } })], watchedCpus: [1], warmupEndNs: 1_000 });
     expect(j.pass).toBe(true);
     expect(j.warmup).toMatchObject({ count: 2, by_class: { page_fault: 1, ipi: 1 }, stolen_ns: 1_300, max_ns: 1_000 });
-    expect(j.warmup.topCauses.map((t) => t.what)).toEqual(['ipi_mb', 'user']);
+    expect(j.warmup.topCauses.map((t) => t.what)).toEqual(['ipi_mb', 'user']); // costliest first
     // ts == warm-up end is after warm-up
     expect(j.notIsolated).toBe(1);
   });
@@ -209,7 +275,7 @@ describe('judgeRun', () => {
     expect(j.counted).toMatchObject({ count: 2, stolen_ns: 30 });
     expect(j.warmup.count).toBe(1);
     expect(j.after).toMatchObject({ count: 2, by_class: { syscall: 1, ipi: 1 }, stolen_ns: 120, max_ns: 80 });
-    expect(j.after.topCauses.map((t) => t.what)).toEqual(['ipi_mb', 'exit']);
+    expect(j.after.topCauses.map((t) => t.what)).toEqual(['ipi_mb', 'exit']); // 80ns before 40ns
     // without a window end, the same exit path is judged
     const open = judgeRun({ interruptions: recs, watchedCpus: [1], warmupEndNs: 1_000 });
     expect(open.counted.count).toBe(4);
@@ -225,7 +291,7 @@ describe('judgeRun', () => {
 
     const over = judgeRun({ interruptions: recs, watchedCpus: [1, 2], budgets: parseBudget('ipi=3,stolen=50us') });
     expect(over.pass).toBe(false);
-    expect(over.reasons).toEqual(['budget stolen<=50us exceeded: 61us stolen; most: ipi_mb from helper/11@cpu0 x3']);
+    expect(over.reasons).toEqual(['budget stolen<=50us exceeded: 61us stolen; most: ipi_mb from helper/11 on CPU 0 x3']);
     const stolen = over.perBudget.find((b) => b.name === 'stolen');
     expect(stolen).toMatchObject({ unit: 'ns', limit: 50_000, observed: 61_000, pass: false, explicit: true });
     // both CPUs contributed to the failed run-wide budget
@@ -244,7 +310,7 @@ describe('judgeRun', () => {
   it('applies a total budget across classes', () => {
     const recs = [rec(), self('syscall', 'read')];
     expect(judgeRun({ interruptions: recs, watchedCpus: [1], budgets: parseBudget('ipi=5,syscall=5,total=1') }).reasons).toEqual([
-      'budget total<=1 exceeded: 2 while isolated; most: ipi_mb from helper/11@cpu0 x1',
+      'budget total<=1 exceeded: 2 while isolated; most: ipi_mb from helper/11 on CPU 0 x1',
     ]);
   });
 
@@ -259,15 +325,18 @@ describe('judgeRun', () => {
     expect(told.pass).toBe(true);
     expect(told.command).toMatchObject({ failed: true, judged: false });
     expect(judgeRun({ interruptions: [], watchedCpus: [1] }).command).toBeUndefined();
+    // why the policy killed it comes right after, and does not fail the run a second time
+    const killed = judgeRun({ interruptions: [], watchedCpus: [1], exit_status: null, signal: 'SIGKILL', policy: { name: 'strict', failures: [], notes: ['isolwatch sent SIGKILL'] } });
+    expect(killed.reasons).toEqual(['command was killed by SIGKILL', 'isolwatch sent SIGKILL']);
   });
 
-  it('does not judge interruptions isolwatch caused itself or CPUs it does not watch', () => {
-    const j = judgeRun({
-      interruptions: [rec({ cause: { self: false, origin: 'isolwatch', context: 'task', comm: 'isolwatch', tid: 1, cpu: 0 } }), rec({ cpu: 5 })],
-      watchedCpus: [1],
-    });
+  it('does not judge interruptions isolwatch caused itself (in any phase) or CPUs it does not watch', () => {
+    const mine = (ts_ns: number) => rec({ ts_ns, duration_ns: 422_000_000, cause: { self: false, origin: 'isolwatch', context: 'task', comm: 'isolwatch', tid: 1, cpu: 0 } });
+    const j = judgeRun({ interruptions: [mine(5_000), mine(10), rec({ cpu: 5 })], watchedCpus: [1], warmupEndNs: 1_000 });
     expect(j.pass).toBe(true);
-    expect(j.toolCaused).toBe(1);
+    expect(j.toolCaused).toBe(2);
+    expect(j.warmup.count).toBe(0);
+    expect(j.counted.max_ns).toBe(0);
     expect(j.perCpu['5']).toBeUndefined();
   });
 
@@ -286,7 +355,7 @@ describe('judgeRun', () => {
 });
 
 describe('topCauses', () => {
-  it('groups by class, func||kind, sender and sender CPU; sorts by count then stolen', () => {
+  it('groups by class, func||kind, sender comm/context and CPU; costliest first', () => {
     const recs = [
       rec({ duration_ns: 5 }),
       rec({ duration_ns: 7 }),
@@ -295,21 +364,29 @@ describe('topCauses', () => {
       rec({ class: 'workqueue', kind: 'vmstat_update', func: 'vmstat_update', duration_ns: 9, cause: { self: false, context: 'softirq', cpu: 1, callsite: 'delayed_work_timer_fn+0x1d' } }),
       rec({ class: 'workqueue', kind: 'vmstat_update', func: 'vmstat_update', duration_ns: 9, cause: { self: false, context: 'softirq', cpu: 1, callsite: 'delayed_work_timer_fn+0x1d' } }),
     ];
-    const t = topCauses(recs);
-    expect(t.map((x) => [x.what, x.sender, x.sender_cpu, x.count, x.stolen_ns, x.max_ns])).toEqual([
-      ['vmstat_update', 'softirq (timer)', 1, 2, 18, 9],
-      ['ipi_mb', 'helper/11', 0, 2, 12, 7],
-      ['ipi_mb', 'helper/11', 2, 1, 100, 100],
-      ['flush_tlb_func', 'unmap/12', 0, 1, 50, 50],
+    const t = topCauses(rowsFromRecords(recs));
+    expect(t.map((x) => [x.what, x.senderLabel, x.count, x.stolen_ns, x.max_ns])).toEqual([
+      ['ipi_mb', 'helper/11 on CPU 2', 1, 100, 100],
+      ['flush_tlb_func', 'unmap/12 on CPU 0', 1, 50, 50],
+      ['vmstat_update', 'softirq (timer) on CPU 1', 2, 18, 9],
+      ['ipi_mb', 'helper/11 on CPU 0', 2, 12, 7],
     ]);
-    expect(t[0]).toMatchObject({ context: 'softirq', sender_comm: undefined, sender_tid: undefined });
-    expect(t[1]).toMatchObject({ context: 'task', sender_comm: 'helper', sender_tid: 11, sender_pid: 10, cpus: [1] });
-    expect(topCauses(recs, 1)).toHaveLength(1);
+    expect(t[2].sender).toMatchObject({ kind: 'context', context: 'softirq', why: 'timer', cpu: 1 });
+    expect(t[3]).toMatchObject({ sender: { kind: 'task', comm: 'helper', tid: 11, pid: 10, cpu: 0 }, cpus: [1] });
+    expect(topCauses(rowsFromRecords(recs), 1)).toHaveLength(1);
+  });
+
+  it('names the comm when several of its threads sent the same thing', () => {
+    const a = rec({ cause: { self: false, context: 'task', cpu: 0, pid: 10, tid: 11, comm: 'helper' } });
+    const b = rec({ cause: { self: false, context: 'task', cpu: 0, pid: 10, tid: 12, comm: 'helper' } });
+    const t = topCauses(rowsFromRecords([a, b]));
+    expect(t).toHaveLength(1);
+    expect(t[0]).toMatchObject({ senderLabel: 'helper/* on CPU 0', senderIds: [11, 12], count: 2 });
   });
 
   it('falls back to kind when there is no func', () => {
-    const t = topCauses([self('syscall', 'getppid'), self('syscall', 'getppid', { cpu: 3 })]);
+    const t = topCauses(rowsFromRecords([self('syscall', 'getppid'), self('syscall', 'getppid', { cpu: 3 })]));
     expect(t).toHaveLength(1);
-    expect(t[0]).toMatchObject({ what: 'getppid', sender: 'self', self: true, cpus: [1, 3], count: 2 });
+    expect(t[0]).toMatchObject({ what: 'getppid', senderLabel: 'the task itself', cpus: [1, 3], count: 2 });
   });
 });
