@@ -14,6 +14,8 @@ declare -A need=(
   [clang]=clang [llc]=llvm [bpftool]=bpftool [bpftrace]=bpftrace [perf]=linux-perf
   [gcc]=gcc [make]=make [tmux]=tmux [rtla]=rtla [oslat]=rt-tests [stress-ng]=stress-ng
   [qemu-system-x86_64]=qemu-system-x86 [cpio]=cpio [syscount]=libbpf-tools [llvm-strip]=llvm
+  # headless, for the HTML report's browser test and docs/ screenshot
+  [chromium]=chromium
 )
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}"); done

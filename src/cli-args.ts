@@ -40,6 +40,10 @@ export type Command =
         junit?: string;
         report?: string;
         summary?: string;
+        /** Chrome/Perfetto JSON trace */
+        perfetto?: string;
+        /** self-contained HTML report */
+        html?: string;
         allowSelf: boolean;
         allowCmdFailure: boolean;
         isolate?: string;
@@ -49,7 +53,18 @@ export type Command =
   | { cmd: 'doctor'; opts: { cpus?: number[]; json: boolean; root?: string } }
   | {
       cmd: 'report';
-      opts: { file: string; json: boolean; junit?: string; summary?: string; tui: boolean; budgets: string[]; allowSelf: boolean; policy?: string };
+      opts: {
+        file: string;
+        json: boolean;
+        junit?: string;
+        summary?: string;
+        perfetto?: string;
+        html?: string;
+        tui: boolean;
+        budgets: string[];
+        allowSelf: boolean;
+        policy?: string;
+      };
     }
   | { cmd: 'demo'; opts: CommonOptions & { duration?: number } }
   | { cmd: 'help'; topic?: string }
@@ -81,6 +96,11 @@ const F = {
     value: 'sampled|all',
     help: "which interruption records reach user space. sampled (default; record: all): the first of each kind (CPU, class, what ran, victim, sender) and up to 10 a second more; every count, total, top cause and verdict comes from the kernel's aggregates either way. all: every record; what does not fit the ring is counted in the summary",
   },
+  perfetto: {
+    value: 'FILE',
+    help: 'a timeline in the Chrome/Perfetto JSON trace format (open it in ui.perfetto.dev or chrome://tracing): a slice per interruption, arrows from senders',
+  },
+  html: { value: 'FILE', help: 'one self-contained HTML page: verdict, zoomable timeline, stolen-time histograms, top causes with remedies (no network needed)' },
 } satisfies Record<string, Flag>;
 
 const COMMON: Record<string, Flag> = {
@@ -139,6 +159,8 @@ const SPECS: Record<string, Spec> = {
       '--junit': { value: 'FILE', help: 'JUnit XML report' },
       '--report': { value: 'FILE', help: 'NDJSON report (start, records, summary with the verdict)' },
       '--summary': { value: 'FILE', help: 'markdown summary, appended (for $GITHUB_STEP_SUMMARY)' },
+      '--perfetto': F.perfetto,
+      '--html': F.html,
       '--allow-self': { help: "the task's own syscalls and page faults do not count" },
       '--allow-cmd-failure': { help: 'a failing CMD does not fail the check by itself' },
       '--isolate': { value: 'quiesce=vmstat[,inherit=conf|active]', help: 'configure and activate PR_ISOL for CMD (only on kernels with the task-isolation ABI; elsewhere exit 3)' },
@@ -151,12 +173,15 @@ const SPECS: Record<string, Spec> = {
     flags: { '--cpus': F.cpus, '--json': { help: 'the report as one JSON object' }, '--root': { value: 'DIR', help: "audit the system tree under DIR instead of '/' (an image or a fixture)" } },
   },
   report: {
-    usage: 'isolwatch report FILE [--json | --junit FILE | --summary FILE | --tui] [--budget SPEC] [--policy FILE] [--allow-self]',
-    about: 'replay a recording through the same engine and judge it as run would: text, NDJSON, JUnit, markdown or the live view; exit 0 (pass) or 1 (fail)',
+    usage: 'isolwatch report FILE [--json | --junit FILE | --summary FILE | --perfetto FILE | --html FILE | --tui] [--budget SPEC] [--policy FILE] [--allow-self]',
+    about:
+      'replay a recording through the same engine and judge it as run would: text, NDJSON, JUnit, markdown, a Perfetto trace, an HTML page or the live view; exit 0 (pass) or 1 (fail)',
     flags: {
       '--json': { help: 'NDJSON records, the summary with its verdict last' },
       '--junit': { value: 'FILE', help: 'JUnit XML report' },
       '--summary': { value: 'FILE', help: 'markdown summary, appended' },
+      '--perfetto': F.perfetto,
+      '--html': F.html,
       '--tui': { help: 'the live view on the recording (needs a terminal)' },
       '--budget': { value: 'SPEC', repeatable: true, help: 'limits as for run (default: the recorded policy judges, else every class <=0)' },
       '--policy': { value: 'FILE', help: 'judge by this policy instead of the one recorded (actions are never taken in a replay)' },
@@ -316,6 +341,8 @@ export function parseArgs(argv: string[]): Command {
           junit: one(values, '--junit'),
           report: one(values, '--report'),
           summary: one(values, '--summary'),
+          perfetto: one(values, '--perfetto'),
+          html: one(values, '--html'),
           allowSelf: values.has('--allow-self'),
           allowCmdFailure: values.has('--allow-cmd-failure'),
           isolate: one(values, '--isolate'),
@@ -329,8 +356,8 @@ export function parseArgs(argv: string[]): Command {
     case 'report': {
       if (rest.length !== 1) throw new UsageError(`isolwatch report: give exactly one recording: ${SPECS.report.usage}`);
       const tui = values.has('--tui');
-      if (tui && (values.has('--json') || values.has('--junit') || values.has('--summary'))) {
-        throw new UsageError('isolwatch report: --tui cannot be combined with --json, --junit or --summary');
+      if (tui && ['--json', '--junit', '--summary', '--perfetto', '--html'].some((f) => values.has(f))) {
+        throw new UsageError('isolwatch report: --tui cannot be combined with --json, --junit, --summary, --perfetto or --html');
       }
       return {
         cmd,
@@ -339,6 +366,8 @@ export function parseArgs(argv: string[]): Command {
           json: values.has('--json'),
           junit: one(values, '--junit'),
           summary: one(values, '--summary'),
+          perfetto: one(values, '--perfetto'),
+          html: one(values, '--html'),
           tui,
           budgets: values.get('--budget') ?? [],
           allowSelf: values.has('--allow-self'),

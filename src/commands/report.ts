@@ -1,7 +1,8 @@
 // `isolwatch report FILE`: replays a recording through the same engine as a
 // live run, judges it as run would (the recorded policy, or --policy, or
-// --budget), writes the same outputs (text, NDJSON, JUnit, markdown, the live
-// view) and exits by the verdict. Loads no libbpf: it runs anywhere.
+// --budget), writes the same outputs (text, NDJSON, JUnit, markdown, Perfetto,
+// HTML, the live view) and exits by the verdict. Loads no libbpf: it runs
+// anywhere.
 import { readFileSync } from 'node:fs';
 import type { RawRecord } from '../contract/decode.js';
 import { parseRecording, RecordingError, type RecordingHeader } from '../contract/recording.js';
@@ -9,7 +10,7 @@ import { Engine } from '../correlate/engine.js';
 import { engineHook, Enforcer, policyVerdict } from '../enforce/index.js';
 import { UsageError } from '../errors.js';
 import { IsolTracker } from '../isol/state.js';
-import { checkWritable } from '../output/files.js';
+import { checkOutputFiles } from '../output/files.js';
 import { reporters, writeFileReports } from '../output/index.js';
 import { loadPolicy, parsePolicy, type Policy } from '../policy/index.js';
 import { remedyFor } from '../remedies.js';
@@ -103,6 +104,8 @@ export interface ReportOptions {
   json: boolean;
   junit?: string;
   summary?: string;
+  perfetto?: string;
+  html?: string;
   tui: boolean;
   budgets: string[];
   allowSelf: boolean;
@@ -125,7 +128,8 @@ export async function report(o: ReportOptions): Promise<number> {
   if (o.tui && !process.stdout.isTTY) {
     throw new UsageError('isolwatch report: --tui needs a terminal on stdout (without it: isolwatch report FILE, or --json)');
   }
-  for (const [flag, path] of [['--junit', o.junit], ['--summary', o.summary]] as const) if (path !== undefined) checkWritable('report', flag, path);
+  const files = { '--junit': o.junit, '--summary': o.summary, '--perfetto': o.perfetto, '--html': o.html };
+  checkOutputFiles('report', files);
   const budgets = budgetsFromFlags(o.budgets);
   const policy = o.policy ? loadPolicy(o.policy) : undefined;
   let text: string;
@@ -156,8 +160,8 @@ export async function report(o: ReportOptions): Promise<number> {
   }
   const isol = r.records.filter((x): x is IsolRecord => x.type === 'isol');
   const input = { start: r.start, summary: r.summary, interruptions, isol, judgement, remedyFor };
-  writeFileReports(input, { '--junit': o.junit, '--summary': o.summary });
+  writeFileReports(input, files);
   if (o.json) process.stdout.write(reporters.ndjson(input));
-  else if (!o.junit && !o.summary) process.stdout.write(reporters.text(input));
+  else if (Object.values(files).every((f) => f === undefined)) process.stdout.write(reporters.text(input));
   return judgement.pass ? 0 : 1;
 }

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import type { Command } from '../cli-args.js';
 import { EnvironmentError, UsageError } from '../errors.js';
-import { checkWritable } from '../output/files.js';
+import { checkOutputFiles } from '../output/files.js';
 import { writeFileReports } from '../output/index.js';
 import { toNdjsonLine } from '../output/ndjson.js';
 import { formatStart, formatSummary } from '../output/text.js';
@@ -35,7 +35,8 @@ export async function run(o: RunOptions): Promise<number> {
   // a command that cannot start is a usage error, found before anything is attached
   const problem = commandProblem(o.argv[0]);
   if (problem) throw new UsageError(`isolwatch run: cannot run the command: ${problem}`);
-  for (const [flag, path] of [['--junit', o.junit], ['--report', o.report], ['--summary', o.summary]] as const) if (path !== undefined) checkWritable('run', flag, path);
+  const files = { '--report': o.report, '--junit': o.junit, '--summary': o.summary, '--perfetto': o.perfetto, '--html': o.html };
+  checkOutputFiles('run', files);
   let argv = o.argv;
   if (o.isolate) argv = await isolatedArgv(o.isolate, argv);
 
@@ -49,7 +50,8 @@ export async function run(o: RunOptions): Promise<number> {
     obj: o.obj,
     kthreads: o.kthreads,
     command: o.argv.join(' '),
-    records: o.records,
+    // the pictures draw every interruption: they get every record
+    records: o.records ?? (o.perfetto || o.html ? 'all' : undefined),
     phases: ['warmup', 'judged', 'after'],
   });
   const records: (InterruptionRecord | IsolRecord)[] = [];
@@ -177,7 +179,7 @@ export async function run(o: RunOptions): Promise<number> {
     );
     const start = live.start;
     const isol = records.filter((r): r is IsolRecord => r.type === 'isol');
-    writeFileReports({ start, summary, interruptions, isol, totals, judgement, remedyFor }, { '--report': o.report, '--junit': o.junit, '--summary': o.summary });
+    writeFileReports({ start, summary, interruptions, isol, totals, judgement, remedyFor }, files);
     if (o.json) {
       for (const r of [start, ...records, totals, summary]) process.stdout.write(toNdjsonLine(r as OutputRecord) + '\n');
     } else err(formatSummary(summary, judgement));

@@ -40,15 +40,35 @@ export function checkWritable(cmd: string, flag: string, path: string): void {
   }
 }
 
+/** An existing file that is not a regular one: a fifo, /dev/stdout. */
+function isSpecial(path: string): boolean {
+  try {
+    return !statSync(path).isFile();
+  } catch {
+    return false; // does not exist yet
+  }
+}
+
+/**
+ * Checks every output file of a command before anything starts: each can be
+ * written (checkWritable), and no two flags name the same file (one report
+ * would silently replace the other). A fifo or /dev/stdout may be shared.
+ */
+export function checkOutputFiles(cmd: string, files: Readonly<Record<string, string | undefined>>): void {
+  const seen = new Map<string, string>();
+  for (const [flag, path] of Object.entries(files)) {
+    if (path === undefined) continue;
+    checkWritable(cmd, flag, path);
+    const full = resolve(path);
+    const other = seen.get(full);
+    if (other !== undefined && !isSpecial(full)) throw new UsageError(`isolwatch ${cmd}: ${other} and ${flag} both write ${path}: give each its own file`);
+    seen.set(full, flag);
+  }
+}
+
 /** Writes a whole report: to a temporary file beside it, then renamed over it (a reader never sees half). */
 export function writeReport(path: string, text: string): void {
-  let special = false;
-  try {
-    special = !statSync(path).isFile(); // a fifo or /dev/stdout: write in place
-  } catch {
-    /* does not exist yet */
-  }
-  if (special) return writeFileSync(path, text);
+  if (isSpecial(path)) return writeFileSync(path, text); // a fifo or /dev/stdout: write in place
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, text);
   renameSync(tmp, path);

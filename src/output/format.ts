@@ -3,6 +3,7 @@
 // module (src/verdict/), re-exported here for the reporters.
 import { formatCpuList } from '../system/cpus.js';
 import type { ChainEntry, InterruptionRecord, StartRecord } from '../types.js';
+import { formatDuration } from '../verdict/index.js';
 
 export { causeText, formatDuration, senderLabel, senderOf, symbolName, taskLabel, whatText } from '../verdict/index.js';
 
@@ -25,6 +26,16 @@ export function chainLabel(e: Pick<ChainEntry, 'class' | 'kind' | 'func' | 'name
 export function chainText(rec: Pick<InterruptionRecord, 'chain'>): string {
   if (!rec.chain || rec.chain.length < 2) return '';
   return [...rec.chain].sort((a, b) => a.depth - b.depth).map(chainLabel).join(' > ');
+}
+
+/**
+ * What was judged, in one line (the markdown heading and the HTML verdict):
+ * "3 interruptions while isolated on CPU 1, 9.2us stolen", "no interruptions
+ * while isolated on CPU 1 (12 while not isolated, not judged)".
+ */
+export function judgedHeadline(cpus: string, counted: { count: number; stolen_ns: number }, notIsolated: number): string {
+  if (counted.count > 0) return `${plural(counted.count, 'interruption')} while isolated on CPU ${cpus}, ${formatDuration(counted.stolen_ns)} stolen`;
+  return `no interruptions while isolated on CPU ${cpus}${notIsolated > 0 ? ` (${notIsolated} while not isolated, not judged)` : ''}`;
 }
 
 /** Count with its noun: "1 interruption", "3 interruptions". */

@@ -1,5 +1,6 @@
 // Reporter registry (knip style): a name -> function map the commands pick
-// from (`--json`, `--junit FILE`, `--summary FILE`, text by default). Every
+// from (`--json`, `--junit FILE`, `--summary FILE`, `--perfetto FILE`,
+// `--html FILE`, text by default). Every
 // reporter takes the same ReportInput and returns the whole document as a
 // string; writing it anywhere is the caller's business.
 import type { AggregateRecord, InterruptionRecord, IsolRecord, OutputRecord, StartRecord, SummaryRecord } from '../types.js';
@@ -8,6 +9,8 @@ import { toNdjson } from './ndjson.js';
 import { formatText, type TextOptions } from './text.js';
 import { toJunit } from './junit.js';
 import { toMarkdown, type RemedyLookup } from './markdown.js';
+import { toPerfetto } from './perfetto.js';
+import { toHtml } from './html.js';
 import { appendReport, writeReport } from './files.js';
 
 export interface ReportInput {
@@ -22,7 +25,7 @@ export interface ReportInput {
   text?: TextOptions;
 }
 
-export type ReporterName = 'ndjson' | 'text' | 'junit' | 'markdown';
+export type ReporterName = 'ndjson' | 'text' | 'junit' | 'markdown' | 'perfetto' | 'html';
 export type Reporter = (input: ReportInput) => string;
 
 /** Records in time order: start, interruptions and isol records by ts_ns, the totals, summary. */
@@ -45,6 +48,8 @@ export const reporters: Record<ReporterName, Reporter> = {
     }),
   junit: (input) => toJunit(input),
   markdown: (input) => toMarkdown(input),
+  perfetto: (input) => toPerfetto(input),
+  html: (input) => toHtml(input),
 };
 
 export function isReporterName(name: string): name is ReporterName {
@@ -56,10 +61,12 @@ export const FILE_REPORTS = {
   '--report': { reporter: 'ndjson', append: false },
   '--junit': { reporter: 'junit', append: false },
   '--summary': { reporter: 'markdown', append: true },
+  '--perfetto': { reporter: 'perfetto', append: false },
+  '--html': { reporter: 'html', append: false },
 } as const satisfies Record<string, { reporter: ReporterName; append: boolean }>;
 export type FileReportFlag = keyof typeof FILE_REPORTS;
 
-/** Writes every report file asked for (paths were checked with checkWritable before anything started). */
+/** Writes every report file asked for (paths were checked with checkOutputFiles before anything started). */
 export function writeFileReports(input: ReportInput, files: Partial<Record<FileReportFlag, string>>): void {
   for (const [flag, path] of Object.entries(files) as [FileReportFlag, string | undefined][]) {
     if (path === undefined) continue;
@@ -76,5 +83,7 @@ export type { TextOptions } from './text.js';
 export { toJunit } from './junit.js';
 export type { ReportData } from './junit.js';
 export { toMarkdown } from './markdown.js';
+export { toPerfetto } from './perfetto.js';
+export { toHtml } from './html.js';
 export type { RemedyLookup, MarkdownData } from './markdown.js';
 export { formatDuration } from './format.js';

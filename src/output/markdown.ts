@@ -6,7 +6,7 @@
 import { CLASSES } from '../types.js';
 import { formatCpuList } from '../system/cpus.js';
 import { limitLabel, limitsText, type TopCause } from '../verdict/index.js';
-import { cpuWarnings, formatDuration, plural, watchedReasonText } from './format.js';
+import { cpuWarnings, formatDuration, judgedHeadline, plural, watchedReasonText } from './format.js';
 import { defaultJudgement, type ReportData } from './junit.js';
 
 export type { RemedyLookup } from '../remedies.js';
@@ -61,12 +61,7 @@ export function toMarkdown(data: MarkdownData): string {
 
   // Verdict line: what a reviewer reads first.
   const verdict = summary.verdict ?? { pass: j.pass, reasons: j.reasons };
-  const counted = j.counted.count;
-  const what =
-    (counted === 0
-      ? `no interruptions while isolated on CPU ${cpus}`
-      : `${plural(counted, 'interruption')} while isolated on CPU ${cpus}, ${formatDuration(j.counted.stolen_ns)} stolen`) +
-    (counted === 0 && j.notIsolated > 0 ? ` (${j.notIsolated} while not isolated, not judged)` : '');
+  const what = judgedHeadline(cpus, j.counted, j.notIsolated);
   out.push(`## isolwatch: ${verdict.pass ? '✅ PASS' : '❌ FAIL'} — ${what}`);
   out.push('');
   if (!verdict.pass && verdict.reasons.length) {
@@ -76,7 +71,7 @@ export function toMarkdown(data: MarkdownData): string {
 
   const warnings = cpuWarnings(start);
   if (summary.lost_events > 0) {
-    warnings.push(`${plural(summary.lost_events, 'event')} lost (ring buffer full): the per-interruption details are incomplete`);
+    warnings.push(`${plural(summary.lost_events, 'event')} lost (ring buffer full): the per-interruption details are incomplete; every count is exact (counted in the kernel)`);
   }
   if (start.probes.missing.length) {
     warnings.push(`probes missing on this kernel (skipped): ${start.probes.missing.join(', ')}`);

@@ -2,7 +2,7 @@
 // hit): output paths checked before anything starts, SIGHUP like SIGTERM on
 // every path (summary written, nothing left running), a recording's policy
 // replayed to the same verdict, --summary appended, exit codes by verdict.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,36 +50,60 @@ describe('output paths are checked before anything starts', () => {
 describe('SIGHUP ends a command on its normal path', () => {
   it('watch --json: the summary is written, exit 0, nothing left attached by it', async () => {
     const p = spawn(process.execPath, [CLI, 'watch', '--json', '--cpus', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    p.stdout!.on('data', (d) => (out += d));
-    while (!out.includes('"type":"start"')) await new Promise((r) => setTimeout(r, 50));
-    p.kill('SIGHUP');
-    const code = await new Promise<number | null>((res) => p.on('exit', (c) => res(c)));
-    expect(code).toBe(0);
-    expect(records(out).at(-1)!.type).toBe('summary');
+    const exited = new Promise<number | null>((res) => p.on('exit', (c) => res(c)));
+    try {
+      let out = '';
+      p.stdout!.on('data', (d) => (out += d));
+      await until(() => out.includes('"type":"start"'), p);
+      p.kill('SIGHUP');
+      expect(await exited).toBe(0);
+      expect(records(out).at(-1)!.type).toBe('summary');
+    } finally {
+      if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL'); // a failed expectation leaves nothing attached
+    }
   });
 
   it('run: the command gets the signal, run waits for it and reports; no orphan', async () => {
     const report = join(dir, 'hup.ndjson');
     const p = spawn(process.execPath, [CLI, 'run', '--cpus', '1', '--warmup', '0.2', '--report', report, '--', 'sleep', '600'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    p.stderr!.on('data', (d) => (err += d));
-    while (!err.includes('warm-up over')) await new Promise((r) => setTimeout(r, 50));
-    // taskset execs the command: run's child becomes sleep itself (once taskset has exec'd)
     let sleeper = 0;
-    for (let i = 0; i < 200 && !sleeper; i++) {
-      sleeper = Number(spawnSync('pgrep', ['-P', String(p.pid), '-x', 'sleep'], { encoding: 'utf8' }).stdout.trim());
-      if (!sleeper) await new Promise((r) => setTimeout(r, 50));
+    try {
+      await hupRun(p, (pid) => (sleeper = pid), report);
+    } finally {
+      // a failed expectation must not leave run (attached) and sleep 600 behind: end both by pid
+      if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM');
+      if (sleeper && alive(sleeper)) process.kill(sleeper, 'SIGKILL');
     }
-    expect(sleeper, spawnSync('ps', ['-o', 'pid,ppid,comm', '--ppid', String(p.pid)], { encoding: 'utf8' }).stdout + err).toBeGreaterThan(0);
-    p.kill('SIGHUP');
-    const code = await new Promise<number | null>((res) => p.on('exit', (c) => res(c)));
-    expect(code).toBe(1); // interrupted: not a pass
-    expect(alive(sleeper)).toBe(false);
-    const summary = records(readFileSync(report, 'utf8')).at(-1) as SummaryRecord;
-    expect(summary.verdict!.reasons).toEqual(expect.arrayContaining(['command was killed by SIGHUP', 'run was interrupted by SIGHUP before the command ended']));
   });
 });
+
+async function until(cond: () => boolean, p: ChildProcess, ms = 30_000): Promise<void> {
+  for (let t = 0; !cond(); t += 50) {
+    if (p.exitCode !== null || p.signalCode !== null) throw new Error(`isolwatch exited (${p.exitCode ?? p.signalCode}) first`);
+    if (t > ms) throw new Error(`gave up after ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function hupRun(p: ChildProcess, onSleeper: (pid: number) => void, report: string): Promise<void> {
+  let err = '';
+  p.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((res) => p.on('exit', (c) => res(c)));
+  await until(() => err.includes('warm-up over'), p);
+  // taskset execs the command: run's child becomes sleep itself (once taskset has exec'd)
+  let sleeper = 0;
+  for (let i = 0; i < 200 && !sleeper; i++) {
+    sleeper = Number(spawnSync('pgrep', ['-P', String(p.pid), '-x', 'sleep'], { encoding: 'utf8' }).stdout.trim());
+    if (!sleeper) await new Promise((r) => setTimeout(r, 50));
+  }
+  onSleeper(sleeper);
+  expect(sleeper, spawnSync('ps', ['-o', 'pid,ppid,comm', '--ppid', String(p.pid)], { encoding: 'utf8' }).stdout + err).toBeGreaterThan(0);
+  p.kill('SIGHUP');
+  expect(await exited).toBe(1); // interrupted: not a pass
+  expect(alive(sleeper)).toBe(false);
+  const summary = records(readFileSync(report, 'utf8')).at(-1) as SummaryRecord;
+  expect(summary.verdict!.reasons).toEqual(expect.arrayContaining(['command was killed by SIGHUP', 'run was interrupted by SIGHUP before the command ended']));
+}
 
 describe('report replays a recording to the verdict it was recorded with', () => {
   it("a recording made with strict.yaml fails in replay by the recorded policy; --policy observe passes; --summary appends", async () => {

@@ -15,6 +15,12 @@ describe('parseArgs', () => {
     const c = parseArgs(['run', '--cpus', '3', '--budget', 'ipi=2', '--budget', 'stolen=50us', '--warmup', '2', '--junit', 'j.xml', '--', 'spin', '-x']);
     expect(c).toMatchObject({ cmd: 'run', opts: { cpus: [3], budgets: ['ipi=2', 'stolen=50us'], warmup: 2, junit: 'j.xml', argv: ['spin', '-x'] } });
   });
+  it('--perfetto and --html for run and report; not with --tui', () => {
+    expect(parseArgs(['run', '--perfetto', 't.json', '--html', 'r.html', '--', 'spin'])).toMatchObject({ cmd: 'run', opts: { perfetto: 't.json', html: 'r.html' } });
+    expect(parseArgs(['report', 'rec', '--perfetto=t.json', '--html', 'r.html'])).toMatchObject({ cmd: 'report', opts: { file: 'rec', perfetto: 't.json', html: 'r.html' } });
+    expect(() => parseArgs(['report', 'rec', '--tui', '--html', 'r.html'])).toThrow(/--tui cannot be combined with .*--html/);
+    expect(() => parseArgs(['watch', '--html', 'r.html'])).toThrow(/unknown option '--html'/);
+  });
   it('usage errors say what and what to do', () => {
     expect(() => parseArgs(['run', '--', ])).toThrow(/no command given/);
     expect(() => parseArgs(['run', 'spin'])).toThrow(/after '--'/);
@@ -45,10 +51,11 @@ describe('parseArgs', () => {
   });
   it('each command has its own help page listing every option it takes', () => {
     const run = helpFor('run');
-    for (const o of ['--budget', '--warmup', '--duration', '--wait', '--grace', '--junit', '--report', '--summary', '--allow-self', '--allow-cmd-failure', '--isolate', '--obj']) expect(run).toContain(o);
+    for (const o of ['--budget', '--warmup', '--duration', '--wait', '--grace', '--junit', '--report', '--summary', '--perfetto', '--html', '--allow-self', '--allow-cmd-failure', '--isolate', '--obj']) expect(run).toContain(o);
     expect(helpFor('watch')).toContain('--pid');
     expect(helpFor('record')).toContain('-o, --output FILE');
     expect(helpFor('doctor')).toContain('--root DIR');
+    for (const o of ['--perfetto FILE', '--html FILE']) expect(helpFor('report')).toContain(o);
     expect(helpFor('demo')).toContain('--duration');
     expect(helpFor('watch')).toMatch(/groups: core[\s\S]*tasks\)/); // every probe group is named
     expect(HELP).toContain("'isolwatch help CMD'");

@@ -3,10 +3,13 @@
 // cannot be quiet, remedies from the injected catalogue. UPDATE_GOLDEN=1
 // rewrites the golden files; review the diff.
 import { describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { toJunit, xmlAttr, xmlText } from '../../src/output/junit.js';
 import { mdCell, toMarkdown, type RemedyLookup } from '../../src/output/markdown.js';
-import { isReporterName, reporters, type ReportInput } from '../../src/output/index.js';
+import { FILE_REPORTS, isReporterName, reporters, writeFileReports, type ReportInput } from '../../src/output/index.js';
+import { checkOutputFiles } from '../../src/output/files.js';
 import { parseNdjson, splitRecords } from '../../src/output/ndjson.js';
 import { parseBudget } from '../../src/verdict/index.js';
 import { judgeRecords as judgeRun } from '../helpers/judge-records.js';
@@ -272,10 +275,11 @@ describe('toMarkdown', () => {
 });
 
 describe('reporters registry', () => {
-  it('has the four reporters, each giving a whole document', () => {
-    expect(Object.keys(reporters).sort()).toEqual(['junit', 'markdown', 'ndjson', 'text']);
+  it('has the six reporters, each giving a whole document', () => {
+    expect(Object.keys(reporters).sort()).toEqual(['html', 'junit', 'markdown', 'ndjson', 'perfetto', 'text']);
     expect(isReporterName('junit')).toBe(true);
-    expect(isReporterName('html')).toBe(false);
+    expect(isReporterName('html')).toBe(true);
+    expect(isReporterName('pdf')).toBe(false);
     expect(isReporterName('toString')).toBe(false);
     const data = input('noisy');
     for (const [name, report] of Object.entries(reporters)) {
@@ -285,5 +289,25 @@ describe('reporters registry', () => {
     expect(reporters.junit(data)).toBe(toJunit(data));
     expect(reporters.text(data)).toContain('verdict: FAIL');
     expect(reporters.ndjson(data).split('\n')).toHaveLength(127); // start + 124 + summary + final newline
+  });
+
+  it('every file flag has its reporter; checked up front, one file per flag', () => {
+    for (const { reporter } of Object.values(FILE_REPORTS)) expect(isReporterName(reporter)).toBe(true);
+    expect(Object.keys(FILE_REPORTS).sort()).toEqual(['--html', '--junit', '--perfetto', '--report', '--summary']);
+    const dir = mkdtempSync(join(tmpdir(), 'iw-reports-'));
+    try {
+      const files = { '--perfetto': join(dir, 't.json'), '--html': join(dir, 'r.html') };
+      checkOutputFiles('report', files);
+      writeFileReports(input('noisy'), files);
+      expect(JSON.parse(readFileSync(files['--perfetto'], 'utf8')).traceEvents.length).toBeGreaterThan(0);
+      expect(readFileSync(files['--html'], 'utf8')).toMatch(/^<!doctype html>/);
+      expect(() => checkOutputFiles('run', { '--perfetto': join(dir, 'a'), '--html': join(dir, 'a') })).toThrow(
+        `isolwatch run: --perfetto and --html both write ${join(dir, 'a')}: give each its own file`,
+      );
+      expect(() => checkOutputFiles('run', { '--html': dir })).toThrow(/--html .*: is a directory/);
+      expect(() => checkOutputFiles('run', { '--summary': '/dev/stdout', '--junit': '/dev/stdout' })).not.toThrow();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
