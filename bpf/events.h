@@ -318,6 +318,26 @@ struct iw_kread_page {
 };
 
 /*
+ * Kernel symbols on request, so user space never reads all of /proc/kallsyms:
+ * iw_ksym (raw_tp, run with bpf_prog_test_run, context {address}) writes the
+ * kernel's own "%pS" text ("func+0x1c/0x80", the function's size after the
+ * slash) into iw_kread_buf; iw_kaddr (a syscall program, context struct
+ * iw_kaddr_args) looks a name up with bpf_kallsyms_lookup_name (5.16+).
+ */
+#define IW_KSYM_TEXT 256
+#define IW_KSYM_NAME 128
+
+struct iw_kaddr_args {
+	char name[IW_KSYM_NAME]; /* NUL-terminated, zero-padded */
+	__u64 addr;              /* out: the address, 0 when absent */
+	__s64 err;               /* out: bpf_kallsyms_lookup_name's return */
+};
+
+/* iw_features' return value: what this kernel's BTF has, as CO-RE resolved it at load. */
+#define IW_FEAT_ISOL_V12 (1 << 0) /* task_struct.task_isol_info (PR_ISOL series v12+) */
+#define IW_FEAT_ISOL_V5 (1 << 1)  /* task_struct.isol_info (earlier series) */
+
+/*
  * Authoritative per-CPU totals (map iw_counts, index = class, plus
  * IW_COUNTER_OTHER for records that are not interruptions). For each class:
  * count + self_caused = delivered + sampled + lost, exactly.
@@ -346,5 +366,6 @@ _Static_assert(sizeof(struct iw_counter) == 8 * 7 + 4 * IW_HIST_BUCKETS, "iw_cou
 _Static_assert(sizeof(struct iw_isol_call) == 16 + 8 * 9 + 4 * 4 + 16, "iw_isol_call layout");
 _Static_assert(sizeof(struct iw_signal_arm) == 8 * 4 + 4 * 4, "iw_signal_arm layout");
 _Static_assert(sizeof(struct iw_task_event) == 16 + 4 * 6 + 16, "iw_task_event layout");
+_Static_assert(sizeof(struct iw_kaddr_args) == IW_KSYM_NAME + 16, "iw_kaddr_args layout");
 
 #endif /* __IW_EVENTS_H */

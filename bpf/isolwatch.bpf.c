@@ -52,6 +52,7 @@ struct iw_agg_value *iw_anchor_agg_value __attribute__((unused));
 struct iw_signal_arm *iw_anchor_signal_arm __attribute__((unused));
 struct iw_task_event *iw_anchor_task_event __attribute__((unused));
 struct iw_kread_page *iw_anchor_kread_page __attribute__((unused));
+struct iw_kaddr_args *iw_anchor_kaddr_args __attribute__((unused));
 
 #include "common.bpf.h"
 #include "ctxtrack.bpf.h"
@@ -687,4 +688,53 @@ int iw_kread(__u64 *ctx)
 		len = IW_KREAD_MAX - 1;
 	len &= IW_KREAD_MAX - 1; /* a bound the verifier can see */
 	return bpf_probe_read_kernel(page->data, len, (void *)addr);
+}
+
+/*
+ * The kernel's symbol for an address, as printk's "%pS" prints it (see
+ * events.h): user space symbolizes the few addresses it shows this way
+ * instead of reading and indexing all of /proc/kallsyms. Returns the
+ * length written, or a negative error.
+ */
+static const char iw_ksym_fmt[] = "%pS";
+
+SEC("raw_tp")
+int iw_ksym(__u64 *ctx)
+{
+	__u32 zero = 0;
+	struct iw_kread_page *page = bpf_map_lookup_elem(&iw_kread_buf, &zero);
+	__u64 args[1];
+
+	if (!page)
+		return -1;
+	args[0] = ctx[0];
+	return bpf_snprintf((char *)page->data, IW_KSYM_TEXT, iw_ksym_fmt, args, sizeof(args));
+}
+
+/* A kernel symbol's address by name (events.h struct iw_kaddr_args). */
+SEC("syscall")
+int iw_kaddr(struct iw_kaddr_args *a)
+{
+	char name[IW_KSYM_NAME];
+	__u64 addr = 0;
+
+	/* the helper takes memory, not the context: through the stack */
+	__builtin_memcpy(name, a->name, sizeof(name));
+	name[IW_KSYM_NAME - 1] = 0;
+	a->err = bpf_kallsyms_lookup_name(name, sizeof(name), 0, &addr);
+	a->addr = addr;
+	return 0;
+}
+
+/* What CO-RE found in this kernel's BTF at load (IW_FEAT_*): the PR_ISOL task state, without parsing BTF in user space. */
+SEC("raw_tp")
+int iw_features(__u64 *ctx)
+{
+	int f = 0;
+
+	if (bpf_core_field_exists(struct task_struct___isol_v12, task_isol_info))
+		f |= IW_FEAT_ISOL_V12;
+	if (bpf_core_field_exists(struct task_struct___isol_v5, isol_info))
+		f |= IW_FEAT_ISOL_V5;
+	return f;
 }

@@ -41,7 +41,7 @@ export async function run(o: RunOptions): Promise<number> {
   if (o.isolate) argv = await isolatedArgv(o.isolate, argv);
 
   const { openLive } = await import('../live/pipeline.js');
-  const live = openLive({
+  const live = await openLive({
     cpus: o.cpus,
     probes: o.probes,
     probeDefaults: 'task',

@@ -112,7 +112,7 @@ export async function watch(o: WatchOptions): Promise<number> {
   if (o.output) checkWritable('record', '-o', o.output);
   const useTui = !o.output && !o.json && process.stdout.isTTY === true;
   const { openLive, untilStopped } = await import('../live/pipeline.js');
-  const live = openLive({
+  const live = await openLive({
     cpus: o.cpus,
     pids: o.pids,
     probes: o.probes,

@@ -28,7 +28,7 @@ export type StructLayouts = Record<string, { size: number; fields: Record<string
 
 const STRUCTS = [
   'iw_hdr', 'iw_entry', 'iw_interruption', 'iw_entry_record', 'iw_isol_masks', 'iw_isol_call', 'iw_counter', 'iw_agg_key', 'iw_agg_value',
-  'iw_task_event', 'iw_signal_arm',
+  'iw_task_event', 'iw_signal_arm', 'iw_kaddr_args',
 ];
 const DEFINES = /^#define (IW_[A-Z0-9_]+) (.+?)\s*(?:\/\*.*)?$/;
 

@@ -573,6 +573,26 @@ export const LAYOUT = {
         "kind": "u"
       }
     }
+  },
+  "iw_kaddr_args": {
+    "size": 144,
+    "fields": {
+      "name": {
+        "offset": 0,
+        "size": 128,
+        "kind": "char"
+      },
+      "addr": {
+        "offset": 128,
+        "size": 8,
+        "kind": "u"
+      },
+      "err": {
+        "offset": 136,
+        "size": 8,
+        "kind": "s"
+      }
+    }
   }
 } as const;
 
@@ -658,5 +678,9 @@ export const IW = {
   "IW_TASK_GROUP_DEAD": 4,
   "IW_SIG_ON_SYSCALL": 1,
   "IW_SIG_ON_FAULT": 2,
-  "IW_KREAD_MAX": 4096
+  "IW_KREAD_MAX": 4096,
+  "IW_KSYM_TEXT": 256,
+  "IW_KSYM_NAME": 128,
+  "IW_FEAT_ISOL_V12": 1,
+  "IW_FEAT_ISOL_V5": 2
 } as const;

@@ -23,6 +23,11 @@ export interface DetectOptions {
   root?: string;
   /** vmlinuxBtf().hasStructField from src/libbpf/btf.ts; omitted = BTF not consulted. */
   hasStructField?: (struct: string, field: string) => boolean;
+  /**
+   * Whether the kernel has a symbol (asked of the kernel: Session.kernelAddress);
+   * undefined = it cannot say, and <root>/proc/kallsyms is read instead.
+   */
+  hasSymbol?: (name: string) => boolean | undefined;
 }
 
 /** Handlers every PR_ISOL revision (v4 onward) adds; any one of them is enough. */
@@ -60,6 +65,13 @@ export function detectPrIsol(opts: DetectOptions = {}): PrIsolDetection {
     evidence.push('BTF: not consulted');
   }
 
+  const asked = opts.hasSymbol ? PR_ISOL_KALLSYMS.map((n) => [n, opts.hasSymbol!(n)] as const) : [];
+  if (asked.length && asked.every(([, has]) => has !== undefined)) {
+    const found = asked.filter(([, has]) => has).map(([n]) => n);
+    evidence.push(`kernel symbols: ${found.length ? found.join(', ') : 'no prctl_task_isol_* symbols'}`);
+    if (found.length && via === null) via = 'kallsyms';
+    return { supported: via !== null, via, procTaskIsolation, evidence };
+  }
   const kallsymsPath = join(root, 'proc/kallsyms');
   let text: string | undefined;
   try {

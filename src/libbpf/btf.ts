@@ -1,6 +1,7 @@
 // BTF queries: the running kernel's BTF (feature probes: does this tracepoint,
 // struct field, typedef exist?) and the BTF of a compiled .bpf.o (record
 // layouts, so TypeScript never hand-copies bpf/events.h).
+import { readFileSync } from 'node:fs';
 import { BTF_KIND, btfNative as B, installLibbpfPrint, libbpfLogMark, libbpfLogSince, lastErrno, releaseFreedNativeMemory, trackHandle, untrackHandle, type Ptr } from './ffi.js';
 import { LibbpfError, NotSupportedError } from './errors.js';
 
@@ -142,8 +143,44 @@ export function closeVmlinuxBtf(): void {
 }
 
 /** Is there a BTF raw tracepoint (tp_btf) called `name` in this kernel? (btf_trace_<name> typedef) */
+/**
+ * Whether the kernel has a BTF-enabled tracepoint (tp_btf needs the typedef
+ * btf_trace_<name>). Read from the string table of /sys/kernel/btf/vmlinux,
+ * without parsing its types: a few ms, where a full parse costs tens of ms
+ * and tens of MB at every start. A btf_trace_* name in that table is the
+ * typedef's (the kernel emits no other use of the prefix).
+ */
 export function hasTracepoint(name: string): boolean {
-  return vmlinuxBtf().hasTypedef(`btf_trace_${name}`);
+  tracepointNames ??= readTracepointNames(VMLINUX_BTF_PATH);
+  return tracepointNames.has(name);
+}
+
+const VMLINUX_BTF_PATH = '/sys/kernel/btf/vmlinux';
+let tracepointNames: Set<string> | undefined;
+
+/** The names after btf_trace_ in a raw BTF file's string table (struct btf_header: magic, version, flags, hdr_len, type_off/len, str_off/len). */
+export function readTracepointNames(path: string): Set<string> {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (e) {
+    throw new NotSupportedError('kernel BTF (/sys/kernel/btf/vmlinux)', 'a kernel built with CONFIG_DEBUG_INFO_BTF=y', (e as Error).message);
+  }
+  if (raw.length < 24 || raw.readUInt16LE(0) !== 0xeb9f) throw new Error(`${path} is not BTF (magic ${raw.length >= 2 ? raw.readUInt16LE(0).toString(16) : '?'})`);
+  const hdrLen = raw.readUInt32LE(4);
+  const strOff = raw.readUInt32LE(16);
+  const strLen = raw.readUInt32LE(20);
+  const start = hdrLen + strOff;
+  const end = Math.min(raw.length, start + strLen);
+  const prefix = Buffer.from('\0btf_trace_', 'latin1');
+  const out = new Set<string>();
+  for (let at = raw.indexOf(prefix, start - 1); at >= 0 && at < end; at = raw.indexOf(prefix, at + 1)) {
+    const from = at + prefix.length;
+    const nul = raw.indexOf(0, from);
+    if (nul < 0 || nul > end) break;
+    out.add(raw.toString('latin1', from, nul));
+  }
+  return out;
 }
 
 /**

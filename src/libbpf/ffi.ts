@@ -101,6 +101,7 @@ const f = {
   bpf_map__is_internal: libbpf.func('bool bpf_map__is_internal(void *map)'),
   bpf_map__initial_value: libbpf.func('void *bpf_map__initial_value(void *map, _Out_ size_t *psize)'),
   bpf_map__set_initial_value: libbpf.func('int bpf_map__set_initial_value(void *map, const void *data, size_t size)'),
+  bpf_map__set_max_entries: libbpf.func('int bpf_map__set_max_entries(void *map, uint32_t max_entries)'),
   // low-level map syscalls (bpf.h)
   bpf_map_lookup_elem: libbpf.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
   bpf_map_update_elem: libbpf.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
@@ -112,6 +113,7 @@ const f = {
   bpf_prog_test_run_opts: libbpf.func('int bpf_prog_test_run_opts(int prog_fd, _Inout_ iw_bpf_test_run_opts *opts)'),
   // misc
   libbpf_num_possible_cpus: libbpf.func('int libbpf_num_possible_cpus(void)'),
+  libbpf_probe_bpf_helper: libbpf.func('int libbpf_probe_bpf_helper(int prog_type, int helper_id, const void *opts)'),
   libbpf_set_print: libbpf.func('void *libbpf_set_print(void *fn)'),
   libbpf_strerror: libbpf.func('int libbpf_strerror(int err, void *buf, size_t size)'),
   // btf
@@ -139,6 +141,10 @@ export function lastErrno(): number {
 
 // ---------------------------------------------------------------------------
 // Typed libbpf surface used by object.ts / btf.ts / ringbuf.ts.
+
+/** enum bpf_prog_type / enum bpf_func_id values isolwatch probes for (uapi/linux/bpf.h). */
+export const BPF_PROG_TYPE = { SYSCALL: 31 } as const;
+export const BPF_FUNC = { kallsyms_lookup_name: 179 } as const;
 
 export const BPF_MAP_TYPE = { HASH: 1, ARRAY: 2, PERCPU_HASH: 5, PERCPU_ARRAY: 6, LRU_PERCPU_HASH: 10, RINGBUF: 27 } as const;
 export const BTF_KIND = {
@@ -202,6 +208,7 @@ export const libbpfNative = {
     return Uint8Array.from(koffi.decode(p, koffi.array('uint8_t', size[0], 'Typed')) as Uint8Array);
   },
   mapSetInitialValue: (map: Ptr, data: Uint8Array): number => f.bpf_map__set_initial_value(map, data, data.length) as number,
+  mapSetMaxEntries: (map: Ptr, n: number): number => f.bpf_map__set_max_entries(map, n) as number,
   mapLookup: (fd: number, key: Uint8Array | null, value: Uint8Array): number => f.bpf_map_lookup_elem(fd, key, value) as number,
   mapUpdate: (fd: number, key: Uint8Array, value: Uint8Array, flags: number): number =>
     f.bpf_map_update_elem(fd, key, value, flags) as number,
@@ -214,7 +221,11 @@ export const libbpfNative = {
    */
   mapLookupBatch: (fd: number, inBatch: Uint8Array | null, outBatch: Uint8Array, keys: Uint8Array, values: Uint8Array, count: number[]): number =>
     f.bpf_map_lookup_batch(fd, inBatch, outBatch, keys, values, count, null) as number,
-  /** Runs a loaded program once with `ctx` as its context (raw_tp: the u64 arguments); 0 or -errno, and its return value. */
+  /**
+   * Runs a loaded program once with `ctx` as its context (raw_tp: the u64
+   * arguments; a syscall program: its argument struct, which the kernel
+   * copies back into the same buffer); 0 or -errno, and its return value.
+   */
   programTestRun(fd: number, ctx: Uint8Array): { rc: number; retval: number } {
     const opts = {
       sz: 80, data_in: null, data_out: null, data_size_in: 0, data_size_out: 0, ctx_in: ctx, ctx_out: null,
@@ -224,6 +235,8 @@ export const libbpfNative = {
     return { rc, retval: opts.retval | 0 };
   },
   numPossibleCpus: (): number => f.libbpf_num_possible_cpus() as number,
+  /** 1 when programs of prog_type may call helper_id on this kernel, 0 when not, < 0 on error (libbpf_probe_bpf_helper). */
+  probeHelper: (progType: number, helperId: number): number => f.libbpf_probe_bpf_helper(progType, helperId, null) as number,
   /** libbpf's text for an error code, including its own LIBBPF_ERRNO__* codes (4000+). */
   strerror(err: number): string {
     const buf = new Uint8Array(256);

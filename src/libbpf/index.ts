@@ -1,7 +1,7 @@
 // Public surface of the libbpf layer (the only code that talks to libbpf).
 // Typical use: BpfObject.open -> setRodata/setAutoload (after hasTracepoint)
 // -> load -> attachAll -> ringBuffer().drain from a timer -> close.
-export { BpfObject, BpfMap, numPossibleCpus, openHandleCount, openHandles, type ProgramInfo } from './object.js';
+export { BpfObject, BpfMap, kallsymsLookupSupported, numPossibleCpus, openHandleCount, openHandles, type ProgramInfo } from './object.js';
 export { vmlinuxBtf, closeVmlinuxBtf, hasTracepoint, requireTracepoint, structLayoutFromObject, VmlinuxBtf, type StructLayout } from './btf.js';
 export {
   RingBufferReader,

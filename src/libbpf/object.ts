@@ -5,12 +5,15 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import {
+  BPF_FUNC,
   BPF_MAP_TYPE,
+  BPF_PROG_TYPE,
   installLibbpfPrint,
   lastErrno,
   libbpfLogMark,
   libbpfLogSince,
   libbpfNative as L,
+  releaseFreedNativeMemory,
   trackHandle,
   untrackHandle,
   type Ptr,
@@ -192,11 +195,22 @@ export class BpfObject {
     if (rc < 0) throw new LibbpfError(`bpf_map__set_initial_value(${L.mapName(map)}, ${varName})`, rc);
   }
 
+  /** Resize a map before load (a ring buffer: a power of 2 multiple of the page size). */
+  setMaxEntries(mapName: string, n: number): void {
+    this.requireState('opened', `setMaxEntries(${mapName})`);
+    const m = this.mapPtrs.get(mapName);
+    if (m === undefined) throw new Error(`${this.file} has no map '${mapName}'`);
+    const rc = L.mapSetMaxEntries(m, n);
+    if (rc < 0) throw new LibbpfError(`bpf_map__set_max_entries(${mapName}, ${n})`, rc);
+  }
+
   /** Create maps, relocate and verify programs. Throws VerifierError / PermissionError / LibbpfError. */
   load(): void {
     this.requireState('opened', 'load()');
     const mark = libbpfLogMark();
     const rc = L.objectLoad(this.raw);
+    // libbpf parsed the kernel's BTF for CO-RE (tens of MB) and freed it: give that back to the system
+    releaseFreedNativeMemory();
     if (rc >= 0) {
       this.state = 'loaded';
       return;
@@ -496,3 +510,8 @@ export class BpfMap {
 }
 
 export { RingBufferReader };
+
+/** Whether syscall programs may call bpf_kallsyms_lookup_name here (5.16+): isolwatch's iw_kaddr needs it. */
+export function kallsymsLookupSupported(): boolean {
+  return L.probeHelper(BPF_PROG_TYPE.SYSCALL, BPF_FUNC.kallsyms_lookup_name) === 1;
+}

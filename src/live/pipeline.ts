@@ -6,17 +6,18 @@ import { packageVersion } from '../paths.js';
 import { Engine } from '../correlate/engine.js';
 import type { RawRecord } from '../contract/decode.js';
 import { EnvironmentError } from '../errors.js';
-import { engineHook, Enforcer } from '../enforce/index.js';
+import type { Enforcer } from '../enforce/index.js';
 import { detectPrIsol } from '../isol/detect.js';
 import { IsolTracker } from '../isol/state.js';
-import { closeVmlinuxBtf, vmlinuxBtf } from '../libbpf/index.js';
-import { loadPolicy, type Policy } from '../policy/index.js';
+import { IW } from '../contract/layout.generated.js';
+import type { Policy } from '../policy/index.js';
 import { pinSelfTo } from './pin.js';
 import { DEFAULT_PROBES_TASK, DEFAULT_PROBES_WATCH, parseProbes } from './probes.js';
 import { Session, type KernelCounts } from './session.js';
 import { housekeepingCpus, readCpuTopology, type WatchedCpus } from '../system/cpus.js';
 import { resolveCpus } from './cpus.js';
 import { loadKallsyms, type KernelSymbols } from '../system/kallsyms.js';
+import { KernelAskedSymbols } from '../system/ksyms.js';
 import { assertCanTrace } from '../system/preflight.js';
 import { detectFromKernelText, tlbFlushLabel, type TlbFlush } from '../system/tlb-flush.js';
 import type { AggregateRecord, InterruptionRecord, IsolRecord, RecordsAccount, StartRecord, SummaryRecord } from '../types.js';
@@ -82,13 +83,14 @@ export interface Live {
   close(): void;
 }
 
-export function openLive(opts: LiveOptions): Live {
+export async function openLive(opts: LiveOptions): Promise<Live> {
   const pids = opts.pids ?? [];
   const warnings: string[] = [];
   const watched = resolveCpus(opts.cpus, pids, warnings); // a missing pid fails here
   const topo = readCpuTopology();
-  let policy: Policy | undefined;
-  if (opts.policy) policy = loadPolicy(opts.policy);
+  // the policy parser, its schema and the enforcer are loaded only when a policy is given (start-up)
+  const policy: Policy | undefined = opts.policy ? (await import('../policy/index.js')).loadPolicy(opts.policy) : undefined;
+  const enforceMod = policy ? await import('../enforce/index.js') : undefined;
   const probes = parseProbes(opts.probes, opts.probeDefaults === 'task' ? DEFAULT_PROBES_TASK : DEFAULT_PROBES_WATCH);
 
   // what the machine lacks is said before anything acts (kallsyms would fail first, less plainly)
@@ -100,12 +102,10 @@ export function openLive(opts: LiveOptions): Live {
     warnings.push(`no isolated or nohz_full CPUs on this machine: watching CPU ${watched.cpus.join(',')} (the highest); it cannot be quiet`);
   }
 
-  const detection = detectPrIsol({ hasStructField: (s, f) => vmlinuxBtf().hasStructField(s, f) });
-  const prIsol = detection.supported ? 'kernel' : 'absent';
-  // privileges, BTF and the object are checked here, before anything else can fail for want of them
   // a policy judges records one by one: it gets every one (unless --records says otherwise)
   const recordMode: RecordMode = opts.records ?? (policy ? 'all' : 'sampled');
   const phases = opts.phases ?? ['judged'];
+  // attach first: everything below (symbols, PR_ISOL, the TLB flush) asks the loaded object
   const session = Session.open({
     cpus: watched.cpus,
     probes,
@@ -114,14 +114,21 @@ export function openLive(opts: LiveOptions): Live {
     records: recordMode,
     signals: policy !== undefined && opts.enforce === true,
   });
-  closeVmlinuxBtf(); // only start-up needs the kernel's parsed BTF (tens of MB)
-  let symbols: KernelSymbols;
-  try {
-    symbols = loadKallsyms();
-  } catch (e) {
-    session.close();
-    throw new EnvironmentError((e as Error).message);
-  }
+  // PR_ISOL: what CO-RE resolved in this kernel's BTF at load, and the prctl handlers' symbols, asked of the kernel
+  const features = session.features();
+  const detection = detectPrIsol({
+    hasStructField: (st, f) => st === 'task_struct' && ((f === 'task_isol_info' && (features & IW.IW_FEAT_ISOL_V12) !== 0) || (f === 'isol_info' && (features & IW.IW_FEAT_ISOL_V5) !== 0)),
+    hasSymbol: (n) => {
+      const a = session.kernelAddress(n);
+      return a === null ? undefined : a !== undefined;
+    },
+  });
+  const prIsol = detection.supported ? 'kernel' : 'absent';
+  // symbols come from the kernel one address at a time (src/system/ksyms.ts): no /proc/kallsyms at start
+  const symbols: KernelSymbols = new KernelAskedSymbols(
+    { symbol: (a) => session.kernelSymbol(a), address: (n) => session.kernelAddress(n) },
+    () => loadKallsyms(),
+  );
   const tlbFlush: TlbFlush =
     arch() === 'x64'
       ? detectFromKernelText({ symbol: (n) => symbols.find(n), read: (a, l) => session.readKernel(a, l) })
@@ -134,8 +141,8 @@ export function openLive(opts: LiveOptions): Live {
   }
 
   let enforcer: Enforcer | undefined;
-  if (policy) {
-    enforcer = new Enforcer(policy, {
+  if (policy && enforceMod) {
+    enforcer = new enforceMod.Enforcer(policy, {
       enforce: opts.enforce === true,
       signaller: { arm: (tid, arm) => session.armSignal(tid, arm), disarm: (tid) => session.disarmSignal(tid) },
       watchedCpus: watched.cpus,
@@ -151,7 +158,7 @@ export function openLive(opts: LiveOptions): Live {
     prIsol,
     arch: arch() === 'x64' ? 'x86_64' : arch(),
     victimFilter,
-    policy: enforcer ? engineHook(enforcer) : undefined,
+    policy: enforcer && enforceMod ? enforceMod.engineHook(enforcer) : undefined,
   });
   if (enforcer) for (const pid of pids) enforcer.updateProcess(pid, 'declared'); // every thread, for in-kernel signals
 
@@ -183,7 +190,7 @@ export function openLive(opts: LiveOptions): Live {
   let lastIntervalNs = start.ts_ns ?? nowNs();
   let closed = false;
   let lastSweepNs = nowNs();
-  return {
+  const live: Live = {
     start,
     session,
     engine,
@@ -229,7 +236,7 @@ export function openLive(opts: LiveOptions): Live {
       return rec;
     },
     totalRecord(aggs) {
-      return { type: 'aggregate', scope: 'total', from_ns: start.ts_ns ?? 0, to_ns: nowNs(), rows: shown(this.rows(aggs)) };
+      return { type: 'aggregate', scope: 'total', from_ns: start.ts_ns ?? 0, to_ns: nowNs(), rows: shown(live.rows(aggs)) };
     },
     summary(durationS, aggs, extra) {
       const k = session.counts();
@@ -248,7 +255,7 @@ export function openLive(opts: LiveOptions): Live {
         }
       }
       return summarize({
-        rows: this.rows(aggs),
+        rows: live.rows(aggs),
         watchedCpus: watched.cpus,
         durationS,
         lost: k.lost,
@@ -265,6 +272,7 @@ export function openLive(opts: LiveOptions): Live {
       session.close();
     },
   };
+  return live;
 }
 
 /**

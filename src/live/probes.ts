@@ -57,7 +57,8 @@ export const PROGRAM_GROUPS: Readonly<Record<string, string>> = {
 };
 
 /** Programs that are loaded but never attached: run on demand (bpf_prog_test_run). */
-export const ON_DEMAND_PROGRAMS = ['iw_kread'];
+/** Programs never attached: user space runs them with bpf_prog_test_run (kernel reads, symbols, features). */
+export const ON_DEMAND_PROGRAMS = ['iw_kread', 'iw_ksym', 'iw_kaddr', 'iw_features'];
 
 /** The group of an attachable program, undefined for one the table does not name. */
 export function groupOf(program: string): string | undefined {

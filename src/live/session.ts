@@ -7,7 +7,7 @@ import { bpfObjectPath } from '../paths.js';
 import { AGG_KEY_SIZE, AGG_VALUE_SIZE, decodeAggKey, decodeAggValue, type RawAggregate } from '../contract/aggregate.js';
 import { decodeRecord, type RawRecord } from '../contract/decode.js';
 import { IW, LAYOUT } from '../contract/layout.generated.js';
-import { BpfObject, hasTracepoint } from '../libbpf/index.js';
+import { BpfObject, hasTracepoint, kallsymsLookupSupported } from '../libbpf/index.js';
 import { kallsymsHas } from '../system/kallsyms.js';
 import { assertCanTrace, CAP_SYS_ADMIN, hostFacts, VMLINUX_BTF } from '../system/preflight.js';
 import { CLASSES, type InterruptionClass } from '../types.js';
@@ -79,6 +79,10 @@ export interface KernelCounts {
 /** Which records reach user space (rodata iw_record_mode). */
 export type RecordMode = 'sampled' | 'all';
 
+/** Ring buffer sizes (bytes): --records all / sampled. */
+export const RING_ALL = 16 << 20;
+export const RING_SAMPLED = 2 << 20;
+
 function u32(v: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, v, true);
@@ -128,6 +132,8 @@ export class Session {
     // the IPI-sender kprobes stand in for ipi_send_* (6.4+): only where those are missing
     const kprobesNeeded = kprobeTargets.length > 0 && !hasTracepoint('ipi_send_cpu');
     let inKallsyms: Set<string> | undefined; // read once, only when a kprobe is wanted
+    // iw_kaddr needs a syscall program that may call bpf_kallsyms_lookup_name (5.16+); without it names come from /proc/kallsyms
+    if (!kallsymsLookupSupported()) obj.setAutoload('iw_kaddr', false);
     for (const name of obj.programNames()) {
       if (ON_DEMAND_PROGRAMS.includes(name)) continue;
       const group = groupOf(name);
@@ -162,6 +168,8 @@ export class Session {
     obj.setRodata('iw_trace_prctl', u32(syscalls));
     obj.setRodata('iw_kthread_victims', u32(opts.kthreadVictims ? 1 : 0));
     obj.setRodata('iw_record_mode', u32(opts.records === 'all' ? IW.IW_RECORDS_ALL : IW.IW_RECORDS_SAMPLED));
+    // every record needs room for bursts between two drains; samples need little (mapped twice, it is in RSS twice)
+    obj.setMaxEntries('iw_events', opts.records === 'all' ? RING_ALL : RING_SAMPLED);
     obj.setRodata('iw_exemplars_per_s', u32(opts.exemplarsPerS ?? 10));
     obj.setRodata('iw_signals', u32(opts.signals ? 1 : 0));
   }
@@ -254,6 +262,41 @@ export class Session {
     dv.setBigUint64(8, BigInt(len), true);
     if (this.obj.testRun('iw_kread', ctx) !== 0) return undefined;
     return this.obj.map('iw_kread_buf').lookup(u32(0))?.slice(0, len) ?? undefined;
+  }
+
+  /** The kernel's "%pS" text for an address ("func+0x1c/0x80"), or undefined when it has none or cannot say. */
+  kernelSymbol(addr: bigint): string | undefined {
+    if (this.closed) return undefined;
+    const ctx = new Uint8Array(8);
+    new DataView(ctx.buffer).setBigUint64(0, addr, true);
+    const n = this.obj.testRun('iw_ksym', ctx);
+    if (n <= 0) return undefined;
+    const page = this.obj.map('iw_kread_buf').lookup(u32(0));
+    if (!page) return undefined;
+    const end = page.indexOf(0);
+    return Buffer.from(page.subarray(0, end < 0 ? Math.min(n, IW.IW_KSYM_TEXT) : end)).toString('latin1');
+  }
+
+  /** A kernel symbol's address by name (iw_kaddr); undefined when absent, null when this kernel cannot look names up. */
+  kernelAddress(name: string): bigint | undefined | null {
+    if (this.closed) return null;
+    if (!this.obj.programInfo('iw_kaddr').autoload) return null;
+    const L = LAYOUT.iw_kaddr_args;
+    const args = new Uint8Array(L.size);
+    const bytes = Buffer.from(name, 'latin1');
+    if (bytes.length >= IW.IW_KSYM_NAME) return undefined;
+    args.set(bytes, L.fields.name.offset);
+    // a syscall program's context is copied back into the same buffer (ctx_out is refused)
+    this.obj.testRun('iw_kaddr', args);
+    const dv = new DataView(args.buffer);
+    const err = dv.getBigInt64(L.fields.err.offset, true);
+    const addr = dv.getBigUint64(L.fields.addr.offset, true);
+    return err === 0n && addr !== 0n ? addr : undefined;
+  }
+
+  /** What CO-RE found in this kernel's BTF at load (IW_FEAT_* bits, program iw_features). */
+  features(): number {
+    return this.obj.testRun('iw_features', new Uint8Array(8));
   }
 
   /**

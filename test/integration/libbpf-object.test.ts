@@ -480,7 +480,7 @@ describe('libbpf layer on the running kernel', () => {
     let kept: Uint8Array | null = null;
     const placeholdersBefore = pendingRingPlaceholders();
     expect(rb.drain((b) => (kept = b))).toBe(10);
-    expect(openHandleCount()).toBeGreaterThanOrEqual(5); // vmlinux BTF, object, link, 2 mappings
+    expect(openHandleCount()).toBeGreaterThanOrEqual(4); // object, link, 2 mappings (tracepoints are probed without a BTF handle)
     obj.close();
     obj.close(); // idempotent
     expect(obj.isClosed).toBe(true);
