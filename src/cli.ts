@@ -6,11 +6,12 @@ import { HELP, helpFor, parseArgs } from './cli-args.js';
 import { EnvironmentError, UsageError } from './errors.js';
 import { LibbpfError, PermissionError, VerifierError } from './libbpf/errors.js';
 import { PolicyError } from './policy/errors.js';
+import { SEMI_SPACE_MB } from './paths.js';
 
 // A small young generation: isolwatch's garbage is short-lived records, and V8's default 16 MB
-// semi-spaces were a quarter of its memory (measured: 84 -> 77 MB RSS 5 s into a watch, no CPU cost).
-// Set here, before the heap grows: NODE_OPTIONS still overrides it.
-if (!/--max-semi-space-size/.test(process.env.NODE_OPTIONS ?? '')) setFlagsFromString('--max-semi-space-size=2');
+// semi-spaces were a quarter of its memory; 4 MB also decoded and wrote records faster than 2 or 16
+// (bench/throughput.ts). Set here, before the heap grows: NODE_OPTIONS still overrides it.
+if (!/--max-semi-space-size/.test(process.env.NODE_OPTIONS ?? '')) setFlagsFromString(`--max-semi-space-size=${SEMI_SPACE_MB}`);
 
 async function main(argv: string[]): Promise<number> {
   const c = parseArgs(argv);

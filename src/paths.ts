@@ -46,3 +46,6 @@ let version: string | undefined;
 export function packageVersion(): string {
   return (version ??= (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version);
 }
+
+/** V8's young-generation semi-space size isolwatch runs with (src/cli.ts; the benchmarks use it too). */
+export const SEMI_SPACE_MB = 4;

@@ -2,7 +2,8 @@
 // interruption / isol / summary records out. Pure: no I/O, no clock of its
 // own (timestamps come from the records), every dependency injected, so it
 // runs the same on a live stream and on a recording.
-import type { RawEntry, RawInterruption, RawIsolCall, RawRecord, RawTaskEvent } from '../contract/decode.js';
+import { decodeRecord, type RawEntry, type RawInterruption, type RawIsolCall, type RawRecord, type RawTaskEvent } from '../contract/decode.js';
+import { FastEntries } from './fast-entry.js';
 import { IW } from '../contract/layout.generated.js';
 import { decodeIsolCall } from '../isol/decode.js';
 import { judge } from '../isol/judge.js';
@@ -39,7 +40,30 @@ export class Engine {
   /** the kernel's PR_ISOL masks last seen on a record of each thread (what aggregate keys do not carry) */
   private readonly masks = new Map<number, KernelIsolMasks>();
 
-  constructor(private opts: EngineOptions) {}
+  private fast?: FastEntries;
+
+  constructor(private opts: EngineOptions) {
+    // a policy acts on each record (and may change it): those go the full way
+    if (!opts.policy) this.fast = new FastEntries({ tracker: opts.tracker, victimFilter: opts.victimFilter });
+  }
+
+  /**
+   * One record straight from the ring (`len` bytes at `off` of `dv`, which
+   * may be overwritten once this returns): a one-entry record takes the fast
+   * path (src/correlate/fast-entry.ts); everything else is decoded and
+   * ingested. The decoded record is handed to `onDecoded` when there is one
+   * (isolation and task records drive enforcement).
+   */
+  ingestRaw(dv: DataView, off: number, len: number, onDecoded?: (raw: RawRecord) => void): InterruptionRecord | IsolRecord | null {
+    if (this.fast && FastEntries.takes(dv, off)) {
+      const rec = this.fast.ingest(dv, off);
+      if (rec) this.seen(rec.ts_ns);
+      return rec;
+    }
+    const raw = decodeRecord(new Uint8Array(dv.buffer, dv.byteOffset + off, len));
+    onDecoded?.(raw);
+    return this.ingest(raw);
+  }
 
   /** One decoded record in; the output record it yields (null when filtered out, or for fork/exit: state only). */
   ingest(raw: RawRecord): InterruptionRecord | IsolRecord | null {
@@ -188,7 +212,7 @@ export class Engine {
 
   /** Interruptions not reported because of --pid. */
   get filteredCount(): number {
-    return this.filtered;
+    return this.filtered + (this.fast?.filtered ?? 0);
   }
 }
 

@@ -88,6 +88,12 @@ export class IsolTracker {
   private readonly parentPid = new Map<number, number>();
   private readonly prIsol: 'kernel' | 'absent';
   private readonly now: () => number;
+  private gen = 0;
+
+  /** Moves on whenever any task's state or any declaration may have changed (caches of isolInfoFor key on it). */
+  get generation(): number {
+    return this.gen;
+  }
 
   constructor(opts: TrackerOptions) {
     this.prIsol = opts.prIsol;
@@ -96,6 +102,7 @@ export class IsolTracker {
 
   /** Applies one decoded prctl. Returns true when the task's state changed. */
   apply(rec: IsolRecord): boolean {
+    this.gen++;
     this.pidOf.set(rec.tid, rec.pid);
     // Only successful calls on a kernel that has the ABI did anything PR_ISOL-like.
     if (this.prIsol !== 'kernel' || rec.args.kernel !== 'pr_isol' || rec.result !== 0) return false;
@@ -177,6 +184,7 @@ export class IsolTracker {
 
   /** fork/clone/exit as the caller observes them (sched_process_fork / exit, or /proc scans). */
   onTaskEvent(ev: TaskEvent): void {
+    this.gen++;
     const ts = ev.ts_ns ?? this.now();
     if (ev.type === 'exit') {
       this.tasks.delete(ev.tid);
@@ -217,6 +225,7 @@ export class IsolTracker {
 
   /** `--pid` / `run`: the user says this process (all its threads) or this thread is isolated. */
   declare(target: { pid: number } | { tid: number }, opts: { children?: boolean; ts_ns?: number } = {}): void {
+    this.gen++;
     const d: Declaration = { since_ns: opts.ts_ns ?? this.now(), children: opts.children ?? false };
     if ('pid' in target) {
       this.declaredPids.set(target.pid, d);
@@ -243,6 +252,7 @@ export class IsolTracker {
   }
 
   undeclare(target: { pid: number } | { tid: number }): void {
+    this.gen++;
     if ('pid' in target) this.declaredPids.delete(target.pid);
     else this.declaredTids.delete(target.tid);
   }

@@ -29,6 +29,9 @@ import type { RecordMode } from './session.js';
 
 
 
+/** Records handed to a pump's consumer at a time. */
+const PUMP_CHUNK = 1024;
+
 export interface LiveOptions {
   cpus?: number[];
   pids?: number[];
@@ -205,20 +208,41 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
         lastSweepNs = nowNs();
         enforcer.sweep(); // forget armed threads that are gone before their tids can be reused
       }
-      return session.drain((raws) => {
-        onRaw?.(raws);
-        const out: (InterruptionRecord | IsolRecord)[] = [];
-        for (const r of raws) {
-          const o = engine.ingest(r);
-          if (o) out.push(o);
-          // in-kernel signals follow isolation: a PR_ISOL prctl changed it, or a new thread of a declared process
-          if (enforcer && (r.rec === 'isol' || r.rec === 'fork')) {
-            const state = tracker.isolInfoFor(r.tid, r.pid).state;
-            if (r.rec === 'isol' || state !== 'none') enforcer.updateTask({ pid: r.pid, tid: r.tid, comm: r.comm }, state);
-          }
+      // in-kernel signals follow isolation: a PR_ISOL prctl changed it, or a new thread of a declared process
+      const follow = (r: RawRecord) => {
+        if (enforcer && (r.rec === 'isol' || r.rec === 'fork')) {
+          const state = tracker.isolInfoFor(r.tid, r.pid).state;
+          if (r.rec === 'isol' || state !== 'none') enforcer.updateTask({ pid: r.pid, tid: r.tid, comm: r.comm }, state);
         }
+      };
+      const out: (InterruptionRecord | IsolRecord)[] = [];
+      if (onRaw) {
+        // a recording keeps the raw records: decode every one
+        const n = session.drain((raws) => {
+          onRaw(raws);
+          for (const r of raws) {
+            const o = engine.ingest(r);
+            if (o) out.push(o);
+            follow(r);
+          }
+        });
         if (out.length) onOut(out);
+        return n;
+      }
+      // straight from the ring: one-entry records take the engine's fast path; handed over in
+      // chunks, so a backlog of a million records is never held all at once
+      let chunk: (InterruptionRecord | IsolRecord)[] = [];
+      const n = session.drainRaw((dv, off, len) => {
+        const o = engine.ingestRaw(dv, off, len, follow);
+        if (!o) return;
+        chunk.push(o);
+        if (chunk.length >= PUMP_CHUNK) {
+          onOut(chunk);
+          chunk = [];
+        }
       });
+      if (chunk.length) onOut(chunk);
+      return n;
     },
     counts: () => session.counts(),
     detach: () => session.detach(),

@@ -189,6 +189,12 @@ export class Session {
     this.cpus = [...want];
   }
 
+  /** Hands every pending record (at most max) over in order, undecoded: `len` bytes at `off` of `dv`, valid only during the call. */
+  drainRaw(onRecord: (dv: DataView, off: number, len: number) => void, max = 200_000): number {
+    if (this.closed) return 0;
+    return this.obj.ringBuffer('iw_events').drainRaw(onRecord, max);
+  }
+
   /** Decodes every pending record (at most max) and hands them over in order. */
   drain(onRecords: (recs: RawRecord[]) => void, max = 200_000): number {
     if (this.closed) return 0;

@@ -4,6 +4,7 @@
 // the known ones, in the order the producer set them; undefined keys are
 // dropped; bigint values (u64 from the decoder) are written as JSON numbers.
 import { CLASSES } from '../types.js';
+import { FAST_JSON, fastJsonLine, type FastJson } from '../correlate/fast-entry.js';
 import type {
   AggregateRecord,
   InterruptionRecord,
@@ -170,6 +171,9 @@ function writeMap(m: Record<string, unknown>, valueShape: Compiled): string {
 
 /** One record as one line of JSON (no trailing newline), keys in contract order. */
 export function toNdjsonLine(record: OutputRecord): string {
+  // a record of the fast path carries its JSON template (the same bytes, without the walk)
+  const fast = (record as { [FAST_JSON]?: FastJson })[FAST_JSON];
+  if (fast && record.type === 'interruption' && record.action === undefined && record.actions === undefined) return fastJsonLine(record, fast);
   try {
     return write(record, compile(SHAPES[record.type]));
   } catch (e) {
