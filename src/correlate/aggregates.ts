@@ -118,7 +118,8 @@ export function rowOf(a: RawAggregate, ctx: RowContext): AggregateRow {
  * read, per key (NDJSON `aggregate` records, the live view's rates).
  */
 export class AggregateDeltas {
-  private readonly last = new Map<string, { count: number; stolen_ns: number; hist: number[] }>();
+  /** per key: count, stolen_ns, then the HIST_BUCKETS histogram, as last read */
+  private readonly last = new Map<string, Float64Array>();
 
   /** The aggregates whose count grew since the previous call, with the growth (max_ns is the key's, not the interval's). */
   next(all: readonly RawAggregate[]): RawAggregate[] {
@@ -126,8 +127,12 @@ export class AggregateDeltas {
     for (const a of all) {
       const id = aggKeyId(a.key);
       const prev = this.last.get(id);
-      if (prev && prev.count === a.value.count) continue;
-      this.last.set(id, { count: a.value.count, stolen_ns: a.value.stolen_ns, hist: a.value.hist });
+      if (prev && prev[0] === a.value.count) continue;
+      const now = new Float64Array(2 + a.value.hist.length);
+      now[0] = a.value.count;
+      now[1] = a.value.stolen_ns;
+      now.set(a.value.hist, 2);
+      this.last.set(id, now);
       if (!prev) {
         out.push(a);
         continue;
@@ -136,9 +141,9 @@ export class AggregateDeltas {
         key: a.key,
         value: {
           ...a.value,
-          count: a.value.count - prev.count,
-          stolen_ns: a.value.stolen_ns - prev.stolen_ns,
-          hist: a.value.hist.map((n, i) => n - prev.hist[i]),
+          count: a.value.count - prev[0],
+          stolen_ns: a.value.stolen_ns - prev[1],
+          hist: a.value.hist.map((n, i) => n - prev[2 + i]),
         },
       });
     }

@@ -50,12 +50,21 @@ export interface FastEntryOptions {
   victimFilter?: (pid: number, tid: number) => boolean;
 }
 
+/**
+ * Templates kept at most (a storm is a handful of them; a busy CPU with
+ * short-lived processes makes new ones all the time): past it they are
+ * rebuilt as records come, from an empty cache.
+ */
+const MAX_TEMPLATES = 1024;
+
 const u64 = (dv: DataView, off: number): number => dv.getUint32(off + 4, true) * TWO32 + dv.getUint32(off, true);
 
 export class FastEntries {
   /** tid -> inner key -> template */
   private readonly byTid = new Map<number, Map<number, Template>>();
   private gen = -1;
+  /** templates held (all threads): bounded, cleared as a whole past MAX_TEMPLATES */
+  private templates = 0;
   private readonly comms = new Map<number, { lo: number; hi: number; lo2: number; hi2: number; s: string }>();
   filtered = 0;
 
@@ -78,8 +87,9 @@ export class FastEntries {
       return null;
     }
     const tracker = this.opts.tracker;
-    if (tracker.generation !== this.gen) {
+    if (tracker.generation !== this.gen || this.templates >= MAX_TEMPLATES) {
       this.byTid.clear();
+      this.templates = 0;
       this.gen = tracker.generation;
     }
     const cls = dv.getUint16(off + R.class.offset, true);
@@ -90,7 +100,6 @@ export class FastEntries {
     const comm = this.comm(dv, off, tid);
     let perTid = this.byTid.get(tid);
     if (!perTid) {
-      if (this.byTid.size > 4096) this.byTid.clear(); // bounded: many short-lived threads
       perTid = new Map();
       this.byTid.set(tid, perTid);
     }
@@ -100,6 +109,7 @@ export class FastEntries {
     if (!t || t.victim.comm !== comm || t.victim.pid !== pid) {
       t = this.template(cls, kind, flags, ctx, cpu, pid, tid, comm);
       perTid.set(key, t);
+      this.templates++;
     }
     const ts = u64(dv, off + TS);
     const duration = u64(dv, off + R.duration_ns.offset);
@@ -125,7 +135,7 @@ export class FastEntries {
       if (b === 0) break;
       s += String.fromCharCode(b); // latin1, as the generic decoder reads names
     }
-    if (this.comms.size > 65536) this.comms.clear();
+    if (this.comms.size >= MAX_TEMPLATES) this.comms.clear();
     this.comms.set(tid, { lo, hi, lo2, hi2, s });
     return s;
   }

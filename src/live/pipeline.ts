@@ -188,6 +188,7 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
     masksOf: (tid) => engine.kernelMasksOf(tid),
   };
   const deltas = new AggregateDeltas();
+  let lastReadNs = 0;
   // --pid: the aggregate records show its processes only, as the interruption records do
   const shown = (rows: AggregateRow[]) => (victimFilter ? rows.filter((r) => victimFilter(r.victim.pid, r.victim.tid)) : rows);
   let lastIntervalNs = start.ts_ns ?? nowNs();
@@ -254,8 +255,12 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
     aggregates: () => session.aggregates(),
     rows: (aggs) => rowsOf(aggs ?? session.aggregates(), rowContext),
     intervalRecord() {
+      // only the keys an interruption reached since the previous read began (the clock is the
+      // kernel's: both are CLOCK_MONOTONIC); a key updated while that read ran is compared again
       const to = nowNs();
-      const rec: AggregateRecord = { type: 'aggregate', scope: 'interval', from_ns: lastIntervalNs, to_ns: to, rows: shown(rowsOf(deltas.next(session.aggregates()), rowContext)) };
+      const since = lastReadNs;
+      lastReadNs = to;
+      const rec: AggregateRecord = { type: 'aggregate', scope: 'interval', from_ns: lastIntervalNs, to_ns: to, rows: shown(rowsOf(deltas.next(session.aggregates(since)), rowContext)) };
       lastIntervalNs = to;
       return rec;
     },

@@ -242,12 +242,22 @@ export class Session {
     return out;
   }
 
-  /** Every in-kernel aggregate (maps iw_agg and iw_agg_overflow), read in batches. */
-  aggregates(): RawAggregate[] {
+  /**
+   * The in-kernel aggregates (maps iw_agg and iw_agg_overflow), read in
+   * batches; with `sinceNs`, only those an interruption reached at or after
+   * that time (value.last_ns): the rest is not even decoded.
+   */
+  aggregates(sinceNs?: number): RawAggregate[] {
     const out: RawAggregate[] = [];
+    const lastNs = LAYOUT.iw_agg_value.fields.last_ns.offset;
     for (const name of ['iw_agg', 'iw_agg_overflow']) {
       const e = this.obj.map(name).entries();
+      const dv = new DataView(e.values.buffer, e.values.byteOffset, e.values.byteLength);
       for (let i = 0; i < e.count; i++) {
+        if (sinceNs !== undefined) {
+          const o = i * AGG_VALUE_SIZE + lastNs;
+          if (dv.getUint32(o + 4, true) * 2 ** 32 + dv.getUint32(o, true) < sinceNs) continue;
+        }
         out.push({ key: decodeAggKey(e.keys, i * AGG_KEY_SIZE), value: decodeAggValue(e.values, i * AGG_VALUE_SIZE) });
       }
     }
