@@ -190,6 +190,17 @@ describe('formatSummary', () => {
     expect(late).toContain('note: kernel counters saw 3 more interruptions on CPU 1 than were recorded (in flight when the counters were read)');
   });
 
+  it('with the kernel\'s records account: says how many were shown of how many, and that the counts are exact', () => {
+    const { summary } = load('noisy');
+    const records = { mode: 'sampled' as const, delivered: 40, sampled: 9960, lost: 5, by_cpu: {} };
+    const text = formatSummary({ ...summary, lost_events: 5, records, kernel_counts: { '1': { ipi: 99999 } } });
+    expect(text).toContain('records: 40 of 10005 interruptions shown one by one (sampled: the first of each kind and a few a second; every count above is exact; --records all for every one)');
+    expect(text).toContain('note: 5 records lost (ring buffer full): the record list is incomplete; every count above is exact (counted in the kernel)');
+    // the counts come from the kernel's aggregates: no "kernel counters saw more" note
+    expect(text).not.toContain('kernel counters saw');
+    expect(formatSummary({ ...summary, records: { ...records, mode: 'all', sampled: 0 } })).not.toContain('shown one by one');
+  });
+
   it('lists every isolated task and the busiest others, up to 10, then says how many more', () => {
     const { summary } = load('noisy');
     const task = (i: number, isol: 'none' | 'declared') => ({ pid: 100 + i, tid: 100 + i, comm: `t${i}`, isol, source: isol, interruptions: 50 - i, violations: isol === 'none' ? 0 : 3, stolen_ns: 1000 });
