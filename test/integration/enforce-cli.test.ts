@@ -64,16 +64,16 @@ describe('policies through the CLI', () => {
     await new Promise((r) => setImmediate(r));
     const mine = interruptions(w.records).filter((r) => r.victim.pid === v.pid && r.violation);
     const summary = w.records.find((r) => r.type === 'summary');
-    const lost = summary?.type === 'summary' ? summary.lost_events : -1;
-    if (lost === 0) expect(mine.length).toBeGreaterThan(0); // timer ticks at least
-    else console.warn(`isolwatch lost ${lost} records (something else floods CPU 1): checking the ${mine.length} that arrived`);
+    // a policy gets every record; the kernel says when the ring could not hold them
+    expect(summary?.type === 'summary' && summary.lost_events, 'the ring buffer dropped records (something floods CPU 1)').toBe(0);
+    expect(mine.length).toBeGreaterThan(0); // timer ticks at least
     for (const r of mine) {
       expect(r.actions?.[0]).toMatchObject({ kind: 'log', result: 'delivered', rule: 'notify-app' });
       expect(['dry-run', 'rate-limited']).toContain(r.action?.result);
       expect(r.action).toMatchObject({ kind: 'signal', signal: 'SIGUSR1', mode: 'user', pid: v.pid });
       expect(r.action?.reason).toContain(`hit sigcount[${v.pid}] while isolation declared`);
     }
-    if (mine.length) expect(count(signalActions(mine), 'dry-run')).toBeGreaterThan(0);
+    expect(count(signalActions(mine), 'dry-run')).toBeGreaterThan(0);
     expect(count(signalActions(mine), 'delivered')).toBe(0);
     expect(await v.received()).toBe(0);
   });
