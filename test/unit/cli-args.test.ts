@@ -32,12 +32,16 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['frobnicate'])).toThrow(/unknown command 'frobnicate'/);
     expect(() => parseArgs(['report', 'a', '--tui', '--json'])).toThrow(/cannot be combined/);
     expect(() => parseArgs(['watch', '--json', '--json'])).toThrow(/given twice/);
+    let caught: unknown;
     try {
       parseArgs(['watch', '--bogus']);
     } catch (e) {
-      expect(e).toBeInstanceOf(UsageError);
-      expect((e as UsageError).exitCode).toBe(2);
+      caught = e;
     }
+    expect(caught).toBeInstanceOf(UsageError);
+    expect((caught as UsageError).exitCode).toBe(2);
+    expect(() => parseArgs(['watch', '--records', 'every'])).toThrow(/--records 'every': expected sampled or all/);
+    expect(parseArgs(['watch', '--records', 'all', '--json', '--interval', '2s'])).toMatchObject({ cmd: 'watch', opts: { records: 'all', interval: 2 } });
   });
   it('help and version', () => {
     expect(parseArgs(['--help'])).toEqual({ cmd: 'help' });
