@@ -105,19 +105,24 @@ static __always_inline struct iw_agg_value *agg_value(struct iw_agg_key *k, cons
 						      const char *name, __u32 copy)
 {
 	struct iw_agg_value *v = bpf_map_lookup_elem(&iw_agg, k);
-	struct iw_agg_value init = {};
+	__u32 slot = k->class == IW_CLASS_NMI ? 1 : 0;
+	struct iw_agg_value *init;
 
 	if (v)
 		return v;
+	init = bpf_map_lookup_elem(&iw_agg_init, &slot);
+	if (!init)
+		return NULL;
+	__builtin_memset(init, 0, sizeof(*init));
 	if (copy & IW_COPY_CURRENT)
-		bpf_get_current_comm(init.victim_comm, sizeof(init.victim_comm));
+		bpf_get_current_comm(init->victim_comm, sizeof(init->victim_comm));
 	else
-		__builtin_memcpy(init.victim_comm, victim_comm, IW_COMM_LEN);
+		__builtin_memcpy(init->victim_comm, victim_comm, IW_COMM_LEN);
 	if (copy & IW_COPY_CAUSE)
-		__builtin_memcpy(init.cause_comm, (copy & IW_COPY_CURRENT) ? init.victim_comm : cause_comm, IW_COMM_LEN);
+		__builtin_memcpy(init->cause_comm, (copy & IW_COPY_CURRENT) ? init->victim_comm : cause_comm, IW_COMM_LEN);
 	if (copy & IW_COPY_NAME)
-		__builtin_memcpy(init.name, name, IW_NAME_LEN);
-	if (!bpf_map_update_elem(&iw_agg, k, &init, BPF_NOEXIST))
+		__builtin_memcpy(init->name, name, IW_NAME_LEN);
+	if (!bpf_map_update_elem(&iw_agg, k, init, BPF_NOEXIST))
 		return bpf_map_lookup_elem(&iw_agg, k);
 	v = bpf_map_lookup_elem(&iw_agg, k); /* another program of this CPU created it meanwhile (an NMI) */
 	if (v)
@@ -135,8 +140,8 @@ static __always_inline struct iw_agg_value *agg_value(struct iw_agg_key *k, cons
 	v = bpf_map_lookup_elem(&iw_agg_overflow, k);
 	if (v)
 		return v;
-	__builtin_memset(&init, 0, sizeof(init));
-	bpf_map_update_elem(&iw_agg_overflow, k, &init, BPF_NOEXIST);
+	__builtin_memset(init, 0, sizeof(*init));
+	bpf_map_update_elem(&iw_agg_overflow, k, init, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&iw_agg_overflow, k);
 }
 
@@ -146,9 +151,10 @@ static __always_inline struct iw_agg_value *agg_value(struct iw_agg_key *k, cons
  * what enforcement needs (a signal sent, held or refused at it); otherwise
  * the first of its key and iw_exemplars_per_s more a second.
  */
-static __always_inline int count(struct iw_agg_key *k, __u64 ts, __u64 duration, __u32 rec_flags, const char *victim_comm,
+static __always_inline int count(struct iw_agg_key *k, __u64 duration, __u32 rec_flags, const char *victim_comm,
 				 const char *cause_comm, const char *name, __u32 copy)
 {
+	__u64 now;
 	__u32 cls = k->class;
 	struct iw_counter *c = bpf_map_lookup_elem(&iw_counts, &cls);
 	__u64 stolen = (rec_flags & IW_F_IN_PREEMPT) ? 0 : duration;
@@ -172,15 +178,20 @@ static __always_inline int count(struct iw_agg_key *k, __u64 ts, __u64 duration,
 		return 1; /* not even counted by key: let the record carry it */
 	if (v->count == 0)
 		send = 1; /* the first of its key */
+	/*
+	 * When it was counted (not when it began: a preemption is counted when it
+	 * ends): readers skip keys by it, and the exemplar window runs on it.
+	 */
+	now = bpf_ktime_get_ns();
+	v->last_ns = now;
 	v->count += 1;
 	v->stolen_ns += stolen;
 	if (duration > v->max_ns)
 		v->max_ns = duration;
-	v->last_ns = ts;
 	v->hist[b] += 1;
 	if (!send) {
-		if (ts - v->window_start_ns >= IW_SEC) {
-			v->window_start_ns = ts;
+		if (now - v->window_start_ns >= IW_SEC) {
+			v->window_start_ns = now;
 			v->window_records = 0;
 		}
 		if (v->window_records < iw_exemplars_per_s)
@@ -201,17 +212,24 @@ static __always_inline int count(struct iw_agg_key *k, __u64 ts, __u64 duration,
  */
 __noinline int iw_count_interruption(struct iw_agg_key *k, struct iw_interruption *rec)
 {
+	struct iw_agg_key key;
+
 	if (!k || !rec)
 		return 1;
-	return count(k, rec->hdr.ts_ns, rec->duration_ns, rec->flags, rec->victim_comm, rec->cause_comm, rec->chain[0].name,
+	/* a copy on the stack: before 6.x map helpers take keys from the stack or map values only */
+	__builtin_memcpy(&key, k, sizeof(key));
+	return count(&key, rec->duration_ns, rec->flags, rec->victim_comm, rec->cause_comm, rec->chain[0].name,
 		     IW_COPY_CAUSE | IW_COPY_NAME);
 }
 
 __noinline int iw_count_entry(struct iw_agg_key *k, struct iw_entry_record *e)
 {
+	struct iw_agg_key key;
+
 	if (!k || !e)
 		return 1;
-	return count(k, e->hdr.ts_ns, e->duration_ns, e->flags, e->victim_comm, e->victim_comm, e->victim_comm,
+	__builtin_memcpy(&key, k, sizeof(key));
+	return count(&key, e->duration_ns, e->flags, e->victim_comm, e->victim_comm, e->victim_comm,
 		     IW_COPY_CURRENT | (e->cause_ctx == IW_CTX_SELF ? IW_COPY_CAUSE : 0));
 }
 

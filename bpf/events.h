@@ -214,7 +214,7 @@ struct iw_agg_value {
 	__u64 count;
 	__u64 stolen_ns;       /* without the time of entries inside a preemption (counted there) */
 	__u64 max_ns;
-	__u64 last_ns;         /* start of the newest interruption */
+	__u64 last_ns;         /* when an interruption was last counted under this key */
 	__u64 window_start_ns; /* exemplar records: the current one-second window */
 	__u32 window_records;  /* records sent in the window */
 	__u32 records;         /* records sent for this key */

@@ -112,6 +112,17 @@ struct {
 	__type(value, struct iw_agg_value);
 } iw_agg SEC(".maps");
 
+/*
+ * Per CPU: the value a new aggregate key starts from, built here rather than
+ * on the 512-byte BPF stack (slot 1 for NMIs, which interrupt the rest).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct iw_agg_value);
+} iw_agg_init SEC(".maps");
+
 /* User ABI: where interruptions are counted when iw_agg is full (keys with IW_AGG_F_OVERFLOW). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -38,6 +38,7 @@ export interface RawAggValue {
   count: number;
   stolen_ns: number;
   max_ns: number;
+  /** when an interruption was last counted under the key (CLOCK_MONOTONIC) */
   last_ns: number;
   /** records of this key sent to user space */
   records: number;

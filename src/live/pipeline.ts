@@ -29,6 +29,9 @@ import type { RecordMode } from './session.js';
 
 
 
+/** How far before the previous read an interval looks again (an update that read copied half of). */
+const READ_MARGIN_NS = 200e6;
+
 /** Records handed to a pump's consumer at a time. */
 const PUMP_CHUNK = 1024;
 
@@ -255,10 +258,11 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
     aggregates: () => session.aggregates(),
     rows: (aggs) => rowsOf(aggs ?? session.aggregates(), rowContext),
     intervalRecord() {
-      // only the keys an interruption reached since the previous read began (the clock is the
-      // kernel's: both are CLOCK_MONOTONIC); a key updated while that read ran is compared again
+      // only the keys an interruption was counted under since shortly before the previous read
+      // began (the clock is the kernel's: both are CLOCK_MONOTONIC): a key updated while that read
+      // copied it is looked at again; its count says whether it changed
       const to = nowNs();
-      const since = lastReadNs;
+      const since = Math.max(0, lastReadNs - READ_MARGIN_NS);
       lastReadNs = to;
       const rec: AggregateRecord = { type: 'aggregate', scope: 'interval', from_ns: lastIntervalNs, to_ns: to, rows: shown(rowsOf(deltas.next(session.aggregates(since)), rowContext)) };
       lastIntervalNs = to;
