@@ -80,9 +80,10 @@ export function replay(text: string, file: string, policy?: Policy): Replay {
     if (out) records.push(out);
   }
   const interruptions = records.filter((x): x is InterruptionRecord => x.type === 'interruption');
-  // The kernel's aggregates, when the recording has them (ABI 2), count everything, whatever the ring lost;
-  // a policy judges records one by one, and a recorded declaration splits the records into warm-up and judged.
-  const fromKernel = end?.aggregates && !judgedBy && warmupEndNs === undefined;
+  // The kernel's aggregates, when the recording has them (ABI 2), count everything, whatever the ring lost
+  // (a policy's fail actions still come from the records, one by one); a recorded declaration splits the
+  // records into warm-up and judged, which the recording's aggregates do not.
+  const fromKernel = end?.aggregates && warmupEndNs === undefined;
   const rows = fromKernel
     ? rowsOf(end.aggregates!, { symbols, tracker, phaseOf: () => 'judged', masksOf: (tid) => engine.kernelMasksOf(tid) })
     : rowsFromRecords(interruptions, { warmupEndNs });
