@@ -44,6 +44,8 @@ export type Command =
         perfetto?: string;
         /** self-contained HTML report */
         html?: string;
+        /** Prometheus metrics of the run (node_exporter textfile collector) */
+        metrics?: string;
         allowSelf: boolean;
         allowCmdFailure: boolean;
         isolate?: string;
@@ -60,6 +62,7 @@ export type Command =
         summary?: string;
         perfetto?: string;
         html?: string;
+        metrics?: string;
         tui: boolean;
         budgets: string[];
         allowSelf: boolean;
@@ -101,6 +104,10 @@ const F = {
     help: 'a timeline in the Chrome/Perfetto JSON trace format (open it in ui.perfetto.dev or chrome://tracing): a slice per interruption, arrows from senders',
   },
   html: { value: 'FILE', help: 'one self-contained HTML page: verdict, zoomable timeline, stolen-time histograms, top causes with remedies (no network needed)' },
+  metrics: {
+    value: 'FILE',
+    help: "the run's Prometheus metrics (as serve exposes them) for node_exporter's textfile collector: written whole, through a temporary file renamed over FILE (name it *.prom)",
+  },
 } satisfies Record<string, Flag>;
 
 const COMMON: Record<string, Flag> = {
@@ -161,6 +168,7 @@ const SPECS: Record<string, Spec> = {
       '--summary': { value: 'FILE', help: 'markdown summary, appended (for $GITHUB_STEP_SUMMARY)' },
       '--perfetto': F.perfetto,
       '--html': F.html,
+      '--metrics': F.metrics,
       '--allow-self': { help: "the task's own syscalls and page faults do not count" },
       '--allow-cmd-failure': { help: 'a failing CMD does not fail the check by itself' },
       '--isolate': { value: 'quiesce=vmstat[,inherit=conf|active]', help: 'configure and activate PR_ISOL for CMD (only on kernels with the task-isolation ABI; elsewhere exit 3)' },
@@ -173,15 +181,16 @@ const SPECS: Record<string, Spec> = {
     flags: { '--cpus': F.cpus, '--json': { help: 'the report as one JSON object' }, '--root': { value: 'DIR', help: "audit the system tree under DIR instead of '/' (an image or a fixture)" } },
   },
   report: {
-    usage: 'isolwatch report FILE [--json | --junit FILE | --summary FILE | --perfetto FILE | --html FILE | --tui] [--budget SPEC] [--policy FILE] [--allow-self]',
+    usage: 'isolwatch report FILE [--json | --junit FILE | --summary FILE | --perfetto FILE | --html FILE | --metrics FILE | --tui] [--budget SPEC] [--policy FILE] [--allow-self]',
     about:
-      'replay a recording through the same engine and judge it as run would: text, NDJSON, JUnit, markdown, a Perfetto trace, an HTML page or the live view; exit 0 (pass) or 1 (fail)',
+      'replay a recording through the same engine and judge it as run would: text, NDJSON, JUnit, markdown, a Perfetto trace, an HTML page, Prometheus metrics or the live view; exit 0 (pass) or 1 (fail)',
     flags: {
       '--json': { help: 'NDJSON records, the summary with its verdict last' },
       '--junit': { value: 'FILE', help: 'JUnit XML report' },
       '--summary': { value: 'FILE', help: 'markdown summary, appended' },
       '--perfetto': F.perfetto,
       '--html': F.html,
+      '--metrics': F.metrics,
       '--tui': { help: 'the live view on the recording (needs a terminal)' },
       '--budget': { value: 'SPEC', repeatable: true, help: 'limits as for run (default: the recorded policy judges, else every class <=0)' },
       '--policy': { value: 'FILE', help: 'judge by this policy instead of the one recorded (actions are never taken in a replay)' },
@@ -343,6 +352,7 @@ export function parseArgs(argv: string[]): Command {
           summary: one(values, '--summary'),
           perfetto: one(values, '--perfetto'),
           html: one(values, '--html'),
+          metrics: one(values, '--metrics'),
           allowSelf: values.has('--allow-self'),
           allowCmdFailure: values.has('--allow-cmd-failure'),
           isolate: one(values, '--isolate'),
@@ -356,8 +366,8 @@ export function parseArgs(argv: string[]): Command {
     case 'report': {
       if (rest.length !== 1) throw new UsageError(`isolwatch report: give exactly one recording: ${SPECS.report.usage}`);
       const tui = values.has('--tui');
-      if (tui && ['--json', '--junit', '--summary', '--perfetto', '--html'].some((f) => values.has(f))) {
-        throw new UsageError('isolwatch report: --tui cannot be combined with --json, --junit, --summary, --perfetto or --html');
+      if (tui && ['--json', '--junit', '--summary', '--perfetto', '--html', '--metrics'].some((f) => values.has(f))) {
+        throw new UsageError('isolwatch report: --tui cannot be combined with --json, --junit, --summary, --perfetto, --html or --metrics');
       }
       return {
         cmd,
@@ -368,6 +378,7 @@ export function parseArgs(argv: string[]): Command {
           summary: one(values, '--summary'),
           perfetto: one(values, '--perfetto'),
           html: one(values, '--html'),
+          metrics: one(values, '--metrics'),
           tui,
           budgets: values.get('--budget') ?? [],
           allowSelf: values.has('--allow-self'),

@@ -21,6 +21,12 @@ describe('parseArgs', () => {
     expect(() => parseArgs(['report', 'rec', '--tui', '--html', 'r.html'])).toThrow(/--tui cannot be combined with .*--html/);
     expect(() => parseArgs(['watch', '--html', 'r.html'])).toThrow(/unknown option '--html'/);
   });
+  it('--metrics FILE for run and report; not with --tui', () => {
+    expect(parseArgs(['run', '--metrics', 'run.prom', '--', 'spin'])).toMatchObject({ cmd: 'run', opts: { metrics: 'run.prom' } });
+    expect(parseArgs(['report', 'rec', '--metrics=r.prom'])).toMatchObject({ cmd: 'report', opts: { file: 'rec', metrics: 'r.prom' } });
+    expect(() => parseArgs(['report', 'rec', '--tui', '--metrics', 'r.prom'])).toThrow(/--tui cannot be combined with .*--metrics/);
+    expect(() => parseArgs(['watch', '--metrics', 'r.prom'])).toThrow(/unknown option '--metrics'/);
+  });
   it('usage errors say what and what to do', () => {
     expect(() => parseArgs(['run', '--', ])).toThrow(/no command given/);
     expect(() => parseArgs(['run', 'spin'])).toThrow(/after '--'/);
