@@ -4,6 +4,7 @@
 // all read the same table. No I/O here, so it is unit-tested.
 import { UsageError } from './errors.js';
 import { PROBE_GROUPS } from './live/probes.js';
+import { DEFAULT_TOP } from './output/metrics.js';
 import { CpuListError, parseCpuList } from './system/cpus.js';
 import { didYouMean } from './verdict/suggest.js';
 import { DurationError, parseDuration } from './verdict/durations.js';
@@ -70,8 +71,26 @@ export type Command =
       };
     }
   | { cmd: 'demo'; opts: CommonOptions & { duration?: number } }
+  | {
+      cmd: 'serve';
+      opts: CommonOptions & {
+        listen: ListenAddress;
+        /** cause (and violating task) series besides "other" */
+        top: number;
+        duration?: number;
+      };
+    }
   | { cmd: 'help'; topic?: string }
   | { cmd: 'version' };
+
+/** Where serve listens: a host name or address (IPv6 without brackets) and a port (0: any free one). */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** serve's default address: this machine only; Prometheus elsewhere needs --listen 0.0.0.0:PORT (or a proxy). */
+export const DEFAULT_LISTEN: ListenAddress = { host: '127.0.0.1', port: 9476 };
 
 interface Flag {
   /** placeholder of the value ("LIST", "SEC"); absent for a switch */
@@ -197,6 +216,25 @@ const SPECS: Record<string, Spec> = {
       '--allow-self': { help: "the task's own syscalls and page faults do not count" },
     },
   },
+  serve: {
+    usage: 'isolwatch serve [--listen HOST:PORT] [--cpus LIST] [--probes GROUPS] [--top N] [--policy FILE [--enforce]]',
+    about: `a Prometheus exporter: traces the watched CPUs headless (log on stderr) and answers /metrics (the kernel's counts, top causes, violations) and /healthz on ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port} by default; SIGTERM or SIGINT detaches and exits 0`,
+    flags: {
+      '--listen': {
+        value: 'HOST:PORT',
+        help: `the address to serve on (default ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port}: this machine only; 0.0.0.0:${DEFAULT_LISTEN.port} for a Prometheus elsewhere; [::1]:PORT for IPv6; port 0 picks a free one, said on stderr)`,
+      },
+      '--cpus': F.cpus,
+      '--probes': F.probes,
+      '--top': { value: 'N', help: `causes (and violating tasks) with series of their own: the costliest of late (a cost halves every 15 minutes); the rest are summed per CPU and class under "other" (default ${DEFAULT_TOP})` },
+      '--policy': { value: 'FILE', help: "act by a policy (policies/*.yaml): its actions are counted in isolwatch_policy_actions_total; signals are dry-run unless --enforce. Every record then reaches user space, as for watch --policy" },
+      '--enforce': F.enforce,
+      '--kthreads': F.kthreads,
+      '--duration': { value: 'SEC', help: 'stop after SEC (default: until SIGTERM or SIGINT)' },
+      '--obj': F.obj,
+    },
+    more: 'Metrics are read from the kernel at each scrape (nothing is computed between scrapes): a scrape costs in proportion to the series and the kernel\'s aggregate keys, not to the events.',
+  },
   demo: {
     usage: 'isolwatch demo [--cpus CPU] [--duration SEC] [--probes GROUPS] [--json]',
     about: 'a spinner on the watched CPU and labelled disturbers from a housekeeping CPU (membarrier, munmap, stat_refresh, its own syscalls), in the live view',
@@ -285,6 +323,22 @@ function pids(cmd: string, v: string | undefined): number[] {
     if (!/^\d+$/.test(p.trim()) || Number(p) <= 0) throw new UsageError(`isolwatch ${cmd}: --pid '${v}': '${p}' is not a process id`);
     return Number(p);
   });
+}
+
+/**
+ * serve --listen: "HOST:PORT", "[v6]:PORT"; the default when not given. The
+ * port is checked here, the host when serve binds it (a name that does not
+ * resolve, an address this machine does not have: one line, exit 2).
+ */
+export function parseListen(v: string | undefined): ListenAddress {
+  if (v === undefined) return { ...DEFAULT_LISTEN };
+  const bad = (why: string) => new UsageError(`isolwatch serve: --listen '${v}': ${why} (e.g. --listen ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port}, 0.0.0.0:${DEFAULT_LISTEN.port}, [::1]:${DEFAULT_LISTEN.port})`);
+  const m = /^\[([^\]]+)\]:([^:]*)$/.exec(v) ?? /^([^:[\]]*):([^:]*)$/.exec(v);
+  if (!m) throw bad(v.includes(':') && !v.startsWith('[') ? 'an IPv6 address goes in brackets' : 'expected HOST:PORT');
+  const [, host, port] = m;
+  if (host === '') throw bad('no host: give an address (0.0.0.0 for every IPv4 interface)');
+  if (!/^\d+$/.test(port) || Number(port) > 65535) throw bad(`'${port}' is not a port number (0-65535)`);
+  return { host, port: Number(port) };
 }
 
 function common(cmd: string, values: Map<string, string[]>): CommonOptions {
@@ -383,6 +437,20 @@ export function parseArgs(argv: string[]): Command {
           budgets: values.get('--budget') ?? [],
           allowSelf: values.has('--allow-self'),
           policy: one(values, '--policy'),
+        },
+      };
+    }
+    case 'serve': {
+      if (rest.length) throw new UsageError(`isolwatch serve: unexpected argument '${rest[0]}'`);
+      const top = one(values, '--top');
+      if (top !== undefined && !/^\d+$/.test(top)) throw new UsageError(`isolwatch serve: --top '${top}' is not a whole number of series (e.g. --top ${DEFAULT_TOP})`);
+      return {
+        cmd,
+        opts: {
+          ...common(cmd, values),
+          listen: parseListen(one(values, '--listen')),
+          top: top === undefined ? DEFAULT_TOP : Number(top),
+          duration: seconds(cmd, '--duration', one(values, '--duration'), { positive: true }),
         },
       };
     }

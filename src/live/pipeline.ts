@@ -44,6 +44,8 @@ export interface LiveOptions {
   command?: string;
   /** which records reach user space (the counts never depend on it): sampled (default) or all */
   records?: RecordMode;
+  /** sampled records: how many a second per key after its first (default 10; serve needs none) */
+  exemplarsPerS?: number;
   /**
    * The phases the session goes through, in order (the kernel's epoch is the
    * index): run ['warmup', 'judged', 'after']; default ['judged'].
@@ -112,6 +114,7 @@ export function openLive(opts: LiveOptions): Live {
     objPath: opts.obj,
     kthreadVictims: opts.kthreads,
     records: recordMode,
+    exemplarsPerS: opts.exemplarsPerS,
     signals: policy !== undefined && opts.enforce === true,
   });
   closeVmlinuxBtf(); // only start-up needs the kernel's parsed BTF (tens of MB)
