@@ -8,7 +8,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Command, ListenAddress } from '../cli-args.js';
 import { UsageError } from '../errors.js';
+import type { RawAggKey, RawAggregate } from '../contract/aggregate.js';
 import type { Live } from '../live/pipeline.js';
+import { RetiredAggregates } from '../live/retire.js';
 import { EXPOSITION_CONTENT_TYPE } from '../output/exposition.js';
 import { actionResult, classesFromAccounts, MetricsState, toMetrics } from '../output/metrics.js';
 import { formatCpuList } from '../system/cpus.js';
@@ -20,6 +22,9 @@ const err = (s: string) => process.stderr.write(`isolwatch serve: ${s}\n`);
 
 /** How often the ring is drained: records are not what serve counts, but left alone they fill the ring. */
 const PUMP_MS = 250;
+
+/** How often the aggregates of exited tasks are moved out of the kernel's table (src/live/retire.ts). */
+export const SWEEP_MS = 10_000;
 
 /** "127.0.0.1:9476", "[::1]:9476". */
 export function formatAddress(a: ListenAddress): string {
@@ -54,16 +59,32 @@ export function bind(server: Server, at: ListenAddress): Promise<ListenAddress> 
   });
 }
 
-/** What /metrics answers: the metrics of this moment, with the series state kept between scrapes. */
+/** What the exporter reads from a live session. */
+export type ExporterSource = Pick<Live, 'start' | 'counts' | 'rows' | 'aggregates' | 'enforcer'> & {
+  /** read and remove aggregates from the kernel's table (session.takeAggregates) */
+  take(keys: readonly RawAggKey[]): RawAggregate[];
+};
+
+/**
+ * What /metrics answers: the metrics of this moment, with the series state
+ * kept between scrapes, from the kernel's aggregates and those of exited
+ * tasks moved out of its table.
+ */
 export class Exporter {
   private readonly state: MetricsState;
   private readonly actions = new Map<string, { rule: string; action: string; result: string; count: number }>();
+  readonly retired = new RetiredAggregates();
 
   constructor(
-    private readonly live: Pick<Live, 'start' | 'counts' | 'rows' | 'enforcer'>,
+    private readonly live: ExporterSource,
     top: number,
   ) {
     this.state = new MetricsState(top);
+  }
+
+  /** Moves the aggregates of exited tasks out of the kernel's table (it would fill, and new causes go unnamed). */
+  sweep(): number {
+    return this.retired.sweep({ aggregates: () => this.live.aggregates(), take: (k) => this.live.take(k), rows: (a) => this.live.rows(a) });
   }
 
   /** Counts what the policy did with each record (serve --policy). */
@@ -82,7 +103,7 @@ export class Exporter {
   }
 
   scrape(): string {
-    const rows = this.live.rows(); // the kernel's aggregates, read now
+    const rows = [...this.live.rows(), ...this.retired.rows()]; // the kernel's aggregates, read now, and those taken out
     const k = this.live.counts();
     return toMetrics(
       {
@@ -153,9 +174,16 @@ export async function serve(o: ServeOptions): Promise<number> {
   }
   try {
     for (const w of live.warnings) err(`warning: ${w}`);
-    const ex = new Exporter(live, o.top);
+    const ex = new Exporter({ ...live, take: (keys) => live.session.takeAggregates(keys) }, o.top);
     const pump = () => live.pump((recs) => ex.onRecords(recs));
     const timer = setInterval(pump, PUMP_MS);
+    const sweeper = setInterval(() => {
+      try {
+        ex.sweep();
+      } catch (e) {
+        err(`moving the aggregates of exited tasks out of the kernel failed: ${(e as Error).message}`);
+      }
+    }, SWEEP_MS);
     exporter = ex;
     // the signals are ours before the line that says serve is up (what a supervisor or test waits for)
     const stopped = untilStopped(o.duration);
@@ -165,6 +193,7 @@ export async function serve(o: ServeOptions): Promise<number> {
     );
     const why = await stopped;
     clearInterval(timer);
+    clearInterval(sweeper);
     stopping = true;
     live.detach();
     pump();

@@ -222,6 +222,40 @@ describe('serve refuses what it cannot listen on: one line, exit 2, nothing atta
   });
 });
 
+describe("the aggregates of exited tasks leave the kernel's table (what keeps a long-lived serve's table from filling)", () => {
+  it('taken in one step with every count: the same numbers from user space, the keys gone from the map', { timeout: 120_000 }, async () => {
+    const { openLive } = await import('../../src/live/pipeline.js');
+    const { RetiredAggregates } = await import('../../src/live/retire.js');
+    const live = openLive({ cpus: [1], probeDefaults: 'watch', exemplarsPerS: 0 });
+    cleanups.push(() => live.close());
+    const timer = setInterval(() => live.pump(() => {}), 100);
+    cleanups.push(() => clearInterval(timer));
+    const wl = await startWorkload('membarrier', ['--spin-cpu', '1', '--sender-cpu', '0', '--count', '50']);
+    const sender = Number(wl.ready.sender_tid);
+    await wl.go();
+    await wl.finish(); // exited: its keys can count no more
+    const mine = (rows: { cause: { tid?: number; comm?: string }; func?: string; count: number }[]) => rows.filter((r) => r.func === 'ipi_mb' && r.cause.comm === 'membarrier');
+    const before = live.aggregates();
+    const senderKeys = before.filter((a) => a.key.cause_tid === sender);
+    expect(senderKeys.length).toBeGreaterThan(0);
+    const counted = mine(live.rows(before).filter((r) => r.cause.tid === sender)).reduce((n, r) => n + r.count, 0);
+    expect(counted).toBeGreaterThan(0);
+    const classBefore = live.counts().byCpu['1']?.ipi ?? 0;
+
+    const retired = new RetiredAggregates();
+    const n = retired.sweep({ aggregates: () => live.aggregates(), take: (k) => live.session.takeAggregates(k), rows: (x) => live.rows(x) });
+    expect(n).toBeGreaterThanOrEqual(senderKeys.length);
+    const after = live.aggregates();
+    expect(after.filter((a) => a.key.cause_tid === sender)).toEqual([]);
+    // what the sender caused is in user space now, exactly, without its thread id
+    expect(mine(retired.rows()).reduce((x, r) => x + r.count, 0)).toBeGreaterThanOrEqual(counted);
+    expect(retired.rows().every((r) => r.victim.tid === 0 && r.cause.tid === undefined)).toBe(true);
+    // the class counters are another map: untouched
+    expect(live.counts().byCpu['1']?.ipi ?? 0).toBeGreaterThanOrEqual(classBefore);
+    live.detach();
+  });
+});
+
 describe('serve ends on SIGTERM and SIGINT', () => {
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     it(`${sig}: detaches, stops listening and exits 0`, async () => {
