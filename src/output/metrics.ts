@@ -61,6 +61,8 @@ export const HELP = {
 
 export type MetricName = keyof typeof HELP;
 export const METRIC_NAMES = Object.keys(HELP) as MetricName[];
+/** The histogram families (their series are NAME_bucket, NAME_sum, NAME_count). */
+export const HISTOGRAMS: readonly MetricName[] = ['isolwatch_interruption_duration_seconds'];
 
 /** The upper bound of histogram bucket i in seconds: 2^(i+1) ns. */
 export const bucketLe = (i: number): number => 2 ** (i + 1) / 1e9;

@@ -15,6 +15,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { OutputRecord } from '../../src/types.js';
 import { BIN, bpftraceCount, CLI, requireRoot, ROOT, startBpftrace, startWorkload, totals, type Bpftrace, type Workload } from './harness.js';
 import { endChild, startPrometheus, startServe, valueIn, type Prometheus, type Serve } from './prometheus.js';
+import { parse } from 'yaml';
+import { concreteQuery, dashboardExprs, DEPLOY, readDeploy } from '../helpers/deploy.js';
 
 const N = 100;
 
@@ -136,6 +138,30 @@ describe('isolwatch serve, scraped by Prometheus', () => {
     const { code } = await serve.stop();
     expect(code).toBe(0);
     expect(serve.stderr()).toMatch(/stopped \(signal\): detached/);
+  });
+});
+
+describe('deploy/ with a real Prometheus', () => {
+  it("every query of the Grafana dashboard and every alert rule evaluates on serve's metrics; promtool checks the configuration", { timeout: 120_000 }, async () => {
+    const serve = await startServe(['--cpus', '1']);
+    cleanups.push(() => serve.stop());
+    const prom = await startPrometheus([serve.address]);
+    cleanups.push(() => prom.stop());
+    const t0 = await prom.scrapedAfter(0);
+    await prom.scrapedAfter(t0 + 1.5);
+    const rules = parse(readDeploy('isolwatch-rules.yml')) as { groups: { rules: { alert: string; expr: string }[] }[] };
+    const queries = [...dashboardExprs().map((q) => ({ what: `dashboard: ${q.panel}`, expr: concreteQuery(q.expr, '1m') })), ...rules.groups.flatMap((g) => g.rules.map((r) => ({ what: `rule ${r.alert}`, expr: r.expr })))];
+    let answered = 0;
+    for (const q of queries) {
+      const r = await prom.query(q.expr); // throws with Prometheus's error on a bad query
+      if (r.length > 0) answered++;
+    }
+    // queries over what every serve exports (not violations or policy actions, which need isolated tasks or --policy)
+    expect(answered, 'queries that returned data').toBeGreaterThanOrEqual(queries.length / 2);
+    for (const [args, file] of [[['check', 'config'], 'prometheus.yml'], [['check', 'rules'], 'isolwatch-rules.yml']] as const) {
+      const r = spawnSync('promtool', [...args, join(DEPLOY, file)], { encoding: 'utf8' });
+      expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    }
   });
 });
 
