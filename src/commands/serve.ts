@@ -155,6 +155,11 @@ export async function serve(o: ServeOptions): Promise<number> {
   const at = await bind(server, o.listen);
 
   const { openLive, untilStopped } = await import('../live/pipeline.js');
+  // the signals are ours from here on: one that comes while the programs load ends serve once they
+  // are attached, on the normal path (detach, exit 0), and none can come after the line that says
+  // serve is up (what a supervisor or a test waits for) without being handled
+  let cancel = () => {};
+  const stopped = untilStopped(o.duration, (stop) => (cancel = stop));
   let live: Live;
   try {
     live = openLive({
@@ -169,6 +174,7 @@ export async function serve(o: ServeOptions): Promise<number> {
       exemplarsPerS: 0,
     });
   } catch (e) {
+    cancel();
     server.close();
     throw e;
   }
@@ -185,8 +191,6 @@ export async function serve(o: ServeOptions): Promise<number> {
       }
     }, SWEEP_MS);
     exporter = ex;
-    // the signals are ours before the line that says serve is up (what a supervisor or test waits for)
-    const stopped = untilStopped(o.duration);
     err(
       `watching CPU ${formatCpuList(live.watched.cpus)} (${live.start.probes.attached.length} tracepoints); ` +
         `metrics on http://${formatAddress(at)}/metrics${live.enforcer ? `; policy ${live.enforcer.policy.name}${o.enforce ? ' (enforced)' : ' (dry-run)'}` : ''}`,
