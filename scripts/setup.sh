@@ -16,6 +16,8 @@ declare -A need=(
   [qemu-system-x86_64]=qemu-system-x86 [cpio]=cpio [syscount]=libbpf-tools [llvm-strip]=llvm
   # headless, for the HTML report's browser test and docs/ screenshot
   [chromium]=chromium
+  # a real Prometheus server scrapes `isolwatch serve` in the tests; promtool checks the exposition
+  [prometheus]=prometheus [promtool]=prometheus
 )
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}"); done

@@ -4,6 +4,7 @@
 // all read the same table. No I/O here, so it is unit-tested.
 import { UsageError } from './errors.js';
 import { PROBE_GROUPS } from './live/probes.js';
+import { DEFAULT_TOP } from './output/metrics.js';
 import { CpuListError, parseCpuList } from './system/cpus.js';
 import { didYouMean } from './verdict/suggest.js';
 import { DurationError, parseDuration } from './verdict/durations.js';
@@ -44,6 +45,8 @@ export type Command =
         perfetto?: string;
         /** self-contained HTML report */
         html?: string;
+        /** Prometheus metrics of the run (node_exporter textfile collector) */
+        metrics?: string;
         allowSelf: boolean;
         allowCmdFailure: boolean;
         isolate?: string;
@@ -60,6 +63,7 @@ export type Command =
         summary?: string;
         perfetto?: string;
         html?: string;
+        metrics?: string;
         tui: boolean;
         budgets: string[];
         allowSelf: boolean;
@@ -67,8 +71,26 @@ export type Command =
       };
     }
   | { cmd: 'demo'; opts: CommonOptions & { duration?: number } }
+  | {
+      cmd: 'serve';
+      opts: CommonOptions & {
+        listen: ListenAddress;
+        /** cause (and violating task) series besides "other" */
+        top: number;
+        duration?: number;
+      };
+    }
   | { cmd: 'help'; topic?: string }
   | { cmd: 'version' };
+
+/** Where serve listens: a host name or address (IPv6 without brackets) and a port (0: any free one). */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/** serve's default address: this machine only; Prometheus elsewhere needs --listen 0.0.0.0:PORT (or a proxy). */
+export const DEFAULT_LISTEN: ListenAddress = { host: '127.0.0.1', port: 9476 };
 
 interface Flag {
   /** placeholder of the value ("LIST", "SEC"); absent for a switch */
@@ -101,6 +123,10 @@ const F = {
     help: 'a timeline in the Chrome/Perfetto JSON trace format (open it in ui.perfetto.dev or chrome://tracing): a slice per interruption, arrows from senders',
   },
   html: { value: 'FILE', help: 'one self-contained HTML page: verdict, zoomable timeline, stolen-time histograms, top causes with remedies (no network needed)' },
+  metrics: {
+    value: 'FILE',
+    help: "the run's Prometheus metrics (as serve exposes them) for node_exporter's textfile collector: written whole, through a temporary file renamed over FILE (name it *.prom)",
+  },
 } satisfies Record<string, Flag>;
 
 const COMMON: Record<string, Flag> = {
@@ -161,6 +187,7 @@ const SPECS: Record<string, Spec> = {
       '--summary': { value: 'FILE', help: 'markdown summary, appended (for $GITHUB_STEP_SUMMARY)' },
       '--perfetto': F.perfetto,
       '--html': F.html,
+      '--metrics': F.metrics,
       '--allow-self': { help: "the task's own syscalls and page faults do not count" },
       '--allow-cmd-failure': { help: 'a failing CMD does not fail the check by itself' },
       '--isolate': { value: 'quiesce=vmstat[,inherit=conf|active]', help: 'configure and activate PR_ISOL for CMD (only on kernels with the task-isolation ABI; elsewhere exit 3)' },
@@ -173,20 +200,40 @@ const SPECS: Record<string, Spec> = {
     flags: { '--cpus': F.cpus, '--json': { help: 'the report as one JSON object' }, '--root': { value: 'DIR', help: "audit the system tree under DIR instead of '/' (an image or a fixture)" } },
   },
   report: {
-    usage: 'isolwatch report FILE [--json | --junit FILE | --summary FILE | --perfetto FILE | --html FILE | --tui] [--budget SPEC] [--policy FILE] [--allow-self]',
+    usage: 'isolwatch report FILE [--json | --junit FILE | --summary FILE | --perfetto FILE | --html FILE | --metrics FILE | --tui] [--budget SPEC] [--policy FILE] [--allow-self]',
     about:
-      'replay a recording through the same engine and judge it as run would: text, NDJSON, JUnit, markdown, a Perfetto trace, an HTML page or the live view; exit 0 (pass) or 1 (fail)',
+      'replay a recording through the same engine and judge it as run would: text, NDJSON, JUnit, markdown, a Perfetto trace, an HTML page, Prometheus metrics or the live view; exit 0 (pass) or 1 (fail)',
     flags: {
       '--json': { help: 'NDJSON records, the summary with its verdict last' },
       '--junit': { value: 'FILE', help: 'JUnit XML report' },
       '--summary': { value: 'FILE', help: 'markdown summary, appended' },
       '--perfetto': F.perfetto,
       '--html': F.html,
+      '--metrics': F.metrics,
       '--tui': { help: 'the live view on the recording (needs a terminal)' },
       '--budget': { value: 'SPEC', repeatable: true, help: 'limits as for run (default: the recorded policy judges, else every class <=0)' },
       '--policy': { value: 'FILE', help: 'judge by this policy instead of the one recorded (actions are never taken in a replay)' },
       '--allow-self': { help: "the task's own syscalls and page faults do not count" },
     },
+  },
+  serve: {
+    usage: 'isolwatch serve [--listen HOST:PORT] [--cpus LIST] [--probes GROUPS] [--top N] [--policy FILE [--enforce]]',
+    about: `a Prometheus exporter: traces the watched CPUs headless (log on stderr) and answers /metrics (the kernel's counts, top causes, violations) and /healthz on ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port} by default; SIGTERM or SIGINT detaches and exits 0`,
+    flags: {
+      '--listen': {
+        value: 'HOST:PORT',
+        help: `the address to serve on (default ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port}: this machine only; 0.0.0.0:${DEFAULT_LISTEN.port} for a Prometheus elsewhere; [::1]:PORT for IPv6; port 0 picks a free one, said on stderr)`,
+      },
+      '--cpus': F.cpus,
+      '--probes': F.probes,
+      '--top': { value: 'N', help: `causes (and violating tasks) with series of their own: the costliest of late (a cost halves every 15 minutes); the rest are summed per CPU and class under "other" (default ${DEFAULT_TOP})` },
+      '--policy': { value: 'FILE', help: "act by a policy (policies/*.yaml): its actions are counted in isolwatch_policy_actions_total; signals are dry-run unless --enforce. Every record then reaches user space, as for watch --policy" },
+      '--enforce': F.enforce,
+      '--kthreads': F.kthreads,
+      '--duration': { value: 'SEC', help: 'stop after SEC (default: until SIGTERM or SIGINT)' },
+      '--obj': F.obj,
+    },
+    more: 'Metrics are read from the kernel at each scrape (nothing is computed between scrapes): a scrape costs in proportion to the series and the kernel\'s aggregate keys, not to the events.',
   },
   demo: {
     usage: 'isolwatch demo [--cpus CPU] [--duration SEC] [--probes GROUPS] [--json]',
@@ -278,6 +325,22 @@ function pids(cmd: string, v: string | undefined): number[] {
   });
 }
 
+/**
+ * serve --listen: "HOST:PORT", "[v6]:PORT"; the default when not given. The
+ * port is checked here, the host when serve binds it (a name that does not
+ * resolve, an address this machine does not have: one line, exit 2).
+ */
+export function parseListen(v: string | undefined): ListenAddress {
+  if (v === undefined) return { ...DEFAULT_LISTEN };
+  const bad = (why: string) => new UsageError(`isolwatch serve: --listen '${v}': ${why} (e.g. --listen ${DEFAULT_LISTEN.host}:${DEFAULT_LISTEN.port}, 0.0.0.0:${DEFAULT_LISTEN.port}, [::1]:${DEFAULT_LISTEN.port})`);
+  const m = /^\[([^\]]+)\]:([^:]*)$/.exec(v) ?? /^([^:[\]]*):([^:]*)$/.exec(v);
+  if (!m) throw bad(v.includes(':') && !v.startsWith('[') ? 'an IPv6 address goes in brackets' : 'expected HOST:PORT');
+  const [, host, port] = m;
+  if (host === '') throw bad('no host: give an address (0.0.0.0 for every IPv4 interface)');
+  if (!/^\d+$/.test(port) || Number(port) > 65535) throw bad(`'${port}' is not a port number (0-65535)`);
+  return { host, port: Number(port) };
+}
+
 function common(cmd: string, values: Map<string, string[]>): CommonOptions {
   const o: CommonOptions = {
     cpus: cpus(cmd, one(values, '--cpus')),
@@ -343,6 +406,7 @@ export function parseArgs(argv: string[]): Command {
           summary: one(values, '--summary'),
           perfetto: one(values, '--perfetto'),
           html: one(values, '--html'),
+          metrics: one(values, '--metrics'),
           allowSelf: values.has('--allow-self'),
           allowCmdFailure: values.has('--allow-cmd-failure'),
           isolate: one(values, '--isolate'),
@@ -356,8 +420,8 @@ export function parseArgs(argv: string[]): Command {
     case 'report': {
       if (rest.length !== 1) throw new UsageError(`isolwatch report: give exactly one recording: ${SPECS.report.usage}`);
       const tui = values.has('--tui');
-      if (tui && ['--json', '--junit', '--summary', '--perfetto', '--html'].some((f) => values.has(f))) {
-        throw new UsageError('isolwatch report: --tui cannot be combined with --json, --junit, --summary, --perfetto or --html');
+      if (tui && ['--json', '--junit', '--summary', '--perfetto', '--html', '--metrics'].some((f) => values.has(f))) {
+        throw new UsageError('isolwatch report: --tui cannot be combined with --json, --junit, --summary, --perfetto, --html or --metrics');
       }
       return {
         cmd,
@@ -368,10 +432,25 @@ export function parseArgs(argv: string[]): Command {
           summary: one(values, '--summary'),
           perfetto: one(values, '--perfetto'),
           html: one(values, '--html'),
+          metrics: one(values, '--metrics'),
           tui,
           budgets: values.get('--budget') ?? [],
           allowSelf: values.has('--allow-self'),
           policy: one(values, '--policy'),
+        },
+      };
+    }
+    case 'serve': {
+      if (rest.length) throw new UsageError(`isolwatch serve: unexpected argument '${rest[0]}'`);
+      const top = one(values, '--top');
+      if (top !== undefined && !/^\d+$/.test(top)) throw new UsageError(`isolwatch serve: --top '${top}' is not a whole number of series (e.g. --top ${DEFAULT_TOP})`);
+      return {
+        cmd,
+        opts: {
+          ...common(cmd, values),
+          listen: parseListen(one(values, '--listen')),
+          top: top === undefined ? DEFAULT_TOP : Number(top),
+          duration: seconds(cmd, '--duration', one(values, '--duration'), { positive: true }),
         },
       };
     }

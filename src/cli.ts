@@ -36,6 +36,10 @@ async function main(argv: string[]): Promise<number> {
       const { run } = await import('./commands/run.js');
       return run(c.opts);
     }
+    case 'serve': {
+      const { serve } = await import('./commands/serve.js');
+      return serve(c.opts);
+    }
     case 'demo': {
       const { demo } = await import('./commands/demo.js');
       return demo(c.opts);

@@ -1,7 +1,7 @@
 // `isolwatch report FILE`: replays a recording through the same engine as a
 // live run, judges it as run would (the recorded policy, or --policy, or
 // --budget), writes the same outputs (text, NDJSON, JUnit, markdown, Perfetto,
-// HTML, the live view) and exits by the verdict. Loads no libbpf: it runs
+// HTML, Prometheus metrics, the live view) and exits by the verdict. Loads no libbpf: it runs
 // anywhere.
 import { readFileSync } from 'node:fs';
 import type { RawRecord } from '../contract/decode.js';
@@ -107,6 +107,7 @@ export interface ReportOptions {
   summary?: string;
   perfetto?: string;
   html?: string;
+  metrics?: string;
   tui: boolean;
   budgets: string[];
   allowSelf: boolean;
@@ -129,7 +130,7 @@ export async function report(o: ReportOptions): Promise<number> {
   if (o.tui && !process.stdout.isTTY) {
     throw new UsageError('isolwatch report: --tui needs a terminal on stdout (without it: isolwatch report FILE, or --json)');
   }
-  const files = { '--junit': o.junit, '--summary': o.summary, '--perfetto': o.perfetto, '--html': o.html };
+  const files = { '--junit': o.junit, '--summary': o.summary, '--perfetto': o.perfetto, '--html': o.html, '--metrics': o.metrics };
   checkOutputFiles('report', files);
   const budgets = budgetsFromFlags(o.budgets);
   const policy = o.policy ? loadPolicy(o.policy) : undefined;
@@ -160,7 +161,7 @@ export async function report(o: ReportOptions): Promise<number> {
     return judgement.pass ? 0 : 1;
   }
   const isol = r.records.filter((x): x is IsolRecord => x.type === 'isol');
-  const input = { start: r.start, summary: r.summary, interruptions, isol, judgement, remedyFor };
+  const input = { start: r.start, summary: r.summary, interruptions, isol, rows: r.rows, judgement, remedyFor };
   writeFileReports(input, files);
   if (o.json) process.stdout.write(reporters.ndjson(input));
   else if (Object.values(files).every((f) => f === undefined)) process.stdout.write(reporters.text(input));

@@ -35,7 +35,7 @@ export async function run(o: RunOptions): Promise<number> {
   // a command that cannot start is a usage error, found before anything is attached
   const problem = commandProblem(o.argv[0]);
   if (problem) throw new UsageError(`isolwatch run: cannot run the command: ${problem}`);
-  const files = { '--report': o.report, '--junit': o.junit, '--summary': o.summary, '--perfetto': o.perfetto, '--html': o.html };
+  const files = { '--report': o.report, '--junit': o.junit, '--summary': o.summary, '--perfetto': o.perfetto, '--html': o.html, '--metrics': o.metrics };
   checkOutputFiles('run', files);
   let argv = o.argv;
   if (o.isolate) argv = await isolatedArgv(o.isolate, argv);
@@ -179,7 +179,7 @@ export async function run(o: RunOptions): Promise<number> {
     );
     const start = live.start;
     const isol = records.filter((r): r is IsolRecord => r.type === 'isol');
-    writeFileReports({ start, summary, interruptions, isol, totals, judgement, remedyFor }, files);
+    writeFileReports({ start, summary, interruptions, isol, totals, counters: live.counts(), judgement, remedyFor }, files);
     if (o.json) {
       for (const r of [start, ...records, totals, summary]) process.stdout.write(toNdjsonLine(r as OutputRecord) + '\n');
     } else err(formatSummary(summary, judgement));

@@ -75,6 +75,26 @@ export function decodeAggKey(buf: Uint8Array, off = 0): RawAggKey {
   };
 }
 
+/** struct iw_agg_key's bytes (a map key), the inverse of decodeAggKey. */
+export function encodeAggKey(k: RawAggKey): Uint8Array {
+  const buf = new Uint8Array(AGG_KEY_SIZE);
+  const dv = new DataView(buf.buffer);
+  dv.setBigUint64(K.func.offset, k.func, true);
+  dv.setBigUint64(K.callsite.offset, k.callsite, true);
+  dv.setUint32(K.cpu.offset, k.cpu, true);
+  dv.setUint32(K.kind.offset, k.kind, true);
+  dv.setUint32(K.victim_pid.offset, k.victim_pid, true);
+  dv.setUint32(K.victim_tid.offset, k.victim_tid, true);
+  dv.setUint32(K.cause_pid.offset, k.cause_pid, true);
+  dv.setUint32(K.cause_tid.offset, k.cause_tid, true);
+  dv.setUint32(K.cause_cpu.offset, k.cause_cpu, true);
+  dv.setUint16(K.class.offset, k.class, true);
+  dv.setUint16(K.cause_ctx.offset, k.cause_ctx, true);
+  dv.setUint16(K.flags.offset, k.flags, true);
+  dv.setUint16(K.epoch.offset, k.epoch, true);
+  return buf;
+}
+
 export function decodeAggValue(buf: Uint8Array, off = 0): RawAggValue {
   const dv = new DataView(buf.buffer, buf.byteOffset + off, AGG_VALUE_SIZE);
   const hist: number[] = [];

@@ -106,6 +106,7 @@ const f = {
   bpf_map_lookup_elem: libbpf.func('int bpf_map_lookup_elem(int fd, const void *key, void *value)'),
   bpf_map_update_elem: libbpf.func('int bpf_map_update_elem(int fd, const void *key, const void *value, uint64_t flags)'),
   bpf_map_delete_elem: libbpf.func('int bpf_map_delete_elem(int fd, const void *key)'),
+  bpf_map_lookup_and_delete_elem: libbpf.func('int bpf_map_lookup_and_delete_elem(int fd, const void *key, void *value)'),
   bpf_map_get_next_key: libbpf.func('int bpf_map_get_next_key(int fd, const void *key, void *next_key)'),
   bpf_map_lookup_batch: libbpf.func(
     'int bpf_map_lookup_batch(int fd, void *in_batch, void *out_batch, void *keys, void *values, _Inout_ uint32_t *count, const void *opts)',
@@ -213,6 +214,8 @@ export const libbpfNative = {
   mapUpdate: (fd: number, key: Uint8Array, value: Uint8Array, flags: number): number =>
     f.bpf_map_update_elem(fd, key, value, flags) as number,
   mapDelete: (fd: number, key: Uint8Array): number => f.bpf_map_delete_elem(fd, key) as number,
+  /** The value and the deletion in one step (BPF_MAP_LOOKUP_AND_DELETE_ELEM; hash maps since Linux 5.14). */
+  mapLookupAndDelete: (fd: number, key: Uint8Array, value: Uint8Array): number => f.bpf_map_lookup_and_delete_elem(fd, key, value) as number,
   mapNextKey: (fd: number, key: Uint8Array | null, next: Uint8Array): number => f.bpf_map_get_next_key(fd, key, next) as number,
   /**
    * One batch of a map (BPF_MAP_LOOKUP_BATCH): up to count.[0] entries into

@@ -427,6 +427,27 @@ export class BpfMap {
   }
 
   /**
+   * Takes an entry out of a hash map: its value, removed in the same step (a
+   * program cannot add to it in between), or null when the key is not there.
+   * Kernels before 5.14 have no such step for hash maps: a lookup, then a
+   * delete.
+   */
+  take(key: Uint8Array): Uint8Array | null {
+    this.checkKey(key, 'take');
+    if (this.perCpu) throw new Error(`take(${this.name}): per-CPU maps are not supported`);
+    const value = new Uint8Array(this.valueSize);
+    const rc = L.mapLookupAndDelete(this.fdValue, key, value);
+    if (rc === -ENOENT) return null;
+    if (rc === -EINVAL || rc === -524 /* ENOTSUPP */ || rc === -EOPNOTSUPP) {
+      const v = this.lookup(key);
+      if (v) this.delete(key);
+      return v;
+    }
+    if (rc < 0) throw opError(`bpf_map_lookup_and_delete_elem(${this.name})`, rc, []);
+    return value;
+  }
+
+  /**
    * Every entry of a (non per-CPU) hash map, read in batches of `batch`
    * entries (one syscall each); the keys and values packed end to end. A map
    * changing meanwhile is read as a batch walk sees it: each entry at most once.

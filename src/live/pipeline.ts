@@ -51,6 +51,8 @@ export interface LiveOptions {
   command?: string;
   /** which records reach user space (the counts never depend on it): sampled (default) or all */
   records?: RecordMode;
+  /** sampled records: how many a second per key after its first (default 10; serve needs none) */
+  exemplarsPerS?: number;
   /**
    * The phases the session goes through, in order (the kernel's epoch is the
    * index): run ['warmup', 'judged', 'after']; default ['judged'].
@@ -118,6 +120,7 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
     objPath: opts.obj,
     kthreadVictims: opts.kthreads,
     records: recordMode,
+    exemplarsPerS: opts.exemplarsPerS,
     signals: policy !== undefined && opts.enforce === true,
   });
   // PR_ISOL: what CO-RE resolved in this kernel's BTF at load, and the prctl handlers' symbols, asked of the kernel

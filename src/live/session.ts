@@ -4,7 +4,7 @@
 // on one path. Owns every native resource through BpfObject.
 import { existsSync, readFileSync } from 'node:fs';
 import { bpfObjectPath } from '../paths.js';
-import { AGG_KEY_SIZE, AGG_VALUE_SIZE, decodeAggKey, decodeAggValue, type RawAggregate } from '../contract/aggregate.js';
+import { AGG_KEY_SIZE, AGG_VALUE_SIZE, decodeAggKey, decodeAggValue, encodeAggKey, type RawAggKey, type RawAggregate } from '../contract/aggregate.js';
 import { decodeRecord, type RawRecord } from '../contract/decode.js';
 import { IW, LAYOUT } from '../contract/layout.generated.js';
 import { BpfObject, hasTracepoint, kallsymsLookupSupported } from '../libbpf/index.js';
@@ -260,6 +260,22 @@ export class Session {
         }
         out.push({ key: decodeAggKey(e.keys, i * AGG_KEY_SIZE), value: decodeAggValue(e.values, i * AGG_VALUE_SIZE) });
       }
+    }
+    return out;
+  }
+
+  /**
+   * Takes aggregates out of the kernel's table (iw_agg), each read and removed
+   * in one step: what they counted is the caller's to keep. For keys that can
+   * count no more (their victim or sender has exited), so that a long-lived
+   * session does not fill the table (serve). Keys no longer there are skipped.
+   */
+  takeAggregates(keys: readonly RawAggKey[]): RawAggregate[] {
+    const map = this.obj.map('iw_agg');
+    const out: RawAggregate[] = [];
+    for (const key of keys) {
+      const v = map.take(encodeAggKey(key));
+      if (v) out.push({ key, value: decodeAggValue(v) });
     }
     return out;
   }

@@ -1,6 +1,6 @@
 // Reporter registry (knip style): a name -> function map the commands pick
 // from (`--json`, `--junit FILE`, `--summary FILE`, `--perfetto FILE`,
-// `--html FILE`, text by default). Every
+// `--html FILE`, `--metrics FILE`, text by default). Every
 // reporter takes the same ReportInput and returns the whole document as a
 // string; writing it anywhere is the caller's business.
 import type { AggregateRecord, InterruptionRecord, IsolRecord, OutputRecord, StartRecord, SummaryRecord } from '../types.js';
@@ -11,6 +11,9 @@ import { toJunit } from './junit.js';
 import { toMarkdown, type RemedyLookup } from './markdown.js';
 import { toPerfetto } from './perfetto.js';
 import { toHtml } from './html.js';
+import { classesFromAccounts, classesFromRows, toMetrics, type MetricsInput } from './metrics.js';
+import type { KernelCounts } from '../live/session.js';
+import type { AggregateRow } from '../verdict/rows.js';
 import { appendReport, writeReport } from './files.js';
 
 export interface ReportInput {
@@ -20,12 +23,16 @@ export interface ReportInput {
   isol?: readonly IsolRecord[];
   /** the aggregates of every interruption (scope 'total'): the records are samples of them */
   totals?: AggregateRecord;
+  /** every interruption aggregated, where no totals record is written (report FILE): what --metrics counts */
+  rows?: readonly AggregateRow[];
+  /** the kernel's per-CPU class counters of a live run: --metrics takes its class totals from them */
+  counters?: KernelCounts;
   judgement?: Judgement;
   remedyFor?: RemedyLookup;
   text?: TextOptions;
 }
 
-export type ReporterName = 'ndjson' | 'text' | 'junit' | 'markdown' | 'perfetto' | 'html';
+export type ReporterName = 'ndjson' | 'text' | 'junit' | 'markdown' | 'perfetto' | 'html' | 'metrics';
 export type Reporter = (input: ReportInput) => string;
 
 /** Records in time order: start, interruptions and isol records by ts_ns, the totals, summary. */
@@ -50,7 +57,20 @@ export const reporters: Record<ReporterName, Reporter> = {
   markdown: (input) => toMarkdown(input),
   perfetto: (input) => toPerfetto(input),
   html: (input) => toHtml(input),
+  metrics: (input) => toMetrics(metricsInputOf(input)),
 };
+
+/** The metrics of one run: the kernel's class counters when the run had them, else the rows' sums. */
+export function metricsInputOf(input: ReportInput): MetricsInput {
+  const rows = input.totals?.rows ?? input.rows ?? [];
+  return {
+    start: input.start,
+    classes: input.counters ? classesFromAccounts(input.counters.accounts) : classesFromRows(rows),
+    rows,
+    selfCaused: input.counters?.selfCaused ?? input.summary.self_caused,
+    lost: input.summary.lost_events,
+  };
+}
 
 export function isReporterName(name: string): name is ReporterName {
   return Object.prototype.hasOwnProperty.call(reporters, name);
@@ -63,6 +83,7 @@ export const FILE_REPORTS = {
   '--summary': { reporter: 'markdown', append: true },
   '--perfetto': { reporter: 'perfetto', append: false },
   '--html': { reporter: 'html', append: false },
+  '--metrics': { reporter: 'metrics', append: false },
 } as const satisfies Record<string, { reporter: ReporterName; append: boolean }>;
 export type FileReportFlag = keyof typeof FILE_REPORTS;
 
@@ -85,5 +106,6 @@ export type { ReportData } from './junit.js';
 export { toMarkdown } from './markdown.js';
 export { toPerfetto } from './perfetto.js';
 export { toHtml } from './html.js';
+export { toMetrics } from './metrics.js';
 export type { RemedyLookup, MarkdownData } from './markdown.js';
 export { formatDuration } from './format.js';

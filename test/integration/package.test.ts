@@ -100,6 +100,9 @@ describe('the tarball', () => {
       `build/${ARCH}/disturb`,
       'policies/strict.yaml',
       'policies/policy.schema.json',
+      // what serve is deployed with (README, "Deploying")
+      'deploy/isolwatch.service',
+      'deploy/grafana-dashboard.json',
       // bundled, with koffi's prebuilt binary for this architecture
       'node_modules/koffi/package.json',
       `node_modules/@koromix/koffi-linux-${ARCH}/package.json`,
@@ -115,7 +118,7 @@ describe('the tarball', () => {
     const unexpected = own.filter(
       (f) =>
         !['package.json', 'README.md', 'LICENSE'].includes(f) &&
-        !/^(bin\/|dist\/src\/|dist\/tui\/|policies\/)/.test(f) &&
+        !/^(bin\/|dist\/src\/|dist\/tui\/|policies\/|deploy\/)/.test(f) &&
         !/^build\/[a-z0-9]+\/(isolwatch\.bpf\.o|chisol|disturb)$/.test(f),
     );
     expect(unexpected).toEqual([]);
@@ -176,6 +179,12 @@ describe('installed into an empty prefix, without a compiler', () => {
     const sum = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { type: string; tasks: { comm: string; interruptions: number }[] };
     expect(sum.type).toBe('summary');
     expect(sum.tasks.some((t) => t.comm === 'disturb' && t.interruptions > 0)).toBe(true);
+  });
+
+  it('serve attaches, listens and ends on its own (--duration)', () => {
+    const r = isolwatch(['serve', '--cpus', '1', '--listen', '127.0.0.1:0', '--duration', '1']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^isolwatch serve: watching CPU 1 .*metrics on http:\/\/127\.0\.0\.1:\d+\/metrics\nisolwatch serve: stopped \(duration over\): detached\n$/);
   });
 
   it('the PR_ISOL helper runs (usage error without arguments: no prctl issued)', () => {

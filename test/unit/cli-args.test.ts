@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { HELP, helpFor, parseArgs, UsageError } from '../../src/cli-args.js';
+import { DEFAULT_LISTEN, HELP, helpFor, parseArgs, parseListen, UsageError } from '../../src/cli-args.js';
+import { DEFAULT_TOP } from '../../src/output/metrics.js';
 import { parseProbes, DEFAULT_PROBES_WATCH } from '../../src/live/probes.js';
 
 describe('parseArgs', () => {
@@ -20,6 +21,35 @@ describe('parseArgs', () => {
     expect(parseArgs(['report', 'rec', '--perfetto=t.json', '--html', 'r.html'])).toMatchObject({ cmd: 'report', opts: { file: 'rec', perfetto: 't.json', html: 'r.html' } });
     expect(() => parseArgs(['report', 'rec', '--tui', '--html', 'r.html'])).toThrow(/--tui cannot be combined with .*--html/);
     expect(() => parseArgs(['watch', '--html', 'r.html'])).toThrow(/unknown option '--html'/);
+  });
+  it('--metrics FILE for run and report; not with --tui', () => {
+    expect(parseArgs(['run', '--metrics', 'run.prom', '--', 'spin'])).toMatchObject({ cmd: 'run', opts: { metrics: 'run.prom' } });
+    expect(parseArgs(['report', 'rec', '--metrics=r.prom'])).toMatchObject({ cmd: 'report', opts: { file: 'rec', metrics: 'r.prom' } });
+    expect(() => parseArgs(['report', 'rec', '--tui', '--metrics', 'r.prom'])).toThrow(/--tui cannot be combined with .*--metrics/);
+    expect(() => parseArgs(['watch', '--metrics', 'r.prom'])).toThrow(/unknown option '--metrics'/);
+  });
+  it('serve: a fixed default address on this machine only, --listen HOST:PORT, --top N', () => {
+    expect(parseArgs(['serve'])).toMatchObject({ cmd: 'serve', opts: { listen: DEFAULT_LISTEN, top: DEFAULT_TOP, json: false, enforce: false } });
+    expect(DEFAULT_LISTEN).toEqual({ host: '127.0.0.1', port: 9476 });
+    const c = parseArgs(['serve', '--listen', '0.0.0.0:9100', '--cpus', '1', '--probes', 'default,-faults', '--top', '5', '--duration', '2']);
+    expect(c).toMatchObject({ cmd: 'serve', opts: { listen: { host: '0.0.0.0', port: 9100 }, cpus: [1], probes: 'default,-faults', top: 5, duration: 2 } });
+    expect(parseArgs(['serve', '--top', '0'])).toMatchObject({ opts: { top: 0 } });
+    expect(parseArgs(['serve', '--policy', 'p.yaml', '--enforce'])).toMatchObject({ opts: { policy: 'p.yaml', enforce: true } });
+  });
+  it('serve --listen: every form, and what is wrong with a bad one', () => {
+    expect(parseListen('localhost:0')).toEqual({ host: 'localhost', port: 0 });
+    expect(parseListen('[::1]:9476')).toEqual({ host: '::1', port: 9476 });
+    expect(parseListen('[::]:65535')).toEqual({ host: '::', port: 65535 });
+    expect(() => parseListen('9476')).toThrow(/'9476': expected HOST:PORT/);
+    expect(() => parseListen(':9476')).toThrow(/no host: give an address \(0\.0\.0\.0/);
+    expect(() => parseListen('::1:9476')).toThrow(/IPv6 address goes in brackets/);
+    expect(() => parseListen('127.0.0.1:65536')).toThrow(/'65536' is not a port number/);
+    expect(() => parseListen('127.0.0.1:http')).toThrow(/'http' is not a port number/);
+    expect(() => parseArgs(['serve', '--top', '-1'])).toThrow(/--top '-1' is not a whole number/);
+    expect(() => parseArgs(['serve', '--json'])).toThrow(/unknown option '--json'/);
+    expect(() => parseArgs(['serve', 'x'])).toThrow(/unexpected argument 'x'/);
+    expect(() => parseArgs(['serve', '--enforce'])).toThrow(/--enforce needs --policy FILE/);
+    expect(() => parseArgs(['serve', '--listen', 'nope'])).toThrow(UsageError);
   });
   it('usage errors say what and what to do', () => {
     expect(() => parseArgs(['run', '--', ])).toThrow(/no command given/);
@@ -61,6 +91,9 @@ describe('parseArgs', () => {
     expect(helpFor('doctor')).toContain('--root DIR');
     for (const o of ['--perfetto FILE', '--html FILE']) expect(helpFor('report')).toContain(o);
     expect(helpFor('demo')).toContain('--duration');
+    for (const o of ['--listen HOST:PORT', '--top N', '--cpus LIST', '--probes GROUPS', '--policy FILE']) expect(helpFor('serve')).toContain(o);
+    expect(helpFor('run')).toContain('--metrics FILE');
+    expect(helpFor('report')).toContain('--metrics FILE');
     expect(helpFor('watch')).toMatch(/groups: core[\s\S]*tasks\)/); // every probe group is named
     expect(HELP).toContain("'isolwatch help CMD'");
     expect(run).not.toContain(helpFor('watch'));

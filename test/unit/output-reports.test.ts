@@ -275,8 +275,8 @@ describe('toMarkdown', () => {
 });
 
 describe('reporters registry', () => {
-  it('has the six reporters, each giving a whole document', () => {
-    expect(Object.keys(reporters).sort()).toEqual(['html', 'junit', 'markdown', 'ndjson', 'perfetto', 'text']);
+  it('has the seven reporters, each giving a whole document', () => {
+    expect(Object.keys(reporters).sort()).toEqual(['html', 'junit', 'markdown', 'metrics', 'ndjson', 'perfetto', 'text']);
     expect(isReporterName('junit')).toBe(true);
     expect(isReporterName('html')).toBe(true);
     expect(isReporterName('pdf')).toBe(false);
@@ -293,7 +293,7 @@ describe('reporters registry', () => {
 
   it('every file flag has its reporter; checked up front, one file per flag', () => {
     for (const { reporter } of Object.values(FILE_REPORTS)) expect(isReporterName(reporter)).toBe(true);
-    expect(Object.keys(FILE_REPORTS).sort()).toEqual(['--html', '--junit', '--perfetto', '--report', '--summary']);
+    expect(Object.keys(FILE_REPORTS).sort()).toEqual(['--html', '--junit', '--metrics', '--perfetto', '--report', '--summary']);
     const dir = mkdtempSync(join(tmpdir(), 'iw-reports-'));
     try {
       const files = { '--perfetto': join(dir, 't.json'), '--html': join(dir, 'r.html') };
