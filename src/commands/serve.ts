@@ -162,7 +162,7 @@ export async function serve(o: ServeOptions): Promise<number> {
   const stopped = untilStopped(o.duration, (stop) => (cancel = stop));
   let live: Live;
   try {
-    live = openLive({
+    live = await openLive({
       cpus: o.cpus,
       probes: o.probes,
       probeDefaults: 'watch',

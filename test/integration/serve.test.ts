@@ -252,7 +252,7 @@ describe("the aggregates of exited tasks leave the kernel's table (what keeps a 
   it('taken in one step with every count: the same numbers from user space, the keys gone from the map', { timeout: 120_000 }, async () => {
     const { openLive } = await import('../../src/live/pipeline.js');
     const { RetiredAggregates } = await import('../../src/live/retire.js');
-    const live = openLive({ cpus: [1], probeDefaults: 'watch', exemplarsPerS: 0 });
+    const live = await openLive({ cpus: [1], probeDefaults: 'watch', exemplarsPerS: 0 });
     cleanups.push(() => live.close());
     const timer = setInterval(() => live.pump(() => {}), 100);
     cleanups.push(() => clearInterval(timer));
