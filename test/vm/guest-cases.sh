@@ -34,8 +34,8 @@ iw_run() { # CASE [run options..] -- CMD..
 
 for c in "$@"; do
 	case $c in
-	quiet) # a pure user-space spin loop: 20 s judged after a 2 s warm-up
-		iw_run quiet --warmup 300 --duration 20 -- $W/spin --cpu 3 --seconds 0 --main-cpu 0 ;;
+	quiet) # a pure user-space spin loop: 20 s judged after a 2 s warm-up; --wait: drive-run ends it (EOF)
+		iw_run quiet --warmup 300 --duration 20 --wait -- $W/spin --cpu 3 --seconds 0 --main-cpu 0 ;;
 	syscalls) # 1000 getppid by the task itself: the syscall class fails the run
 		iw_run syscalls --warmup 300 -- $W/syscalls --cpu 3 --count 1000 --main-cpu 0 ;;
 	syscalls-allowed) # the same with --allow-self: passes, the calls are listed as allowed

@@ -103,7 +103,7 @@ echo "$ready" >"$out/disturb.txt"
 # 2. isolwatch, attached before the window
 # shellcheck disable=SC2086
 # --kthreads: osnoise's workload is a kernel thread; its preemptions are the THREAD class
-node "$repo/dist/src/cli.js" watch --cpus "$cpus" --json --kthreads --probes "$probes" ${obj:+--obj "$obj"} \
+node "$repo/dist/src/cli.js" watch --cpus "$cpus" --json --kthreads --records all --probes "$probes" ${obj:+--obj "$obj"} \
   >"$out/isolwatch.ndjson" 2>"$out/isolwatch.err" &
 iw=$!
 pids+=("$iw")
