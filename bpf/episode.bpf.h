@@ -21,6 +21,19 @@ static __always_inline struct iw_episode *hard_ep(struct iw_cpu_state *st)
 	return &st->hard[st->slot & (IW_HARD_SLOTS - 1)];
 }
 
+/* The cause fields of one record from another's. */
+static __always_inline void copy_cause(struct iw_interruption *dst, const struct iw_interruption *src)
+{
+	dst->cause_pid = src->cause_pid;
+	dst->cause_tid = src->cause_tid;
+	dst->cause_cpu = src->cause_cpu;
+	dst->cause_ctx = src->cause_ctx;
+	dst->cause_callsite = src->cause_callsite;
+	dst->cause_func = src->cause_func;
+	dst->cause_ts_ns = src->cause_ts_ns;
+	__builtin_memcpy(dst->cause_comm, src->cause_comm, IW_COMM_LEN);
+}
+
 static __always_inline void set_cause(struct iw_interruption *rec, struct iw_sender *s)
 {
 	rec->cause_pid = s->pid;
@@ -113,14 +126,7 @@ static __always_inline void merge_into_pre(struct iw_episode *hard, struct iw_ep
 	if (h->flags & IW_F_CHAIN_TRUNC)
 		p->flags |= IW_F_CHAIN_TRUNC;
 	if (hard->cause_prio > pre->cause_prio) {
-		p->cause_pid = h->cause_pid;
-		p->cause_tid = h->cause_tid;
-		p->cause_cpu = h->cause_cpu;
-		p->cause_ctx = h->cause_ctx;
-		p->cause_callsite = h->cause_callsite;
-		p->cause_func = h->cause_func;
-		p->cause_ts_ns = h->cause_ts_ns;
-		__builtin_memcpy(p->cause_comm, h->cause_comm, IW_COMM_LEN);
+		copy_cause(p, h);
 		pre->cause_prio = hard->cause_prio;
 	}
 }

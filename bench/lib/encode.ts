@@ -17,6 +17,13 @@ function putStr(b: Uint8Array, off: number, size: number, s: string): void {
 
 const big = (v: bigint | number) => BigInt(v);
 
+/** struct iw_hdr at `off`. */
+function putHdr(dv: DataView, off: number, ts: bigint | number, type: number, cpu: number): void {
+  dv.setBigUint64(off + H.ts_ns.offset, big(ts), true);
+  dv.setUint32(off + H.type.offset, type, true);
+  dv.setUint32(off + H.cpu.offset, cpu, true);
+}
+
 function putMasks(dv: DataView, off: number, r: RawInterruption): void {
   dv.setBigUint64(off + M.conf_mask.offset, big(r.isol_conf_mask), true);
   dv.setBigUint64(off + M.active_mask.offset, big(r.isol_active_mask), true);
@@ -35,9 +42,7 @@ export function encodeInterruption(r: RawInterruption): Uint8Array {
   const withMasks = (r.flags & IW.IW_F_ISOL_KERNEL) !== 0;
   const b = new Uint8Array(chainEnd + (withMasks ? LAYOUT.iw_isol_masks.size : 0));
   const dv = new DataView(b.buffer);
-  dv.setBigUint64(I.hdr.offset + H.ts_ns.offset, big(r.ts_ns), true);
-  dv.setUint32(I.hdr.offset + H.type.offset, IW.IW_REC_INTERRUPTION, true);
-  dv.setUint32(I.hdr.offset + H.cpu.offset, r.cpu, true);
+  putHdr(dv, I.hdr.offset, r.ts_ns, IW.IW_REC_INTERRUPTION, r.cpu);
   dv.setBigUint64(I.duration_ns.offset, big(r.duration_ns), true);
   dv.setBigUint64(I.cause_callsite.offset, big(r.cause_callsite), true);
   dv.setBigUint64(I.cause_func.offset, big(r.cause_func), true);
@@ -76,9 +81,7 @@ export function encodeEntryRecord(r: RawInterruption): Uint8Array {
   const b = new Uint8Array(LAYOUT.iw_entry_record.size + (withMasks ? LAYOUT.iw_isol_masks.size : 0));
   const dv = new DataView(b.buffer);
   const e = r.chain[0];
-  dv.setBigUint64(R.hdr.offset + H.ts_ns.offset, big(r.ts_ns), true);
-  dv.setUint32(R.hdr.offset + H.type.offset, IW.IW_REC_ENTRY, true);
-  dv.setUint32(R.hdr.offset + H.cpu.offset, r.cpu, true);
+  putHdr(dv, R.hdr.offset, r.ts_ns, IW.IW_REC_ENTRY, r.cpu);
   dv.setBigUint64(R.duration_ns.offset, big(r.duration_ns), true);
   dv.setBigUint64(R.value.offset, big(e.func), true);
   dv.setUint32(R.victim_pid.offset, r.victim_pid, true);

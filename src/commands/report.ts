@@ -4,6 +4,7 @@
 // HTML, Prometheus metrics, the live view) and exits by the verdict. Loads no libbpf: it runs
 // anywhere.
 import { readFileSync } from 'node:fs';
+import type { Command } from '../cli-args.js';
 import type { RawRecord } from '../contract/decode.js';
 import { parseRecording, RecordingError, type RecordingHeader } from '../contract/recording.js';
 import { Engine } from '../correlate/engine.js';
@@ -100,19 +101,7 @@ export function replay(text: string, file: string, policy?: Policy): Replay {
   return { start: header.start, records, rows, summary, warmupEndNs, policy: judgedBy, enforcer };
 }
 
-export interface ReportOptions {
-  file: string;
-  json: boolean;
-  junit?: string;
-  summary?: string;
-  perfetto?: string;
-  html?: string;
-  metrics?: string;
-  tui: boolean;
-  budgets: string[];
-  allowSelf: boolean;
-  policy?: string;
-}
+export type ReportOptions = Extract<Command, { cmd: 'report' }>['opts'];
 
 /** Judges a replay as run would have: the window from the recorded declaration, the policy's fail actions, the budgets. */
 export function judgeReplay(r: Replay, opts: { budgets: ReturnType<typeof budgetsFromFlags>; allowSelf: boolean }): Judgement {

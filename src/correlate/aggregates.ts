@@ -5,7 +5,8 @@
 // from src/isol/judge.ts: as each of a key's records would be judged.
 import { aggKeyId, type RawAggregate } from '../contract/aggregate.js';
 import { IW } from '../contract/layout.generated.js';
-import { className, CTX_NAMES, kindName } from '../contract/vocabulary.js';
+import { className, kindName } from '../contract/vocabulary.js';
+import { causeOf } from './cause.js';
 import { judge } from '../isol/judge.js';
 import type { IsolTracker, KernelIsolMasks } from '../isol/state.js';
 import type { Symbolizer } from '../system/kallsyms.js';
@@ -32,23 +33,10 @@ function names(cls: InterruptionClass, a: RawAggregate, sym: Symbolizer): { kind
   return { kind: kindName(cls, k.kind, a.value.name), ...(func ? { func } : {}) };
 }
 
-function causeOf(a: RawAggregate, sym: Symbolizer): Omit<Cause, 'ts_ns'> {
-  const k = a.key;
-  const ctx = CTX_NAMES[k.cause_ctx] ?? 'unknown';
-  const cause: Omit<Cause, 'ts_ns'> = { self: false, context: ctx };
-  if (ctx === 'self' || (ctx === 'task' && k.cause_tid !== 0 && k.cause_tid === k.victim_tid)) {
-    cause.self = true;
-    cause.context = 'self';
-  }
-  if (ctx === 'task' || ctx === 'self') {
-    cause.pid = k.cause_pid;
-    cause.tid = k.cause_tid;
-    cause.comm = a.value.cause_comm;
-  }
-  if (ctx !== 'unknown') cause.cpu = k.cause_cpu;
-  const callsite = k.callsite ? sym.lookup(k.callsite) : undefined;
-  if (callsite) cause.callsite = callsite;
-  if (k.flags & IW.IW_AGG_F_SELF_CAUSED) cause.origin = 'isolwatch';
+/** The cause of a key, named as a record's (causeOf in engine.ts), no timestamp: a row stands for many. */
+function causeOfKey(a: RawAggregate, sym: Symbolizer): Omit<Cause, 'ts_ns'> {
+  const cause = causeOf(a.key, a.value.cause_comm, sym);
+  if (a.key.flags & IW.IW_AGG_F_SELF_CAUSED) cause.origin = 'isolwatch';
   return cause;
 }
 
@@ -91,7 +79,7 @@ export function rowOf(a: RawAggregate, ctx: RowContext): AggregateRow {
   const v = a.value;
   const cls = className(k.class);
   const { kind, func } = names(cls, a, ctx.symbols);
-  const cause = causeOf(a, ctx.symbols);
+  const cause = causeOfKey(a, ctx.symbols);
   const isol = isolOf(a, ctx);
   const violation = cause.origin === 'isolwatch' ? false : judge(isol, { class: cls, kind, func, cause }).violation;
   const row: AggregateRow = {

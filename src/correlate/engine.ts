@@ -4,6 +4,7 @@
 // runs the same on a live stream and on a recording.
 import { decodeRecord, type RawEntry, type RawInterruption, type RawIsolCall, type RawRecord, type RawTaskEvent } from '../contract/decode.js';
 import { FastEntries } from './fast-entry.js';
+import { causeOf } from './cause.js';
 import { IW } from '../contract/layout.generated.js';
 import { decodeIsolCall } from '../isol/decode.js';
 import { judge } from '../isol/judge.js';
@@ -133,21 +134,8 @@ export class Engine {
     const { cls, kind, func } = headline(chain, raw.cause_func ? sym.lookup(raw.cause_func) : undefined);
     const flags = flagNames(raw.flags);
 
-    const ctx = CTX_NAMES[raw.cause_ctx] ?? 'unknown';
-    const cause: Cause = { self: false, context: ctx };
-    if (ctx === 'self' || (ctx === 'task' && raw.cause_tid !== 0 && raw.cause_tid === raw.victim_tid)) {
-      cause.self = true;
-      cause.context = 'self';
-    }
-    if (ctx === 'task' || ctx === 'self') {
-      cause.pid = raw.cause_pid;
-      cause.tid = raw.cause_tid;
-      cause.comm = raw.cause_comm;
-    }
-    if (ctx !== 'unknown') cause.cpu = raw.cause_cpu;
-    const callsite = sym.lookup(raw.cause_callsite);
-    if (callsite) cause.callsite = callsite;
-    if (raw.cause_ts_ns !== 0n && ctx !== 'self') cause.ts_ns = Number(raw.cause_ts_ns); // when the sender queued it
+    const cause: Cause = causeOf(raw, raw.cause_comm, sym);
+    if (raw.cause_ts_ns !== 0n && CTX_NAMES[raw.cause_ctx] !== 'self') cause.ts_ns = Number(raw.cause_ts_ns); // when the sender queued it
     if (raw.flags & IW.IW_F_SELF_CAUSED) cause.origin = 'isolwatch';
 
     const kernel = {

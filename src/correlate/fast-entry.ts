@@ -8,7 +8,8 @@
 // isolation tracker changes. toNdjsonLine() writes such a record from its
 // template (FAST_JSON) with the same bytes the generic writer would.
 import { IW, LAYOUT } from '../contract/layout.generated.js';
-import { className, CTX_NAMES, flagNames, kindName } from '../contract/vocabulary.js';
+import { className, flagNames, kindName } from '../contract/vocabulary.js';
+import { causeOf } from './cause.js';
 import { judge } from '../isol/judge.js';
 import type { IsolTracker } from '../isol/state.js';
 import type { Cause, InterruptionRecord, IsolInfo, TaskRef } from '../types.js';
@@ -56,6 +57,9 @@ export interface FastEntryOptions {
  * rebuilt as records come, from an empty cache.
  */
 const MAX_TEMPLATES = 1024;
+
+/** One-entry records carry no callsite: nothing to look up. */
+const NO_SYMBOLS = { lookup: () => undefined, used: () => ({}) };
 
 const u64 = (dv: DataView, off: number): number => dv.getUint32(off + 4, true) * TWO32 + dv.getUint32(off, true);
 
@@ -143,10 +147,11 @@ export class FastEntries {
   private template(clsNum: number, kindNum: number, flags: number, ctxNum: number, cpu: number, pid: number, tid: number, comm: string): Template {
     const cls = className(clsNum);
     const kind = kindName(cls, kindNum, '');
-    const ctx = CTX_NAMES[ctxNum] ?? 'unknown';
     const victim: TaskRef = { pid, tid, comm };
-    // a one-entry record's cause is the task itself (syscall, fault) or nobody known (a generic entry)
-    const cause: Cause = ctx === 'self' ? { self: true, context: 'self', cpu, pid, tid, comm } : { self: false, context: ctx, ...(ctx !== 'unknown' ? { cpu } : {}) };
+    // a one-entry record's cause is the task itself (syscall, fault) or nobody known (a generic entry),
+    // named as the full path names it (the decoder fills the sender fields from the victim's for 'self')
+    const self = ctxNum === IW.IW_CTX_SELF;
+    const cause: Cause = causeOf({ cause_ctx: ctxNum, cause_pid: self ? pid : 0, cause_tid: self ? tid : 0, cause_cpu: self ? cpu : 0, victim_tid: tid }, self ? comm : '', NO_SYMBOLS);
     if (flags & IW.IW_F_SELF_CAUSED) cause.origin = 'isolwatch';
     const isol = this.opts.tracker.isolInfoFor(tid, pid);
     const names = flagNames(flags);
