@@ -150,7 +150,7 @@ export class Engine {
       if (this.masks.size > 65536) this.masks.clear(); // bounded: a long session with many short-lived threads
       this.masks.set(raw.victim_tid, kernel);
     }
-    const isol = this.opts.tracker.isolInfoFor(raw.victim_tid, raw.victim_pid, kernel.fromKernel ? kernel : undefined);
+    const isol = this.opts.tracker.isolInfoFor(raw.victim_tid, raw.victim_pid, kernel.fromKernel ? kernel : undefined, Number(raw.ts_ns));
     const rec: InterruptionRecord = {
       type: 'interruption',
       ts_ns: Number(raw.ts_ns),

@@ -107,15 +107,18 @@ export class FastEntries {
       perTid = new Map();
       this.byTid.set(tid, perTid);
     }
-    // class 4 bits, context 3, flags 12, CPU 10, kind 20: 49 bits, exact in a double
-    const key = ((((cls * 8 + ctx) * 4096 + (flags & 0xfff)) * 1024 + (cpu & 1023)) * 1048576) + (kind & 0xfffff);
+    const ts = u64(dv, off + TS);
+    // a declaration or prctl state that began after the interruption does not apply to it: its own template
+    const since = Math.max(tracker.declaredSince(tid, pid) ?? 0, tracker.stateSince(tid) ?? 0);
+    const before = ts < since ? 1 : 0;
+    // before 1 bit, class 4 bits, context 3, flags 12, CPU 10, kind 20: 50 bits, exact in a double
+    const key = (((((before * 16 + cls) * 8 + ctx) * 4096 + (flags & 0xfff)) * 1024 + (cpu & 1023)) * 1048576) + (kind & 0xfffff);
     let t = perTid.get(key);
     if (!t || t.victim.comm !== comm || t.victim.pid !== pid) {
-      t = this.template(cls, kind, flags, ctx, cpu, pid, tid, comm);
+      t = this.template(cls, kind, flags, ctx, cpu, pid, tid, comm, ts);
       perTid.set(key, t);
       this.templates++;
     }
-    const ts = u64(dv, off + TS);
     const duration = u64(dv, off + R.duration_ns.offset);
     const lo = dv.getUint32(off + R.value.offset, true);
     const hi = dv.getUint32(off + R.value.offset + 4, true);
@@ -144,7 +147,7 @@ export class FastEntries {
     return s;
   }
 
-  private template(clsNum: number, kindNum: number, flags: number, ctxNum: number, cpu: number, pid: number, tid: number, comm: string): Template {
+  private template(clsNum: number, kindNum: number, flags: number, ctxNum: number, cpu: number, pid: number, tid: number, comm: string, atNs: number): Template {
     const cls = className(clsNum);
     const kind = kindName(cls, kindNum, '');
     const victim: TaskRef = { pid, tid, comm };
@@ -153,7 +156,7 @@ export class FastEntries {
     const self = ctxNum === IW.IW_CTX_SELF;
     const cause: Cause = causeOf({ cause_ctx: ctxNum, cause_pid: self ? pid : 0, cause_tid: self ? tid : 0, cause_cpu: self ? cpu : 0, victim_tid: tid }, self ? comm : '', NO_SYMBOLS);
     if (flags & IW.IW_F_SELF_CAUSED) cause.origin = 'isolwatch';
-    const isol = this.opts.tracker.isolInfoFor(tid, pid);
+    const isol = this.opts.tracker.isolInfoFor(tid, pid, undefined, atNs);
     const names = flagNames(flags);
     let violation = false;
     let note: string | undefined;

@@ -267,6 +267,11 @@ export class IsolTracker {
     return d && { ...d };
   }
 
+  /** When the thread's observed PR_ISOL state began, or undefined (no copy: the fast path asks per record). */
+  stateSince(tid: number): number | undefined {
+    return this.tasks.get(tid)?.since_ns;
+  }
+
   stateOf(tid: number): TaskIsolState | undefined {
     const s = this.tasks.get(tid);
     return s && { ...s };
@@ -279,19 +284,37 @@ export class IsolTracker {
   }
 
   /** The isolation state to put on an interruption of (tid, pid). */
-  isolInfoFor(tid: number, pid: number, kernel?: KernelIsolMasks): IsolInfo {
+  /**
+   * With `atNs`, the state at that time (an interruption's): a declaration or
+   * an observed prctl state that began later does not apply to it (records
+   * reach the tracker after the fact: a task's start-up syscalls are judged
+   * after run's warm-up has declared it).
+   */
+  isolInfoFor(tid: number, pid: number, kernel?: KernelIsolMasks, atNs?: number): IsolInfo {
+    const declared = this.declaredAt(tid, pid, atNs);
     if (kernel?.fromKernel) {
       if (kernel.conf !== 0n || kernel.active !== 0n) {
         return info(kernel.active !== 0n ? 'active' : 'inactive', 'kernel', kernel.active, kernel.quiesce, kernel.conf);
       }
       // The kernel is authoritative about PR_ISOL: no state there means observed prctls are stale.
-      if (this.isDeclared(tid, pid)) return { state: 'declared', source: 'declared' };
+      if (declared) return { state: 'declared', source: 'declared' };
       return { state: 'none', source: 'kernel' };
     }
     const s = this.tasks.get(tid);
-    if (s) return info(s.phase === 'active' ? 'active' : 'inactive', 'prctl', s.active_mask, s.quiesce_mask, s.conf_mask);
-    if (this.isDeclared(tid, pid)) return { state: 'declared', source: 'declared' };
+    if (s && (atNs === undefined || s.since_ns <= atNs)) return info(s.phase === 'active' ? 'active' : 'inactive', 'prctl', s.active_mask, s.quiesce_mask, s.conf_mask);
+    if (declared) return { state: 'declared', source: 'declared' };
     return { state: 'none', source: 'none' };
+  }
+
+  /** Declared (at `atNs`, when given: the declaration began at or before it). */
+  private declaredAt(tid: number, pid: number, atNs?: number): boolean {
+    const d = this.declaredTids.get(tid) ?? this.declaredPids.get(pid);
+    return d !== undefined && (atNs === undefined || d.since_ns <= atNs);
+  }
+
+  /** When the declaration covering (tid, pid) began, or undefined. */
+  declaredSince(tid: number, pid: number): number | undefined {
+    return (this.declaredTids.get(tid) ?? this.declaredPids.get(pid))?.since_ns;
   }
 }
 

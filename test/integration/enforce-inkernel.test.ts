@@ -4,7 +4,7 @@
 // after each `syscall` reads a flag the SIGUSR1 handler sets. With an in-kernel
 // signal (bpf_send_signal_thread at sys_enter) the handler must have run before
 // that instruction for every signal the kernel side sent.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -196,19 +196,34 @@ describe('in-kernel signals (real BPF, real process, the CLI path)', () => {
   });
 
   it("a task's own exit is never signalled: run keeps the command's exit status under an in-kernel SIGKILL policy", async () => {
-    // spins (no syscall, no fault after the warm-up) and then calls exit_group(3)
+    // says ready, spins (no syscall, no fault after the warm-up) and then calls exit_group(3)
     const src = join(dir, 'spinexit.c');
     const bin = join(dir, 'spinexit');
-    writeFileSync(src, '#include <unistd.h>\nint main(void) { for (volatile unsigned long i = 0; i < 1500000000UL; i++); _exit(3); }\n');
+    writeFileSync(
+      src,
+      '#include <unistd.h>\nint main(void) { write(1, "ready\\n", 6); for (volatile unsigned long i = 0; i < 1500000000UL; i++); _exit(3); }\n',
+    );
     execFileSync('gcc', ['-O1', '-o', bin, src]);
     const f = join(dir, 'kill-syscalls.yaml');
     writeFileSync(f, 'rules:\n  - name: own-syscalls\n    match: { class: syscall, self: true }\n    actions:\n      - signal: { name: SIGKILL, mode: in-kernel }\n');
     const report = join(dir, 'spinexit.ndjson');
-    const r = spawnSync(process.execPath, [CLI, 'run', '--cpus', '1', '--policy', f, '--enforce', '--warmup', '0.2', '--report', report, '--', bin], { encoding: 'utf8' });
+    // the warm-up ends when the program says it is past its start-up syscalls (SIGUSR2 to run), not by a
+    // timer: on a loaded machine exec and the dynamic loader can outlast any fixed warm-up
+    const p = spawn(process.execPath, [CLI, 'run', '--cpus', '1', '--policy', f, '--enforce', '--warmup', '600', '--report', report, '--', bin], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let settled = false;
+    p.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (!settled && out.includes('ready\n')) {
+        settled = true;
+        p.kill('SIGUSR2');
+      }
+    });
+    const status = await new Promise<number | null>((res) => p.on('exit', (c) => res(c)));
     const summary = JSON.parse(readFileSync(report, 'utf8').trim().split('\n').pop()!) as SummaryRecord;
     // a SIGKILL sent at exit_group's sys_enter would have turned status 3 into "killed by SIGKILL"
     expect(summary.verdict).toMatchObject({ exit_status: 3, signal: null, reasons: ['command exited with status 3'] });
-    expect(r.status).toBe(1);
+    expect(status).toBe(1);
   });
 
   it('thread-directed: with SIGUSR1 blocked in the worker, no other thread handles it', async () => {

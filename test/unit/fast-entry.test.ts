@@ -98,6 +98,18 @@ describe('the fast path for one-entry records', () => {
     expect(after.fast[0]!.violation).toBe(false);
   });
 
+  it('judges an interruption by the state at its time, not when its record arrives (run\'s warm-up)', () => {
+    // the task is declared at 5: its records from before (start-up syscalls) reach the engine after
+    const e = engines();
+    for (const k of [e.fast, e.full]) k.tracker.declare({ pid: 4242 }, { children: true, ts_ns: 5 });
+    const { fast, full } = both(records().slice(0, 8), e); // ts 1..8
+    fast.forEach((f, i) => expect(f, `record ${i}`).toEqual(full[i]));
+    const mine = fast.filter((r) => r?.victim.pid === 4242);
+    expect(mine.filter((r) => r!.ts_ns < 5).map((r) => r!.isol.state)).toEqual(['none', 'none', 'none', 'none']);
+    expect(mine.filter((r) => r!.ts_ns < 5).some((r) => r!.violation)).toBe(false);
+    expect(mine.filter((r) => r!.ts_ns >= 5).every((r) => r!.isol.state === 'declared' && r!.violation)).toBe(true);
+  });
+
   it('leaves out what the --pid filter leaves out, and counts it', () => {
     const e = engines([], (pid) => pid === 5000);
     const { fast, full } = both(records(), e);
