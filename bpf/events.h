@@ -86,6 +86,7 @@
 #define IW_F_KERNEL_MODE (1 << 9)  /* page fault taken in kernel mode */
 #define IW_F_IN_PREEMPT (1 << 10)  /* ran in the kernel thread that preempted a victim: its time is in that preemption */
 #define IW_F_SIGNAL_HELD (1 << 11) /* armed for an in-kernel signal, held back by its cooldown / rate limit */
+#define IW_F_HOTPLUG (1 << 12)     /* its CPU went offline meanwhile: it ends there (with IW_F_OPEN_END) */
 
 /* Indexes of map iw_counts: the classes, then the records that are not interruptions (isol, fork, exit). */
 #define IW_COUNTER_OTHER IW_CLASS_MAX

@@ -383,6 +383,19 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	if (!st)
 		return 0;
 	now = bpf_ktime_get_ns();
+	/*
+	 * An episode older than the CPU's last hotplug callback was cut by the CPU
+	 * going offline: it ends there, not at this first switch after its return.
+	 */
+	{
+		__u64 *hp = bpf_map_lookup_elem(&iw_hotplug_ns, &cpu);
+		__u64 cut = hp ? *hp : 0;
+
+		if (cut && hard_ep(st)->depth && hard_ep(st)->rec.hdr.ts_ns < cut)
+			close_hard(st, cut, IW_F_OPEN_END | IW_F_HOTPLUG);
+		if (cut && st->pre.open && st->pre.rec.hdr.ts_ns < cut)
+			finish_pre(st, cut, IW_F_OPEN_END | IW_F_HOTPLUG);
+	}
 	/* work items may sleep; hard contexts cannot switch: whatever is open ends here */
 	close_hard(st, now, IW_F_OPEN_END);
 
@@ -421,6 +434,25 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	}
 	st->pre.open = 1;
 	st->ct_specific += 1;
+	return 0;
+}
+
+/* ------------------------------------------------------------- CPU hotplug */
+
+/*
+ * A hotplug state callback for a watched CPU (it is going down or coming
+ * up): remember when, so an episode the CPU left open ends at it. raw_tp:
+ * the tracepoint passes a function pointer, which tp_btf may not read.
+ */
+SEC("raw_tp/cpuhp_enter")
+int BPF_PROG(handle_cpuhp_enter, unsigned int cpu, int target, int idx)
+{
+	__u64 now;
+
+	if (cpu >= IW_MAX_CPUS || !watched(cpu))
+		return 0;
+	now = bpf_ktime_get_ns();
+	bpf_map_update_elem(&iw_hotplug_ns, &cpu, &now, BPF_ANY);
 	return 0;
 }
 

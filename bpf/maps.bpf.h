@@ -170,6 +170,17 @@ struct {
 	__type(value, struct iw_cpu_state);
 } iw_cpu SEC(".maps");
 
+/*
+ * cpu -> when a CPU hotplug callback last ran for it (cpuhp_enter): an
+ * episode open on a CPU that went offline and came back ends there.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, IW_MAX_CPUS);
+	__type(key, __u32);
+	__type(value, __u64);
+} iw_hotplug_ns SEC(".maps");
+
 /* Per CPU: one-shot records (NMIs interrupt the other programs: they build theirs apart). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

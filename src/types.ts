@@ -216,6 +216,8 @@ export interface SummaryRecord {
   kernel_counts?: Record<string, Partial<Record<InterruptionClass, number>>>;
   /** how interruption records reached user space: delivered, sampled away, lost, per CPU and class */
   records?: RecordsAccount;
+  /** watched CPUs that were offline (CPU hotplug) for some of the session: cpu -> ns offline */
+  offline_ns?: Record<string, number>;
   /** set by `run` */
   verdict?: {
     pass: boolean;
@@ -227,4 +229,13 @@ export interface SummaryRecord {
   };
 }
 
-export type OutputRecord = StartRecord | InterruptionRecord | IsolRecord | AggregateRecord | SummaryRecord;
+/** A watched CPU went offline or came back (CPU hotplug): nothing can be seen on it while it is offline. */
+export interface CpuRecord {
+  type: 'cpu';
+  /** when isolwatch noticed (polled once a second; ts_ns clock) */
+  ts_ns: number;
+  cpu: number;
+  online: boolean;
+}
+
+export type OutputRecord = StartRecord | InterruptionRecord | IsolRecord | CpuRecord | AggregateRecord | SummaryRecord;

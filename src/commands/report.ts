@@ -16,7 +16,7 @@ import { reporters, writeFileReports } from '../output/index.js';
 import { loadPolicy, parsePolicy, type Policy } from '../policy/index.js';
 import { remedyFor } from '../remedies.js';
 import { symbolsFromTable } from '../system/kallsyms.js';
-import type { InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
+import type { CpuRecord, InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
 import { judge, rowsFromRecords, verdictBlock, type AggregateRow, type Judgement } from '../verdict/index.js';
 import { rowsOf } from '../correlate/aggregates.js';
 import { countsOfRows, summarize } from '../correlate/summary.js';
@@ -27,6 +27,8 @@ export interface Replay {
   records: (InterruptionRecord | IsolRecord)[];
   /** every interruption of the recording, aggregated: what the verdict and the summary count */
   rows: AggregateRow[];
+  /** watched CPUs going offline and back during the recording (CPU hotplug) */
+  cpus: CpuRecord[];
   summary: SummaryRecord;
   warmupEndNs?: number;
   /** the policy the replay judged by (the recorded one, or the one given) */
@@ -53,7 +55,7 @@ export function replay(text: string, file: string, policy?: Policy): Replay {
     if (e instanceof RecordingError) throw new UsageError(e.message);
     throw e;
   }
-  const { header, raws, end } = rec;
+  const { header, raws, end, cpus } = rec;
   const judgedBy = policy ?? recordedPolicy(header);
   const tracker = new IsolTracker({ prIsol: header.start.pr_isol });
   for (const pid of header.declared_pids) tracker.declare({ pid }, { children: true, ts_ns: header.start.ts_ns ?? 0 });
@@ -98,7 +100,7 @@ export function replay(text: string, file: string, policy?: Policy): Replay {
     records: end?.records,
     victimFilter,
   });
-  return { start: header.start, records, rows, summary, warmupEndNs, policy: judgedBy, enforcer };
+  return { start: header.start, records, cpus, rows, summary, warmupEndNs, policy: judgedBy, enforcer };
 }
 
 export type ReportOptions = Extract<Command, { cmd: 'report' }>['opts'];
@@ -150,7 +152,7 @@ export async function report(o: ReportOptions): Promise<number> {
     return judgement.pass ? 0 : 1;
   }
   const isol = r.records.filter((x): x is IsolRecord => x.type === 'isol');
-  const input = { start: r.start, summary: r.summary, interruptions, isol, rows: r.rows, judgement, remedyFor };
+  const input = { start: r.start, summary: r.summary, interruptions, isol, cpus: r.cpus, rows: r.rows, judgement, remedyFor };
   writeFileReports(input, files);
   if (o.json) process.stdout.write(reporters.ndjson(input));
   else if (Object.values(files).every((f) => f === undefined)) process.stdout.write(reporters.text(input));

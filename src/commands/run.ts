@@ -15,7 +15,7 @@ import { chisolPath } from '../paths.js';
 import { remedyFor } from '../remedies.js';
 import { formatCpuList } from '../system/cpus.js';
 import { commandProblem } from '../system/exec.js';
-import type { InterruptionRecord, IsolRecord, OutputRecord } from '../types.js';
+import type { CpuRecord, InterruptionRecord, IsolRecord, OutputRecord } from '../types.js';
 import { judge, verdictBlock } from '../verdict/index.js';
 import { budgetsFromFlags } from './budgets.js';
 
@@ -55,12 +55,19 @@ export async function run(o: RunOptions): Promise<number> {
     phases: ['warmup', 'judged', 'after'],
   });
   const records: (InterruptionRecord | IsolRecord)[] = [];
+  const cpuRecords: CpuRecord[] = [];
   const t0 = process.hrtime.bigint();
   const nowNs = () => Number(process.hrtime.bigint());
   try {
     for (const w of live.warnings) err(`isolwatch: warning: ${w}`);
     if (!o.json) err(formatStart(live.start, { columns: false }));
-    const timer = setInterval(() => live.pump((recs) => records.push(...recs)), 100);
+    const timer = setInterval(() => {
+      live.pump((recs) => records.push(...recs));
+      for (const c of live.cpuChanges()) {
+        cpuRecords.push(c);
+        err(`isolwatch run: ${c.online ? `CPU ${c.cpu} is back online: judged again` : `CPU ${c.cpu} went offline (CPU hotplug): nothing can be seen on it until it returns`}`);
+      }
+    }, 100);
 
     const child = spawn('taskset', ['-c', live.watched.cpus.join(','), ...argv], { stdio: 'inherit' });
     // follow CMD's forks from the start: children forked during the warm-up are declared with it
@@ -165,6 +172,7 @@ export async function run(o: RunOptions): Promise<number> {
       policy: live.enforcer ? { name: live.enforcer.policy.name, ...pv } : undefined,
       allowSelf: o.allowSelf,
       command: { exit_status: exit.code, signal: byRun ? null : exit.signal, failOnError: !o.allowCmdFailure },
+      offlineNs: warmupEndNs === undefined ? undefined : live.hotplug.offlineNs(warmupEndNs, windowEndNs !== undefined && windowEndNs < endNs ? windowEndNs : endNs),
       unjudged:
         warmupEndNs === undefined
           ? `the command ended before the ${o.warmup}s warm-up: nothing was judged (lower --warmup or run longer)`
@@ -179,9 +187,9 @@ export async function run(o: RunOptions): Promise<number> {
     );
     const start = live.start;
     const isol = records.filter((r): r is IsolRecord => r.type === 'isol');
-    writeFileReports({ start, summary, interruptions, isol, totals, counters: live.counts(), judgement, remedyFor }, files);
+    writeFileReports({ start, summary, interruptions, isol, cpus: cpuRecords, totals, counters: live.counts(), judgement, remedyFor }, files);
     if (o.json) {
-      for (const r of [start, ...records, totals, summary]) process.stdout.write(toNdjsonLine(r as OutputRecord) + '\n');
+      for (const r of [start, ...records, ...cpuRecords, totals, summary]) process.stdout.write(toNdjsonLine(r as OutputRecord) + '\n');
     } else err(formatSummary(summary, judgement));
     return judgement.pass ? 0 : 1;
   } finally {

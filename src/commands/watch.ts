@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { IW } from '../contract/layout.generated.js';
 import { encodeLine } from '../contract/recording.js';
 import { toNdjsonLine } from '../output/ndjson.js';
-import { formatInterruption, formatIsol, formatStart, formatSummary } from '../output/text.js';
+import { formatCpu, formatInterruption, formatIsol, formatStart, formatSummary } from '../output/text.js';
 import type { OutputRecord, StartRecord, SummaryRecord, TaskRef } from '../types.js';
 import { policyVerdict } from '../enforce/index.js';
 import type { Live } from '../live/pipeline.js';
@@ -143,16 +143,31 @@ export async function watch(o: WatchOptions): Promise<number> {
       if (o.output) return;
       const t = { timeZeroNs: live.start.ts_ns };
       out.write(() =>
-        o.json ? toNdjsonLine(r) + '\n' : r.type === 'interruption' ? formatInterruption(r, t) + '\n' : r.type === 'isol' ? formatIsol(r, t) + '\n' : '',
+        o.json
+          ? toNdjsonLine(r) + '\n'
+          : r.type === 'interruption'
+            ? formatInterruption(r, t) + '\n'
+            : r.type === 'isol'
+              ? formatIsol(r, t) + '\n'
+              : r.type === 'cpu'
+                ? formatCpu(r, t) + '\n'
+                : '',
       );
     };
     if (!o.output) process.stdout.write(o.json ? toNdjsonLine(live.start) + '\n' : formatStart(live.start) + '\n');
     else err(`isolwatch: recording CPUs ${live.watched.cpus.join(',')} to ${o.output} (Ctrl-C to stop)`);
-    const pump = () =>
+    const pump = () => {
       live.pump(
         (recs) => recs.forEach(emit),
         fd !== undefined ? (raws) => raws.forEach((r) => writeSync(fd!, encodeLine({ type: 'raw', ...r }) + '\n')) : undefined,
       );
+      // a watched CPU going offline or coming back (CPU hotplug): said where the records go
+      for (const c of live.cpuChanges()) {
+        if (fd !== undefined) writeSync(fd, encodeLine(c) + '\n');
+        else emit(c);
+        if (!o.json) err(`isolwatch: ${c.online ? `CPU ${c.cpu} is back online: watched again` : `CPU ${c.cpu} went offline (CPU hotplug): nothing can be seen on it until it returns`}`);
+      }
+    };
     const timer = setInterval(pump, 100);
     // --json: what changed, every --interval (the counts are the kernel's: exact whatever was sampled)
     const aggTimer = o.json && !o.output ? setInterval(() => emit(live.intervalRecord()), (o.interval ?? 10) * 1000) : undefined;
@@ -193,7 +208,10 @@ async function watchTui(live: Live, o: WatchOptions): Promise<number> {
   const { runTui } = await import('../../tui/app.js');
   const { remedyFor } = await import('../remedies.js');
   const subs = new Set<(recs: OutputRecord[]) => void>();
-  const timer = setInterval(() => live.pump((recs) => subs.forEach((s) => s(recs))), 100);
+  const timer = setInterval(() => {
+    live.pump((recs) => subs.forEach((s) => s(recs)));
+    live.cpuChanges(); // the header says which watched CPUs are offline (status)
+  }, 100);
   // the counts, once a second: what the kernel's aggregates gained (records are samples)
   const aggTimer = setInterval(() => {
     const rec = live.intervalRecord();
@@ -226,9 +244,13 @@ async function watchTui(live: Live, o: WatchOptions): Promise<number> {
       // The view stays open when a --pid exits (its numbers are what the user came for): it says so instead.
       status: () => {
         const gone = o.pids.filter((p) => !pidAlive(p));
+        const offline = live.hotplug.offline();
         return {
           lostEvents: live.counts().lost,
-          notices: gone.length ? [`pid ${gone.join(',')} exited: no more interruptions to show; q to quit`] : [],
+          notices: [
+            ...(gone.length ? [`pid ${gone.join(',')} exited: no more interruptions to show; q to quit`] : []),
+            ...(offline.length ? [`CPU ${offline.join(',')} offline (CPU hotplug): nothing can be seen there until it returns`] : []),
+          ],
         };
       },
     });

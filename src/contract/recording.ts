@@ -4,7 +4,7 @@
 // NDJSON; u64 values are written as decimal strings ending in "n".
 import type { RawRecord } from './decode.js';
 import { IW } from './layout.generated.js';
-import type { RecordsAccount, StartRecord } from '../types.js';
+import type { CpuRecord, RecordsAccount, StartRecord } from '../types.js';
 import type { RawAggregate } from './aggregate.js';
 
 /** Record ABIs a replay reads: 1 (fixed-size records) decodes to the same raw records as 2. */
@@ -40,7 +40,7 @@ export interface RecordingEnd {
   symbols: Record<string, string>;
 }
 
-export type RecordingLine = RecordingHeader | Declaration | RecordingEnd | ({ type: 'raw' } & RawRecord);
+export type RecordingLine = RecordingHeader | Declaration | RecordingEnd | CpuRecord | ({ type: 'raw' } & RawRecord);
 
 export class RecordingError extends Error {}
 
@@ -54,10 +54,13 @@ export function parseRecording(text: string, file: string): {
   header: RecordingHeader;
   raws: (RawRecord | Declaration)[];
   end?: RecordingEnd;
+  /** watched CPUs going offline and back (CPU hotplug) */
+  cpus: CpuRecord[];
 } {
   let header: RecordingHeader | undefined;
   let end: RecordingEnd | undefined;
   const raws: (RawRecord | Declaration)[] = [];
+  const cpus: CpuRecord[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
@@ -85,9 +88,10 @@ export function parseRecording(text: string, file: string): {
       const { type: _t, ...raw } = obj;
       raws.push(raw as RawRecord);
     } else if (obj.type === 'declare') raws.push(obj);
+    else if (obj.type === 'cpu') cpus.push(obj);
     else if (obj.type === 'end') end = obj;
     else throw new RecordingError(`${file}:${i + 1}: unknown line type '${(obj as { type: string }).type}'`);
   }
   if (!header) throw new RecordingError(`${file}: empty recording`);
-  return { header, raws, end };
+  return { header, raws, end, cpus };
 }

@@ -83,6 +83,7 @@ const FLAG_NAMES: [number, string][] = [
   [IW.IW_F_KERNEL_MODE, 'kernel_mode'],
   [IW.IW_F_IN_PREEMPT, 'in_preempt'],
   [IW.IW_F_SIGNAL_HELD, 'signal_held'],
+  [IW.IW_F_HOTPLUG, 'hotplug'],
 ];
 
 export function flagNames(flags: number): string[] {

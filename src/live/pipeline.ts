@@ -20,7 +20,8 @@ import { loadKallsyms, type KernelSymbols } from '../system/kallsyms.js';
 import { KernelAskedSymbols } from '../system/ksyms.js';
 import { assertCanTrace } from '../system/preflight.js';
 import { detectFromKernelText, tlbFlushLabel, type TlbFlush } from '../system/tlb-flush.js';
-import type { AggregateRecord, InterruptionRecord, IsolRecord, RecordsAccount, StartRecord, SummaryRecord } from '../types.js';
+import type { AggregateRecord, CpuRecord, InterruptionRecord, IsolRecord, RecordsAccount, StartRecord, SummaryRecord } from '../types.js';
+import { CpuHotplug } from './hotplug.js';
 import type { RawAggregate } from '../contract/aggregate.js';
 import { AggregateDeltas, rowsOf, type RowContext } from '../correlate/aggregates.js';
 import { summarize } from '../correlate/summary.js';
@@ -88,6 +89,10 @@ export interface Live {
   counts(): KernelCounts;
   /** Stops tracing (the maps stay): the last drain, the aggregates and the summary are then final and agree. */
   detach(): void;
+  /** Watched CPUs that went offline or came back since the last call (CPU hotplug), as `cpu` records. */
+  cpuChanges(): CpuRecord[];
+  /** Watched CPUs offline now, and how long each was offline inside [from, to). */
+  hotplug: CpuHotplug;
   close(): void;
 }
 
@@ -193,6 +198,7 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
     phaseOf: (epoch) => phases[epoch] ?? phases[phases.length - 1],
     masksOf: (tid) => engine.kernelMasksOf(tid),
   };
+  const hotplug = new CpuHotplug(watched.cpus, () => readCpuTopology().online, nowNs);
   const deltas = new AggregateDeltas();
   let lastReadNs = 0;
   // --pid: the aggregate records show its processes only, as the interruption records do
@@ -253,6 +259,8 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
     },
     counts: () => session.counts(),
     detach: () => session.detach(),
+    cpuChanges: () => hotplug.poll(),
+    hotplug,
     enterPhase(phase) {
       const epoch = phases.indexOf(phase);
       if (epoch < 0) throw new Error(`phase ${phase} is not one of this session's (${phases.join(', ')})`);
@@ -290,16 +298,20 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
           };
         }
       }
-      return summarize({
-        rows: live.rows(aggs),
-        watchedCpus: watched.cpus,
-        durationS,
-        lost: k.lost,
-        kernelCounts,
-        records,
-        outputDropped: extra?.outputDropped,
-        victimFilter,
-      });
+      const offline = hotplug.offlineNs(start.ts_ns);
+      return {
+        ...summarize({
+          rows: live.rows(aggs),
+          watchedCpus: watched.cpus,
+          durationS,
+          lost: k.lost,
+          kernelCounts,
+          records,
+          outputDropped: extra?.outputDropped,
+          victimFilter,
+        }),
+        ...(Object.keys(offline).length ? { offline_ns: offline } : {}),
+      };
     },
     close() {
       if (closed) return;

@@ -23,6 +23,7 @@ const VECTORS = ['local_timer', 'reschedule', 'call_function', 'call_function_si
 /** Every attachable program of bpf/isolwatch.bpf.c and its group. */
 export const PROGRAM_GROUPS: Readonly<Record<string, string>> = {
   handle_sched_switch: 'core',
+  handle_cpuhp_enter: 'core',
   handle_irq_handler_entry: 'core',
   handle_irq_handler_exit: 'core',
   handle_softirq_entry: 'core',
@@ -56,7 +57,6 @@ export const PROGRAM_GROUPS: Readonly<Record<string, string>> = {
   handle_task_exit: 'tasks',
 };
 
-/** Programs that are loaded but never attached: run on demand (bpf_prog_test_run). */
 /** Programs never attached: user space runs them with bpf_prog_test_run (kernel reads, symbols, features). */
 export const ON_DEMAND_PROGRAMS = ['iw_kread', 'iw_ksym', 'iw_kaddr', 'iw_features'];
 

@@ -3,7 +3,7 @@
 // `--html FILE`, `--metrics FILE`, text by default). Every
 // reporter takes the same ReportInput and returns the whole document as a
 // string; writing it anywhere is the caller's business.
-import type { AggregateRecord, InterruptionRecord, IsolRecord, OutputRecord, StartRecord, SummaryRecord } from '../types.js';
+import type { AggregateRecord, CpuRecord, InterruptionRecord, IsolRecord, OutputRecord, StartRecord, SummaryRecord } from '../types.js';
 import type { Judgement } from '../verdict/index.js';
 import { toNdjson } from './ndjson.js';
 import { formatText, type TextOptions } from './text.js';
@@ -21,6 +21,8 @@ export interface ReportInput {
   summary: SummaryRecord;
   interruptions: readonly InterruptionRecord[];
   isol?: readonly IsolRecord[];
+  /** watched CPUs going offline and back (CPU hotplug) */
+  cpus?: readonly CpuRecord[];
   /** the aggregates of every interruption (scope 'total'): the records are samples of them */
   totals?: AggregateRecord;
   /** every interruption aggregated, where no totals record is written (report FILE): what --metrics counts */
@@ -37,7 +39,7 @@ export type Reporter = (input: ReportInput) => string;
 
 /** Records in time order: start, interruptions and isol records by ts_ns, the totals, summary. */
 export function recordsOf(input: ReportInput): OutputRecord[] {
-  const middle: Array<InterruptionRecord | IsolRecord> = [...input.interruptions, ...(input.isol ?? [])];
+  const middle: Array<InterruptionRecord | IsolRecord | CpuRecord> = [...input.interruptions, ...(input.isol ?? []), ...(input.cpus ?? [])];
   middle.sort((a, b) => a.ts_ns - b.ts_ns);
   return [input.start, ...middle, ...(input.totals ? [input.totals] : []), input.summary];
 }
@@ -49,6 +51,7 @@ export const reporters: Record<ReporterName, Reporter> = {
       start: input.start,
       interruptions: input.interruptions,
       isol: input.isol,
+      cpus: input.cpus,
       summary: input.summary,
       judgement: input.judgement,
       options: input.text,

@@ -40,6 +40,7 @@ const SHAPES: Record<OutputRecord['type'], Shape> = {
   isol: {
     keys: ['type', 'ts_ns', 'pid', 'tid', 'comm', 'op', 'args', 'result', 'meaning', 'warning'],
   },
+  cpu: { keys: ['type', 'ts_ns', 'cpu', 'online'] },
   aggregate: {
     keys: ['type', 'scope', 'from_ns', 'to_ns', 'rows'],
     items: {
@@ -50,7 +51,7 @@ const SHAPES: Record<OutputRecord['type'], Shape> = {
     },
   },
   summary: {
-    keys: ['type', 'duration_s', 'cpus', 'tasks', 'violations', 'lost_events', 'output_dropped', 'self_caused', 'kernel_counts', 'records', 'verdict'],
+    keys: ['type', 'duration_s', 'cpus', 'tasks', 'violations', 'lost_events', 'output_dropped', 'self_caused', 'kernel_counts', 'records', 'offline_ns', 'verdict'],
     nested: {
       verdict: { keys: ['pass', 'reasons', 'exit_status', 'signal'] },
       records: { keys: ['mode', 'delivered', 'sampled', 'lost', 'by_cpu'] },
@@ -199,7 +200,7 @@ export class NdjsonError extends Error {
   }
 }
 
-const TYPES = new Set<string>(['start', 'interruption', 'isol', 'aggregate', 'summary']);
+const TYPES = new Set<string>(['start', 'interruption', 'isol', 'cpu', 'aggregate', 'summary']);
 
 function check(rec: Record<string, unknown>, where: string, source: string, line: number): void {
   const fail = (what: string) => {

@@ -3,7 +3,7 @@
 // interruption in fixed columns, and a per-CPU x class summary with the
 // verdict. Pure: records in, strings out (no trailing newline).
 import { CLASSES } from '../types.js';
-import type { InterruptionClass, InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
+import type { CpuRecord, InterruptionClass, InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
 import { formatCpuList } from '../system/cpus.js';
 import { parseTlbFlushLabel, tlbFlushMeaning } from '../system/tlb-flush.js';
 import { limitsText, type Judgement } from '../verdict/index.js';
@@ -128,6 +128,13 @@ function wrapList(items: readonly string[], indent: string, width: number): stri
  */
 export function formatIsol(rec: IsolRecord, opts: TextOptions = {}): string {
   return `${timeText(rec.ts_ns, opts)} ${rec.warning ? 'warning: ' : ''}${taskLabel(rec)} ${rec.op} = ${rec.result}: ${rec.meaning}`;
+}
+
+/** A watched CPU went offline or came back (CPU hotplug). */
+export function formatCpu(rec: CpuRecord, opts: TextOptions = {}): string {
+  return `${timeText(rec.ts_ns, opts)} ${col(String(rec.cpu), W.cpu, 'right')}  ${
+    rec.online ? 'cpu back online: watched again' : 'cpu offline (CPU hotplug): nothing can be seen on it until it returns'
+  }`;
 }
 
 export function formatInterruption(rec: InterruptionRecord, opts: TextOptions = {}): string {
@@ -260,6 +267,9 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
         : 'note: events were lost (ring buffer full): the interruption list is incomplete; the kernel counters are not',
     );
   }
+  for (const [cpu, ns] of Object.entries(summary.offline_ns ?? {})) {
+    lines.push(`note: CPU ${cpu} was offline (CPU hotplug) for ${formatDuration(ns)}: nothing could be seen on it then`);
+  }
   if (summary.output_dropped) {
     lines.push(`note: ${plural(summary.output_dropped, 'record')} not written (the reader of the output fell behind); they are in the counts above`);
   }
@@ -292,6 +302,8 @@ export function formatText(input: {
   interruptions: readonly InterruptionRecord[];
   /** PR_ISOL-numbered prctls, interleaved by time */
   isol?: readonly IsolRecord[];
+  /** watched CPUs going offline and back, interleaved by time */
+  cpus?: readonly CpuRecord[];
   summary?: SummaryRecord;
   judgement?: Judgement;
   options?: TextOptions;
@@ -300,8 +312,8 @@ export function formatText(input: {
   const parts: string[] = [];
   if (input.start) parts.push(formatStart(input.start));
   else parts.push(interruptionHeader());
-  const lines: (InterruptionRecord | IsolRecord)[] = [...input.interruptions, ...(input.isol ?? [])].sort((a, b) => a.ts_ns - b.ts_ns);
-  for (const r of lines) parts.push(r.type === 'isol' ? formatIsol(r, opts) : formatInterruption(r, opts));
+  const lines: (InterruptionRecord | IsolRecord | CpuRecord)[] = [...input.interruptions, ...(input.isol ?? []), ...(input.cpus ?? [])].sort((a, b) => a.ts_ns - b.ts_ns);
+  for (const r of lines) parts.push(r.type === 'isol' ? formatIsol(r, opts) : r.type === 'cpu' ? formatCpu(r, opts) : formatInterruption(r, opts));
   if (input.summary) parts.push(formatSummary(input.summary, input.judgement));
   return parts.join('\n') + '\n';
 }

@@ -21,6 +21,8 @@ export interface VerdictInput {
   command?: { exit_status: number | null; signal?: string | null; failOnError: boolean };
   /** why nothing could be judged (run: the command ended before the warm-up) */
   unjudged?: string;
+  /** watched CPUs offline (CPU hotplug) during the judged window: cpu -> ns; nothing could be seen there then */
+  offlineNs?: Record<string, number>;
   /** top causes kept per limit and CPU (default 5; at least 10 overall) */
   topN?: number;
 }
@@ -150,6 +152,9 @@ export function judge(input: VerdictInput): Judgement {
 
   const failures: Reason[] = [];
   if (input.unjudged) failures.push({ kind: 'unjudged', text: input.unjudged });
+  for (const [cpu, ns] of Object.entries(input.offlineNs ?? {})) {
+    failures.push({ kind: 'unjudged', text: `CPU ${cpu} was offline (CPU hotplug) for ${formatDuration(ns)} of the judged window: nothing could be seen on it then` });
+  }
   for (const b of perBudget) if (!b.pass) failures.push({ kind: 'budget', text: budgetReason(b), limit: limitLabel(b) });
   let command: Judgement['command'];
   if (input.command) {

@@ -121,7 +121,7 @@ describe('parseNdjson', () => {
       expect((e as NdjsonError).line).toBe(2);
     }
     expect(() => parseNdjson('[1,2]\n', 'x')).toThrow('x:1: expected a JSON object per line, got an array');
-    expect(() => parseNdjson('\n\n{"ts_ns":1}\n', 'x')).toThrow('x:3: record has no "type" (expected one of start, interruption, isol, aggregate, summary)');
+    expect(() => parseNdjson('\n\n{"ts_ns":1}\n', 'x')).toThrow('x:3: record has no "type" (expected one of start, interruption, isol, cpu, aggregate, summary)');
     expect(() => parseNdjson('{"type":"interruption","ts_ns":1,"cpu":1,"duration_ns":1,"class":"ipis","cause":{}}', 'x')).toThrow(
       /^x:1: unknown interruption class "ipis" \(expected syscall, .*\); is this an isolwatch report/,
     );
