@@ -373,8 +373,8 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct iw_cpu_state *st;
-	__u32 next_tid, prev_tid, idx;
-	__u64 now;
+	__u32 next_tid, prev_tid, idx, flags;
+	__u64 now, cut, end, *hp;
 
 	ctx_reset();
 	if (!watched(cpu))
@@ -386,30 +386,35 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 	/*
 	 * An episode older than the CPU's last hotplug callback was cut by the CPU
 	 * going offline: it ends there, not at this first switch after its return.
+	 * One close_hard and one finish_pre call site: each is inlined, and 6.1's
+	 * verifier loses the bounds of the chain index when there are more.
 	 */
-	{
-		__u64 *hp = bpf_map_lookup_elem(&iw_hotplug_ns, &cpu);
-		__u64 cut = hp ? *hp : 0;
-
-		if (cut && hard_ep(st)->depth && hard_ep(st)->rec.hdr.ts_ns < cut)
-			close_hard(st, cut, IW_F_OPEN_END | IW_F_HOTPLUG);
-		if (cut && st->pre.open && st->pre.rec.hdr.ts_ns < cut)
-			finish_pre(st, cut, IW_F_OPEN_END | IW_F_HOTPLUG);
+	hp = bpf_map_lookup_elem(&iw_hotplug_ns, &cpu);
+	cut = hp ? *hp : 0;
+	end = now;
+	flags = IW_F_OPEN_END;
+	if (cut && hard_ep(st)->depth && hard_ep(st)->rec.hdr.ts_ns < cut) {
+		end = cut;
+		flags |= IW_F_HOTPLUG;
 	}
 	/* work items may sleep; hard contexts cannot switch: whatever is open ends here */
-	close_hard(st, now, IW_F_OPEN_END);
+	close_hard(st, end, flags);
 
 	next_tid = BPF_CORE_READ(next, pid);
 	prev_tid = BPF_CORE_READ(prev, pid);
 	if (st->pre.open) {
 		struct task_struct *victim = (struct task_struct *)st->pre.victim_task;
 
-		if (next_tid == st->pre.rec.victim_tid) {
+		end = now;
+		if (cut && st->pre.rec.hdr.ts_ns < cut) {
+			end = cut;
+			flags = IW_F_OPEN_END | IW_F_HOTPLUG;
+		} else if (next_tid == st->pre.rec.victim_tid) {
 			/* the victim is back; the task it displaces may be a victim itself (below) */
-			finish_pre(st, now, 0);
+			flags = 0;
 		} else if (next_tid == 0 || iw_task_cpu(victim) != cpu) {
 			/* runnable but no longer ours: the load balancer moved it (or the CPU idles) */
-			finish_pre(st, now, IW_F_OPEN_END);
+			flags = IW_F_OPEN_END;
 		} else {
 			/* name at most two more tasks: the chain keeps room for the work items */
 			if (st->pre.rec.chain_len < 3) {
@@ -419,6 +424,7 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 			}
 			return 0;
 		}
+		finish_pre(st, end, flags);
 	}
 	if (prev_state != TASK_RUNNING || prev_tid == 0 || ((BPF_CORE_READ(prev, flags) & PF_KTHREAD) && !iw_kthread_victims) || next_tid == 0)
 		return 0;
