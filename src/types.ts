@@ -90,8 +90,33 @@ export interface StartRecord {
    * "hypervisor:pvm_flush_tlb_multi" (no IPI reaches the guest), "unknown"
    */
   tlb_flush?: string;
+  /** the hypervisor's steal clock and how isolwatch reads it (src/system/steal.ts) */
+  steal?: StealInfo;
   ts_ns?: number;
   command?: string;
+}
+
+/**
+ * Steal time: what the hypervisor ran instead of a vCPU that had work, as the
+ * guest kernel accounts it. Not an interruption isolwatch sees (the vCPU was
+ * not running): reported beside the interruptions, never judged.
+ */
+export interface StealInfo {
+  /** the steal clock the kernel reads: "kvm_steal_clock", "xen_steal_clock", ...; "none" (bare metal, or a guest without one); "unknown" */
+  clock: string;
+  /** a virtual machine (CPUID's hypervisor bit), when known */
+  vm?: boolean;
+  /** how isolwatch reads it: "pv-clock" (the clock's per-CPU memory, ns), "proc-stat" (/proc/stat, USER_HZ ticks), "none" */
+  source: 'pv-clock' | 'proc-stat' | 'none';
+  /** the step of the readings, ns (0: none) */
+  resolution_ns: number;
+  /** how that was found out */
+  evidence?: string;
+}
+
+/** The summary's `steal`: how it was read, and for `run` the steal of the judged window per CPU. */
+export interface SummarySteal extends Omit<StealInfo, 'evidence'> {
+  judged?: { window_ns: number; by_cpu: Record<string, number> };
 }
 
 export interface InterruptionRecord {
@@ -147,6 +172,8 @@ export interface CpuSummary {
   by_class: Partial<Record<InterruptionClass, number>>;
   stolen_ns: number;
   max_ns: number;
+  /** steal time over the session (absent without a steal clock): not in stolen_ns, not judged */
+  steal_ns?: number;
 }
 
 export interface TaskSummary {
@@ -195,6 +222,8 @@ export interface AggregateRecord {
   /** the interval (ts_ns clock); a total's from_ns is the start */
   from_ns: number;
   to_ns: number;
+  /** steal time per watched CPU in the same span (absent without a steal clock): not an interruption, no row */
+  steal_ns?: Record<string, number>;
   rows: AggregateRow[];
 }
 
@@ -218,6 +247,8 @@ export interface SummaryRecord {
   records?: RecordsAccount;
   /** watched CPUs that were offline (CPU hotplug) for some of the session: cpu -> ns offline */
   offline_ns?: Record<string, number>;
+  /** the steal clock, how it was read, and (run) the judged window's steal; per-CPU totals are in cpus[].steal_ns */
+  steal?: SummarySteal;
   /** set by `run` */
   verdict?: {
     pass: boolean;

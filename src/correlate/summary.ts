@@ -1,7 +1,7 @@
 // The summary record from aggregate rows (and, live, the kernel's class
 // counters): exact whatever reached user space one by one. The same function
 // summarizes a live session and a replayed recording.
-import type { InterruptionClass, CpuSummary, SummaryRecord, TaskSummary, RecordsAccount } from '../types.js';
+import type { InterruptionClass, CpuSummary, SummaryRecord, SummarySteal, TaskSummary, RecordsAccount } from '../types.js';
 import type { AggregateRow } from '../verdict/rows.js';
 
 export interface SummaryInput {
@@ -18,6 +18,8 @@ export interface SummaryInput {
   outputDropped?: number;
   /** only these victims are summarized (--pid); undefined: every victim */
   victimFilter?: (pid: number, tid: number) => boolean;
+  /** steal time: how it was read, and per CPU over the session (no byCpu: no steal clock) */
+  steal?: { summary: SummarySteal; byCpu?: Record<string, number> };
 }
 
 const RANK: Record<string, number> = { active: 3, declared: 2, inactive: 1, none: 0 };
@@ -55,6 +57,9 @@ export function summarize(input: SummaryInput): SummaryRecord {
   for (const t of tasks.values()) {
     if (t.isol === 'declared') t.source = 'declared';
   }
+  // beside the interruptions, never in them: the vCPU was not running
+  const stealNs = input.steal?.byCpu;
+  if (stealNs) for (const cpu of input.watchedCpus) cpus[String(cpu)].steal_ns = stealNs[String(cpu)] ?? 0;
   const sortedTasks = [...tasks.values()].sort((a, b) => b.violations - a.violations || b.stolen_ns - a.stolen_ns || a.tid - b.tid);
   return {
     type: 'summary',
@@ -67,6 +72,7 @@ export function summarize(input: SummaryInput): SummaryRecord {
     self_caused: selfCaused,
     ...(input.kernelCounts ? { kernel_counts: input.kernelCounts } : {}),
     ...(input.records ? { records: input.records } : {}),
+    ...(input.steal ? { steal: input.steal.summary } : {}),
   };
 }
 

@@ -22,6 +22,7 @@ import { assertCanTrace } from '../system/preflight.js';
 import { detectFromKernelText, tlbFlushLabel, type TlbFlush } from '../system/tlb-flush.js';
 import type { AggregateRecord, CpuRecord, InterruptionRecord, IsolRecord, RecordsAccount, StartRecord, SummaryRecord } from '../types.js';
 import { CpuHotplug } from './hotplug.js';
+import { openStealSource, rootFiles, StealMeter } from './steal.js';
 import type { RawAggregate } from '../contract/aggregate.js';
 import { AggregateDeltas, rowsOf, type RowContext } from '../correlate/aggregates.js';
 import { summarize } from '../correlate/summary.js';
@@ -69,6 +70,8 @@ export interface Live {
   symbols: KernelSymbols;
   /** how this kernel flushes remote TLBs (start.tlb_flush in words) */
   tlbFlush: TlbFlush;
+  /** the watched CPUs' steal time (start.steal says how it is read) */
+  steal: StealMeter;
   enforcer?: Enforcer;
   watched: WatchedCpus;
   warnings: string[];
@@ -149,6 +152,13 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
       : { mode: 'unknown', evidence: `the flush detection reads x86 code; this is ${arch()}` };
   const tracker = new IsolTracker({ prIsol });
   const nowNs = () => Number(process.hrtime.bigint());
+  // what the hypervisor takes: its steal clock, found in the kernel's code and read from now on
+  const stealSource = openStealSource(
+    arch() === 'x64' ? { symbol: (n) => symbols.find(n), name: (a) => symbols.lookup(a), read: (a, l) => session.readKernel(a, l) } : undefined,
+    watched.cpus,
+    rootFiles(),
+  );
+  const steal = new StealMeter(stealSource.info, watched.cpus, stealSource.read, nowNs);
   for (const pid of pids) {
     tracker.declare({ pid }, { children: true, ts_ns: nowNs() });
     session.trackProcess(pid); // its forks/exits reach the tracker (declared children)
@@ -188,6 +198,7 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
     pr_isol: prIsol,
     probes: { attached: [...new Set(session.attached)], missing: session.missing },
     tlb_flush: tlbFlushLabel(tlbFlush),
+    steal: stealSource.info,
     ts_ns: nowNs(),
     ...(opts.command ? { command: opts.command } : {}),
   };
@@ -213,6 +224,7 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
     tracker,
     symbols,
     tlbFlush,
+    steal,
     enforcer,
     watched,
     warnings,
@@ -258,13 +270,17 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
       return n;
     },
     counts: () => session.counts(),
-    detach: () => session.detach(),
+    detach: () => {
+      session.detach();
+      steal.freeze();
+    },
     cpuChanges: () => hotplug.poll(),
     hotplug,
     enterPhase(phase) {
       const epoch = phases.indexOf(phase);
       if (epoch < 0) throw new Error(`phase ${phase} is not one of this session's (${phases.join(', ')})`);
       session.setEpoch(epoch);
+      steal.mark(phase);
     },
     aggregates: () => session.aggregates(),
     rows: (aggs) => rowsOf(aggs ?? session.aggregates(), rowContext),
@@ -275,12 +291,21 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
       const to = nowNs();
       const since = Math.max(0, lastReadNs - READ_MARGIN_NS);
       lastReadNs = to;
-      const rec: AggregateRecord = { type: 'aggregate', scope: 'interval', from_ns: lastIntervalNs, to_ns: to, rows: shown(rowsOf(deltas.next(session.aggregates(since)), rowContext)) };
+      const stealNs = steal.interval();
+      const rec: AggregateRecord = {
+        type: 'aggregate',
+        scope: 'interval',
+        from_ns: lastIntervalNs,
+        to_ns: to,
+        ...(stealNs ? { steal_ns: stealNs } : {}),
+        rows: shown(rowsOf(deltas.next(session.aggregates(since)), rowContext)),
+      };
       lastIntervalNs = to;
       return rec;
     },
     totalRecord(aggs) {
-      return { type: 'aggregate', scope: 'total', from_ns: start.ts_ns ?? 0, to_ns: nowNs(), rows: shown(live.rows(aggs)) };
+      const stealNs = steal.total();
+      return { type: 'aggregate', scope: 'total', from_ns: start.ts_ns ?? 0, to_ns: nowNs(), ...(stealNs ? { steal_ns: stealNs } : {}), rows: shown(live.rows(aggs)) };
     },
     summary(durationS, aggs, extra) {
       const k = session.counts();
@@ -309,6 +334,7 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
           records,
           outputDropped: extra?.outputDropped,
           victimFilter,
+          steal: { summary: steal.summary(), byCpu: steal.total() },
         }),
         ...(Object.keys(offline).length ? { offline_ns: offline } : {}),
       };

@@ -24,8 +24,8 @@ const CHAIN_ENTRY: Shape = { keys: ['class', 'kind', 'func', 'address', 'ret', '
 
 const SHAPES: Record<OutputRecord['type'], Shape> = {
   start: {
-    keys: ['type', 'version', 'kernel', 'arch', 'watched_cpus', 'isolated', 'nohz_full', 'watched_reason', 'pr_isol', 'probes', 'tlb_flush', 'ts_ns', 'command'],
-    nested: { probes: { keys: ['attached', 'missing'] } },
+    keys: ['type', 'version', 'kernel', 'arch', 'watched_cpus', 'isolated', 'nohz_full', 'watched_reason', 'pr_isol', 'probes', 'tlb_flush', 'steal', 'ts_ns', 'command'],
+    nested: { probes: { keys: ['attached', 'missing'] }, steal: { keys: ['clock', 'vm', 'source', 'resolution_ns', 'evidence'] } },
   },
   interruption: {
     keys: ['type', 'ts_ns', 'cpu', 'duration_ns', 'class', 'kind', 'func', 'victim', 'cause', 'isol', 'violation', 'flags', 'action', 'actions', 'note', 'chain'],
@@ -42,7 +42,7 @@ const SHAPES: Record<OutputRecord['type'], Shape> = {
   },
   cpu: { keys: ['type', 'ts_ns', 'cpu', 'online'] },
   aggregate: {
-    keys: ['type', 'scope', 'from_ns', 'to_ns', 'rows'],
+    keys: ['type', 'scope', 'from_ns', 'to_ns', 'steal_ns', 'rows'],
     items: {
       rows: {
         keys: ['cpu', 'class', 'kind', 'func', 'victim', 'cause', 'isol', 'phase', 'violation', 'count', 'stolen_ns', 'max_ns', 'hist', 'overflow'],
@@ -51,14 +51,15 @@ const SHAPES: Record<OutputRecord['type'], Shape> = {
     },
   },
   summary: {
-    keys: ['type', 'duration_s', 'cpus', 'tasks', 'violations', 'lost_events', 'output_dropped', 'self_caused', 'kernel_counts', 'records', 'offline_ns', 'verdict'],
+    keys: ['type', 'duration_s', 'cpus', 'tasks', 'violations', 'lost_events', 'output_dropped', 'self_caused', 'kernel_counts', 'records', 'offline_ns', 'steal', 'verdict'],
     nested: {
       verdict: { keys: ['pass', 'reasons', 'exit_status', 'signal'] },
       records: { keys: ['mode', 'delivered', 'sampled', 'lost', 'by_cpu'] },
+      steal: { keys: ['clock', 'vm', 'source', 'resolution_ns', 'judged'], nested: { judged: { keys: ['window_ns', 'by_cpu'] } } },
     },
     items: { tasks: { keys: ['pid', 'tid', 'comm', 'isol', 'source', 'interruptions', 'violations', 'stolen_ns'] } },
     mapValues: {
-      cpus: { keys: ['by_class', 'stolen_ns', 'max_ns'], nested: { by_class: CLASS_COUNTS } },
+      cpus: { keys: ['by_class', 'stolen_ns', 'max_ns', 'steal_ns'], nested: { by_class: CLASS_COUNTS } },
       kernel_counts: CLASS_COUNTS,
     },
   },

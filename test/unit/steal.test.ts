@@ -1,0 +1,328 @@
+// What the hypervisor takes: which steal clock the kernel reads (from its
+// code, or from what the system shows), where KVM's per-CPU clock lives, the
+// fallback to /proc/stat, the "no steal clock" path, and the growth a session
+// reports per interval, phase and in total. Fake kernels and fake /proc trees
+// (under a mkdtemp root) stand in for the machine; the real one is checked in
+// test/integration/steal.test.ts against the kernel's own accounting.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { implausible, kvmClockReader, openStealSource, procStatReader, rootFiles, StealMeter, type StealRead } from '../../src/live/steal.js';
+import {
+  cpuinfoSaysVm,
+  kvmStealLayout,
+  NS_PER_USER_HZ_TICK,
+  parseProcStatSteal,
+  stealClockFromSystem,
+  stealClockFromText,
+  type StealKernel,
+} from '../../src/system/steal.js';
+
+// Addresses and bytes as on the dev VM (kernel 6.18, KVM guest, per-CPU symbols not zero-based).
+const TRAMPOLINE = 0xffffffff82255060n;
+const KVM_CLOCK = 0xffffffff8133a6a0n;
+const NATIVE_CLOCK = 0xffffffff8133cc10n;
+const THUNK = 0xffffffff8133a650n;
+const PER_CPU_OFFSET = 0xffffffff82866080n;
+const STEAL_TIME = 0xffffffff83900c00n;
+/** `movq __per_cpu_offset(,%rdi,8),%rax; cmpb $0, steal_time+16(%rax); setne %al; ret` as read from that kernel */
+const THUNK_CODE = Buffer.from('488b04fd8060868280b8100c9083000f95c0c3cccccccc66', 'hex');
+
+const jmp = (from: bigint, to: bigint): Uint8Array => {
+  const b = new Uint8Array(8).fill(0xcc);
+  b[0] = 0xe9;
+  new DataView(b.buffer).setInt32(1, Number(to - (from + 5n)), true);
+  return b;
+};
+const u64le = (v: bigint): Uint8Array => {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, v, true);
+  return b;
+};
+
+/** A kernel of named text symbols and memory blocks; reads anywhere inside a block. */
+function fakeKernel(syms: Record<string, bigint>, mem: Map<bigint, Uint8Array>): StealKernel & { reads: number } {
+  const k = {
+    reads: 0,
+    symbol: (n: string) => (syms[n] === undefined ? undefined : { addr: syms[n], size: 64 }),
+    name: (a: bigint) => Object.entries(syms).find(([, v]) => v === a)?.[0] ?? `0x${a.toString(16)}`,
+    read(a: bigint, l: number): Uint8Array | undefined {
+      k.reads++;
+      for (const [base, bytes] of mem) {
+        if (a >= base && a + BigInt(l) <= base + BigInt(bytes.length)) return bytes.slice(Number(a - base), Number(a - base) + l);
+      }
+      return undefined;
+    },
+  };
+  return k;
+}
+
+/** A KVM guest kernel with two CPUs whose per-CPU areas sit at `areas`, steal clocks at `steal` ns. */
+function kvmGuest(steal: bigint[], opts: { trampolineTo?: bigint; thunk?: Uint8Array } = {}) {
+  const areas = [0xffff8886a4317000n, 0xffff8886a4417000n];
+  const mem = new Map<bigint, Uint8Array>([
+    [TRAMPOLINE, jmp(TRAMPOLINE, opts.trampolineTo ?? KVM_CLOCK)],
+    [THUNK, opts.thunk ?? THUNK_CODE],
+    [PER_CPU_OFFSET, new Uint8Array([...u64le(areas[0]), ...u64le(areas[1])])],
+  ]);
+  const clocks = areas.map((a, i) => {
+    const b = new Uint8Array(64);
+    b.set(u64le(steal[i]), 0);
+    mem.set((a + STEAL_TIME) & ((1n << 64n) - 1n), b); // the per-CPU address wraps around 2^64
+    return b;
+  });
+  const k = fakeKernel(
+    { __SCT__pv_steal_clock: TRAMPOLINE, kvm_steal_clock: KVM_CLOCK, native_steal_clock: NATIVE_CLOCK, __raw_callee_save___kvm_vcpu_is_preempted: THUNK },
+    mem,
+  );
+  // what the host writes at a VM entry
+  const setSteal = (cpu: number, ns: bigint) => clocks[cpu].set(u64le(ns), 0);
+  return { k, setSteal };
+}
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** A system tree under a fresh root: only the files given. */
+function tree(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'isolwatch-steal-'));
+  dirs.push(dir);
+  for (const [rel, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, rel)), { recursive: true });
+    writeFileSync(join(dir, rel), text);
+  }
+  return dir;
+}
+
+const stat = (steal: number[]): string =>
+  ['cpu  100 0 50 1000 0 0 0 ' + steal.reduce((a, b) => a + b, 0) + ' 0 0', ...steal.map((s, i) => `cpu${i} 50 0 25 500 3 0 1 ${s} 0 0`), 'intr 1 2', 'ctxt 99', ''].join('\n');
+const CPUINFO_VM = 'processor\t: 0\nflags\t\t: fpu vme sse2 hypervisor lahf_lm\n\nprocessor\t: 1\nflags\t\t: fpu vme sse2 hypervisor lahf_lm\n';
+const CPUINFO_BARE = 'processor\t: 0\nflags\t\t: fpu vme sse2 lahf_lm\n';
+
+describe('which steal clock the kernel reads, from its code', () => {
+  it("the static call's trampoline jumps to kvm_steal_clock", () => {
+    const { k } = kvmGuest([0n, 0n]);
+    expect(stealClockFromText(k)).toEqual({ clock: 'kvm_steal_clock', evidence: '__SCT__pv_steal_clock jumps to kvm_steal_clock' });
+  });
+
+  it('native_steal_clock (returns 0) and a bare return mean no steal clock', () => {
+    expect(stealClockFromText(kvmGuest([0n, 0n], { trampolineTo: NATIVE_CLOCK }).k)?.clock).toBe('none');
+    const ret = fakeKernel({ __SCT__pv_steal_clock: TRAMPOLINE }, new Map([[TRAMPOLINE, new Uint8Array([0xc3, 0xcc, 0xcc, 0xcc, 0xcc])]]));
+    expect(stealClockFromText(ret)?.clock).toBe('none');
+  });
+
+  it('a target without a symbol is unknown; no trampoline or unreadable code says nothing', () => {
+    expect(stealClockFromText(kvmGuest([0n, 0n], { trampolineTo: 0xffffffff81000123n }).k)?.clock).toBe('unknown');
+    expect(stealClockFromText(fakeKernel({}, new Map()))).toBeUndefined();
+    expect(stealClockFromText(fakeKernel({ __SCT__pv_steal_clock: TRAMPOLINE }, new Map()))).toBeUndefined();
+  });
+});
+
+describe("KVM's per-CPU steal clock, located from the vcpu_is_preempted thunk", () => {
+  it('decodes the per-CPU offset array and steal_time from the two instructions', () => {
+    expect(kvmStealLayout(THUNK_CODE)).toEqual({ perCpuOffsets: PER_CPU_OFFSET, stealTime: STEAL_TIME });
+  });
+
+  it('after an endbr64, and with a zero-based per-CPU area (small positive offsets, kernels before 6.15)', () => {
+    const code = Buffer.from('f30f1efa' + '488b04fd00a04082' + '80b8101e020000' + '0f95c0c3', 'hex');
+    expect(kvmStealLayout(code)).toEqual({ perCpuOffsets: 0xffffffff8240a000n, stealTime: 0x21e00n });
+  });
+
+  it('other code is not guessed at', () => {
+    expect(kvmStealLayout(Buffer.from('4889f84883c0100fb600c3cccccccccccccccc', 'hex'))).toBeUndefined();
+    expect(kvmStealLayout(THUNK_CODE.subarray(0, 10))).toBeUndefined();
+  });
+
+  it('reads each CPU clock in ns at its per-CPU address, one 8-byte read per CPU', () => {
+    const { k, setSteal } = kvmGuest([10_375_997_648n, 9_558_704_099n]);
+    const r = kvmClockReader(k, [0, 1]);
+    if (typeof r === 'string') throw new Error(r);
+    expect(r.read()).toEqual(new Map([[0, 10_375_997_648], [1, 9_558_704_099]]));
+    setSteal(1, 9_559_710_381n);
+    const before = k.reads;
+    expect(r.read()?.get(1)).toBe(9_559_710_381);
+    expect(k.reads - before).toBe(2);
+  });
+});
+
+describe('/proc/stat and the system facts (no BPF: doctor)', () => {
+  it("parses the steal column (8th value) of each cpuN line, not the total's", () => {
+    expect(parseProcStatSteal(stat([1037, 955]))).toEqual(new Map([[0, 1037], [1, 955]]));
+    expect(parseProcStatSteal('cpu0 1 2 3\n')).toEqual(new Map());
+  });
+
+  it('CPUID hypervisor flag', () => {
+    expect(cpuinfoSaysVm(CPUINFO_VM)).toBe(true);
+    expect(cpuinfoSaysVm(CPUINFO_BARE)).toBe(false);
+    expect(cpuinfoSaysVm('processor : 0\n')).toBeUndefined();
+    expect(cpuinfoSaysVm(undefined)).toBeUndefined();
+  });
+
+  it('steal in /proc/stat proves a clock; its hypervisor names which', () => {
+    const g = stealClockFromSystem({ cpuinfo: CPUINFO_VM, procStat: stat([0, 12]), kernelLog: ['Hypervisor detected: KVM'] });
+    expect(g).toMatchObject({ clock: 'kvm_steal_clock', vm: true, hypervisor: 'KVM' });
+    expect(g.evidence.join('\n')).toMatch(/\/proc\/stat: steal ticks CPU 1 12/);
+  });
+
+  it("KVM's boot messages that need the steal time feature prove it with steal still 0", () => {
+    for (const line of ['kvm-guest: KVM setup pv remote TLB flush', 'kvm-guest: setup PV sched yield', 'kvm-stealtime: cpu 0, msr 17fc2d040']) {
+      const g = stealClockFromSystem({ cpuinfo: CPUINFO_VM, procStat: stat([0, 0]), kernelLog: [line] });
+      expect(g.clock, line).toBe('kvm_steal_clock');
+      expect(g.evidence.join('\n')).toContain('0 proves nothing');
+    }
+  });
+
+  it('no hypervisor flag: bare metal, no steal clock', () => {
+    expect(stealClockFromSystem({ cpuinfo: CPUINFO_BARE, procStat: stat([0, 0]), kernelLog: [] })).toMatchObject({ clock: 'none', vm: false });
+  });
+
+  it('a guest with steal 0 and no telling message is unknown; nopv means none', () => {
+    expect(stealClockFromSystem({ cpuinfo: CPUINFO_VM, procStat: stat([0, 0]), kernelLog: [] })).toMatchObject({ clock: 'unknown', vm: true });
+    expect(stealClockFromSystem({ cpuinfo: CPUINFO_VM, procStat: stat([0, 0]), kernelLog: [], cmdline: 'ro nopv quiet' })).toMatchObject({ clock: 'none', vm: true });
+    expect(stealClockFromSystem({ kernelLog: [] })).toMatchObject({ clock: 'unknown' });
+  });
+});
+
+describe('the source a session reads', () => {
+  it('KVM clock in ns when it reads plausibly', () => {
+    const root = tree({ 'proc/stat': stat([1037, 955]), 'proc/cpuinfo': CPUINFO_VM, 'proc/uptime': '11000.5 20000.1\n' });
+    const { k } = kvmGuest([10_375_997_648n, 9_558_704_099n]);
+    const s = openStealSource(k, [1], rootFiles(root));
+    expect(s.info).toMatchObject({ clock: 'kvm_steal_clock', vm: true, source: 'pv-clock', resolution_ns: 1 });
+    expect(s.read!()).toEqual(new Map([[1, 9_558_704_099]]));
+  });
+
+  it('falls back to /proc/stat (10 ms ticks) when the memory read is implausible, saying why', () => {
+    const root = tree({ 'proc/stat': stat([1037, 955]), 'proc/cpuinfo': CPUINFO_VM, 'proc/uptime': '11000.5 20000.1\n' });
+    // garbage where the clock should be: more than the time since boot
+    const { k } = kvmGuest([0n, 0xdeadbeefdeadbeefn]);
+    const s = openStealSource(k, [1], rootFiles(root));
+    expect(s.info.source).toBe('proc-stat');
+    expect(s.info.resolution_ns).toBe(NS_PER_USER_HZ_TICK);
+    expect(s.info.evidence).toMatch(/implausible.*since boot/);
+    expect(s.read!()).toEqual(new Map([[1, 955 * NS_PER_USER_HZ_TICK]]));
+    // a thunk that is not what we expect: /proc/stat too
+    const odd = openStealSource(kvmGuest([0n, 5n], { thunk: new Uint8Array(24).fill(0x90) }).k, [1], rootFiles(root));
+    expect(odd.info.source).toBe('proc-stat');
+    expect(odd.info.evidence).toMatch(/not the expected two instructions/);
+  });
+
+  it('plausibility: never more than the time since boot, never less than what the kernel already accounted', () => {
+    expect(implausible(new Map([[1, 5e9]]), new Map([[1, 500]]), 10e9)).toBeUndefined();
+    expect(implausible(new Map([[1, 5e9]]), new Map([[1, 503]]), 10e9)).toMatch(/less than the 503 ticks/);
+    expect(implausible(new Map([[1, 12e9]]), undefined, 10e9)).toMatch(/more than the 10 s since boot/);
+  });
+
+  it('another hypervisor\'s clock (no BPF reader for it): /proc/stat', () => {
+    const root = tree({ 'proc/stat': stat([0, 3]), 'proc/cpuinfo': CPUINFO_VM });
+    const xen = fakeKernel({ __SCT__pv_steal_clock: TRAMPOLINE, xen_steal_clock: KVM_CLOCK }, new Map([[TRAMPOLINE, jmp(TRAMPOLINE, KVM_CLOCK)]]));
+    expect(openStealSource(xen, [1], rootFiles(root)).info).toMatchObject({ clock: 'xen_steal_clock', source: 'proc-stat' });
+  });
+
+  it('no steal clock on a bare-metal fixture: nothing is read, and it says so', () => {
+    const root = tree({ 'proc/stat': stat([0, 0]), 'proc/cpuinfo': CPUINFO_BARE });
+    const s = openStealSource(undefined, [1], rootFiles(root));
+    expect(s.info).toMatchObject({ clock: 'none', vm: false, source: 'none', resolution_ns: 0 });
+    expect(s.info.evidence).toMatch(/no hypervisor flag \(bare metal\)/);
+    expect(s.read).toBeUndefined();
+    const m = new StealMeter(s.info, [1], s.read, () => 0);
+    expect(m.readable).toBe(false);
+    expect(m.interval()).toBeUndefined();
+    expect(m.total()).toBeUndefined();
+    expect(m.summary()).toEqual({ clock: 'none', vm: false, source: 'none', resolution_ns: 0 });
+  });
+
+  it("the kernel's code wins over the facts: native_steal_clock in a VM is a guest without a steal clock", () => {
+    const root = tree({ 'proc/stat': stat([0, 0]), 'proc/cpuinfo': CPUINFO_VM });
+    const s = openStealSource(kvmGuest([0n, 0n], { trampolineTo: NATIVE_CLOCK }).k, [1], rootFiles(root));
+    expect(s.info).toMatchObject({ clock: 'none', vm: true, source: 'none' });
+  });
+
+  it('/proc/stat reader: only the watched CPUs, in ns', () => {
+    const root = tree({ 'proc/stat': stat([7, 8, 9]) });
+    expect(procStatReader(rootFiles(root), [0, 2])()).toEqual(new Map([[0, 7e7], [2, 9e7]]));
+    expect(procStatReader(rootFiles(tree({})), [0])()).toBeUndefined();
+  });
+});
+
+describe('the steal a session reports', () => {
+  /** A reader replaying cumulative values, and a clock advancing 1 s per reading. */
+  function scripted(values: Array<Record<number, number> | undefined>): { read: StealRead; now: () => number } {
+    let i = 0;
+    let t = 0;
+    return {
+      read: () => {
+        const v = values[Math.min(i++, values.length - 1)];
+        return v && new Map(Object.entries(v).map(([c, n]) => [Number(c), n]));
+      },
+      now: () => (t += 1e9),
+    };
+  }
+  const INFO = { clock: 'kvm_steal_clock', vm: true, source: 'pv-clock' as const, resolution_ns: 1, evidence: 'test' };
+
+  it('intervals are the growth since the previous one; the total since the start', () => {
+    const s = scripted([{ 1: 100, 2: 5 }, { 1: 150, 2: 5 }, { 1: 400, 2: 9 }, { 1: 401, 2: 9 }]);
+    const m = new StealMeter(INFO, [1, 2], s.read, s.now);
+    expect(m.interval()).toEqual({ 1: 50, 2: 0 });
+    expect(m.interval()).toEqual({ 1: 250, 2: 4 });
+    expect(m.total()).toEqual({ 1: 301, 2: 4 });
+  });
+
+  it('a clock that went back was reset (CPU offline and online): it grew by what it shows; a failed read keeps the last', () => {
+    const s = scripted([{ 1: 1000 }, { 1: 1200 }, { 1: 30 }, undefined, { 1: 45 }]);
+    const m = new StealMeter(INFO, [1], s.read, s.now);
+    expect(m.interval()).toEqual({ 1: 200 });
+    expect(m.interval()).toEqual({ 1: 30 });
+    expect(m.interval()).toEqual({ 1: 0 });
+    expect(m.interval()).toEqual({ 1: 15 });
+  });
+
+  it("run's judged window: from the 'judged' mark to the 'after' mark, with its length", () => {
+    const s = scripted([{ 1: 0 }, { 1: 10 }, { 1: 1_000_010 }, { 1: 1_000_500 }, { 1: 9e9 }]);
+    const m = new StealMeter(INFO, [1], s.read, s.now);
+    m.mark('warmup'); // 10
+    m.mark('judged'); // 1_000_010
+    m.mark('after'); // 1_000_500
+    m.freeze(); // 9e9, and nothing after it is read
+    expect(m.summary()).toEqual({ clock: 'kvm_steal_clock', vm: true, source: 'pv-clock', resolution_ns: 1, judged: { window_ns: 1e9, by_cpu: { 1: 490 } } });
+    expect(m.total()).toEqual({ 1: 9e9 });
+    expect(m.total()).toEqual({ 1: 9e9 });
+  });
+
+  it('without a judged phase (watch, serve) the summary has no window', () => {
+    const s = scripted([{ 1: 0 }, { 1: 10 }]);
+    expect(new StealMeter(INFO, [1], s.read, s.now).summary()).not.toHaveProperty('judged');
+  });
+});
+
+describe('steal in the records', () => {
+  it("summary: per CPU beside the interruptions (not in stolen_ns), the clock's block after records", async () => {
+    const { summarize } = await import('../../src/correlate/summary.js');
+    const { toNdjsonLine } = await import('../../src/output/ndjson.js');
+    const s = summarize({
+      rows: [],
+      watchedCpus: [1, 3],
+      durationS: 2,
+      lost: 0,
+      steal: { summary: { clock: 'kvm_steal_clock', vm: true, source: 'pv-clock', resolution_ns: 1 }, byCpu: { 1: 1234 } },
+    });
+    expect(s.cpus['1']).toEqual({ by_class: {}, stolen_ns: 0, max_ns: 0, steal_ns: 1234 });
+    expect(s.cpus['3'].steal_ns).toBe(0);
+    const line = toNdjsonLine(s);
+    expect(line).toContain('"cpus":{"1":{"by_class":{},"stolen_ns":0,"max_ns":0,"steal_ns":1234}');
+    expect(line).toMatch(/"self_caused":0,"steal":\{"clock":"kvm_steal_clock","vm":true,"source":"pv-clock","resolution_ns":1\}\}$/);
+    // no steal clock: the block says so, and no CPU claims a 0 it could not measure
+    const none = summarize({ rows: [], watchedCpus: [1], durationS: 1, lost: 0, steal: { summary: { clock: 'none', vm: false, source: 'none', resolution_ns: 0 } } });
+    expect(none.cpus['1']).not.toHaveProperty('steal_ns');
+    expect(none.steal).toEqual({ clock: 'none', vm: false, source: 'none', resolution_ns: 0 });
+  });
+
+  it('aggregate records carry steal_ns before their rows', async () => {
+    const { toNdjsonLine } = await import('../../src/output/ndjson.js');
+    const line = toNdjsonLine({ type: 'aggregate', scope: 'interval', from_ns: 1, to_ns: 2, rows: [], steal_ns: { 1: 5 } });
+    expect(line).toBe('{"type":"aggregate","scope":"interval","from_ns":1,"to_ns":2,"steal_ns":{"1":5},"rows":[]}');
+  });
+});
