@@ -8,6 +8,7 @@ import { formatCpuList } from '../system/cpus.js';
 import { limitLabel, limitsText, type TopCause } from '../verdict/index.js';
 import { cpuWarnings, formatDuration, judgedHeadline, plural, watchedReasonText } from './format.js';
 import { defaultJudgement, type ReportData } from './junit.js';
+import { notableSteal, notableStealText, stealSummaryLine } from './steal.js';
 
 export type { RemedyLookup } from '../remedies.js';
 import type { RemedyLookup } from '../remedies.js';
@@ -76,6 +77,7 @@ export function toMarkdown(data: MarkdownData): string {
   if (start.probes.missing.length) {
     warnings.push(`probes missing on this kernel (skipped): ${start.probes.missing.join(', ')}`);
   }
+  for (const n of notableSteal(summary.steal)) warnings.push(notableStealText(n));
   for (const w of warnings) {
     out.push('> [!WARNING]');
     out.push(`> ${mdCell(w)}`);
@@ -171,6 +173,8 @@ export function toMarkdown(data: MarkdownData): string {
     out.push(`- command status: ${j.command.signal ? `killed by ${j.command.signal}` : `exit ${j.command.exit_status}`}${j.command.failed && !j.command.judged ? ' (not judged)' : ''}`);
   }
   out.push(`- probes: ${start.probes.attached.length} attached, ${start.probes.missing.length} missing`);
+  const steal = stealSummaryLine(summary);
+  if (steal) out.push(`- ${mdCell(steal)}`);
   out.push('');
   out.push('</details>');
   return out.join('\n') + '\n';

@@ -7,6 +7,7 @@ import type { CpuRecord, InterruptionClass, InterruptionRecord, IsolRecord, Star
 import { formatCpuList } from '../system/cpus.js';
 import { parseTlbFlushLabel, tlbFlushMeaning } from '../system/tlb-flush.js';
 import { limitsText, type Judgement } from '../verdict/index.js';
+import { notableSteal, notableStealText, stealStartText, stealSummaryLine } from './steal.js';
 import {
   causeText,
   chainText,
@@ -79,6 +80,8 @@ export function formatStart(start: StartRecord, opts: { columns?: boolean } = {}
   if (missing.length) lines.push(...wrapList(missing, '  ', 80));
   const flush = parseTlbFlushLabel(start.tlb_flush);
   if (flush && flush.mode !== 'ipi') lines.push(...wrapWords(`${flush.mode === 'hypervisor' ? 'warning' : 'note'}: ${tlbFlushMeaning(flush)}`, '  ', 80));
+  const steal = stealStartText(start.steal);
+  if (steal) lines.push(...wrapWords(`${steal.level === 'info' ? '' : `${steal.level}: `}${steal.text}`, '  ', 80));
   // the legend and column header only where interruption lines follow (not run's stderr)
   if (opts.columns !== false) {
     lines.push('* = violation (the task was isolated)');
@@ -253,6 +256,10 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
   lines.push(
     `violations: ${summary.violations}   lost events: ${summary.lost_events}   caused by isolwatch: ${summary.self_caused}`,
   );
+  // the hypervisor's share, beside the interruptions (a run's judged window: a note when it was large)
+  const steal = stealSummaryLine(summary);
+  if (steal) lines.push(steal);
+  for (const n of notableSteal(summary.steal)) lines.push(`note: ${notableStealText(n)}`);
   const acc = summary.records;
   if (acc && acc.mode === 'sampled' && acc.sampled > 0) {
     const all = acc.delivered + acc.sampled + acc.lost;

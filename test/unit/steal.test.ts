@@ -326,3 +326,41 @@ describe('steal in the records', () => {
     expect(line).toBe('{"type":"aggregate","scope":"interval","from_ns":1,"to_ns":2,"steal_ns":{"1":5},"rows":[]}');
   });
 });
+
+describe('steal in words', () => {
+  const base = { type: 'summary' as const, duration_s: 10, tasks: [], violations: 0, lost_events: 0, self_caused: 0 };
+  const cpus = { '1': { by_class: {}, stolen_ns: 0, max_ns: 0, steal_ns: 150e6 }, '3': { by_class: {}, stolen_ns: 0, max_ns: 0, steal_ns: 2e6 } };
+  const steal = { clock: 'kvm_steal_clock', vm: true, source: 'pv-clock' as const, resolution_ns: 1, judged: { window_ns: 5e9, by_cpu: { '1': 100e6, '3': 1e6 } } };
+
+  it('the start header names the clock, or says plainly there is none', async () => {
+    const { stealStartText } = await import('../../src/output/steal.js');
+    expect(stealStartText({ clock: 'kvm_steal_clock', vm: true, source: 'pv-clock', resolution_ns: 1 })?.text).toMatch(/^steal: KVM's steal clock \(kvm_steal_clock\), read per CPU in ns: time the host ran/);
+    expect(stealStartText({ clock: 'xen_steal_clock', vm: true, source: 'proc-stat', resolution_ns: 1e7 })?.text).toMatch(/read from \/proc\/stat in 10ms ticks/);
+    expect(stealStartText({ clock: 'none', vm: false, source: 'none', resolution_ns: 0 })).toEqual({ level: 'info', text: 'steal: no steal clock: not a virtual machine (no hypervisor takes time here)' });
+    expect(stealStartText({ clock: 'none', vm: true, source: 'none', resolution_ns: 0 })).toMatchObject({ level: 'warning', text: expect.stringMatching(/no steal clock: time the host takes .* is invisible/) });
+    expect(stealStartText(undefined)).toBeUndefined();
+  });
+
+  it("a run's text summary and markdown say a notable share of the judged window, and only that", async () => {
+    const { formatSummary } = await import('../../src/output/text.js');
+    const text = formatSummary({ ...base, cpus, steal });
+    expect(text).toContain("steal (the hypervisor's; not interruptions, not judged): CPU 1 150ms (1.50%), CPU 3 2ms (0.02%); in the judged window: CPU 1 100ms (2.00%), CPU 3 1ms (0.02%) [kvm_steal_clock, read in ns]");
+    expect(text).toContain('note: the hypervisor took 100ms (2.00% of the 5s judged window) from CPU 1 as steal time: not an interruption isolwatch can see, and not judged');
+    expect(text).not.toMatch(/from CPU 3 as steal/);
+    const { toMarkdown } = await import('../../src/output/markdown.js');
+    const start = { type: 'start' as const, version: 't', kernel: 'k', arch: 'x86_64', watched_cpus: [1, 3], isolated: [1, 3], nohz_full: [1, 3], pr_isol: 'absent' as const, probes: { attached: [], missing: [] } };
+    const md = toMarkdown({ start, summary: { ...base, cpus, steal }, interruptions: [] });
+    expect(md).toMatch(/> \[!WARNING\]\n> the hypervisor took 100ms \(2\.00% of the 5s judged window\) from CPU 1 as steal time/);
+    expect(md).toContain('- steal (the hypervisor');
+    // a quiet hypervisor: a line, no warning
+    const small = { ...steal, judged: { window_ns: 5e9, by_cpu: { '1': 1e6 } } };
+    expect(formatSummary({ ...base, cpus, steal: small })).not.toContain('note: the hypervisor took');
+    expect(toMarkdown({ start, summary: { ...base, cpus, steal: small }, interruptions: [] })).not.toContain('as steal time');
+  });
+
+  it('no steal clock: the summary says why there is nothing', async () => {
+    const { formatSummary } = await import('../../src/output/text.js');
+    const text = formatSummary({ ...base, cpus: { '1': { by_class: {}, stolen_ns: 0, max_ns: 0 } }, steal: { clock: 'none', vm: true, source: 'none', resolution_ns: 0 } });
+    expect(text).toContain('steal: this virtual machine has no steal clock');
+  });
+});
