@@ -72,7 +72,16 @@ export function metricsInputOf(input: ReportInput): MetricsInput {
     rows,
     selfCaused: input.counters?.selfCaused ?? input.summary.self_caused,
     lost: input.summary.lost_events,
+    ...(input.summary.steal ? { steal: { clock: input.summary.steal.clock, source: input.summary.steal.source, byCpu: stealOfSummary(input.summary) } } : {}),
   };
+}
+
+/** Each CPU's steal over a run, from its summary; undefined without a steal clock. */
+function stealOfSummary(s: SummaryRecord): Record<string, number> | undefined {
+  if (s.steal?.source === 'none' || s.steal === undefined) return undefined;
+  const out: Record<string, number> = {};
+  for (const [cpu, c] of Object.entries(s.cpus)) if (c.steal_ns !== undefined) out[cpu] = c.steal_ns;
+  return out;
 }
 
 export function isReporterName(name: string): name is ReporterName {

@@ -37,6 +37,8 @@ export interface MetricsInput {
   lost: number;
   /** serve --policy: actions the policy took or planned, by rule, action and result */
   actions?: ReadonlyMap<string, { rule: string; action: string; result: string; count: number }>;
+  /** the steal clock (start.steal) and each watched CPU's steal in ns since the start (no byCpu: no steal clock) */
+  steal?: { clock: string; source: string; byCpu?: Readonly<Record<string, number>> };
 }
 
 /** The HELP text of every metric: the contract README documents. */
@@ -57,6 +59,10 @@ export const HELP = {
   isolwatch_build_info: "isolwatch's version, the running kernel, and whether the kernel has the PR_ISOL task-isolation ABI (value 1).",
   isolwatch_probes: "Tracepoints by state: attached, or missing (optional ones this kernel lacks; what isolwatch cannot see there is said in `isolwatch doctor`).",
   isolwatch_policy_actions_total: 'serve --policy: actions the policy took (or, without --enforce, would have taken), by rule, action and result.',
+  isolwatch_steal_seconds_total:
+    "Steal time of a watched CPU: time the hypervisor ran something else while this vCPU had work, from the paravirt steal clock the kernel accounts. No tracer sees it and it is in none of the interruption counts; absent when the machine has no steal clock (see isolwatch_steal_clock_info).",
+  isolwatch_steal_clock_info:
+    'The steal clock the kernel reads (clock: kvm_steal_clock, xen_steal_clock, ...; none on bare metal or in a guest without one; unknown) and how isolwatch reads it (source: pv-clock in ns, proc-stat in USER_HZ ticks, none) (value 1).',
 } as const;
 
 export type MetricName = keyof typeof HELP;
@@ -230,6 +236,23 @@ export function metricFamilies(input: MetricsInput, state: MetricsState = new Me
       ],
     },
   ];
+  if (input.steal) {
+    families.push({
+      name: 'isolwatch_steal_clock_info',
+      type: 'gauge',
+      help: HELP.isolwatch_steal_clock_info,
+      samples: [{ labels: { clock: input.steal.clock, source: input.steal.source }, value: 1 }],
+    });
+    const byCpu = input.steal.byCpu;
+    if (byCpu) {
+      families.push({
+        name: 'isolwatch_steal_seconds_total',
+        type: 'counter',
+        help: HELP.isolwatch_steal_seconds_total,
+        samples: watched.map((cpu) => ({ labels: { cpu: String(cpu) }, value: seconds(byCpu[String(cpu)] ?? 0) })),
+      });
+    }
+  }
   if (input.actions) {
     const samples = [...input.actions.values()]
       .map((a) => ({ labels: { rule: a.rule, action: a.action, result: a.result }, value: a.count }))

@@ -217,13 +217,29 @@ describe('metrics from rows and counters', () => {
   it('every family of the contract, with its HELP and type; no pid or tid label anywhere', () => {
     const text = toMetrics(input);
     const p = parse(text);
-    expect([...p.help.keys()]).toEqual(METRIC_NAMES.filter((n) => n !== 'isolwatch_policy_actions_total'));
+    // the policy's actions only with a policy; steal only with a steal clock's readings (their test below)
+    expect([...p.help.keys()]).toEqual(METRIC_NAMES.filter((n) => n !== 'isolwatch_policy_actions_total' && !n.startsWith('isolwatch_steal_')));
     for (const [name, help] of p.help) expect(help).toBe(HELP[name as keyof typeof HELP]);
     expect(p.type.get('isolwatch_interruption_duration_seconds')).toBe('histogram');
     expect(p.type.get('isolwatch_build_info')).toBe('gauge');
     for (const [name, t] of p.type) if (name.endsWith('_total')) expect(t, name).toBe('counter');
     const allowed = new Set(['cpu', 'class', 'func', 'sender', 'task', 'le', 'isolated', 'nohz_full', 'version', 'kernel', 'pr_isol', 'state']);
     for (const l of p.lines) for (const k of Object.keys(l.labels)) expect(allowed.has(k), `${l.name} label ${k}`).toBe(true);
+  });
+
+  it("steal: each watched CPU's in seconds beside the counts, the clock said; without a clock only the info", () => {
+    const withSteal = parse(toMetrics({ ...input, steal: { clock: 'kvm_steal_clock', source: 'pv-clock', byCpu: { 1: 1_500_000, 0: 9e9 } } }));
+    expect(withSteal.type.get('isolwatch_steal_seconds_total')).toBe('counter');
+    expect(withSteal.help.get('isolwatch_steal_seconds_total')).toBe(HELP.isolwatch_steal_seconds_total);
+    const steal = withSteal.lines.filter((l) => l.name === 'isolwatch_steal_seconds_total');
+    expect(steal.map((l) => [l.labels, l.value])).toEqual([
+      [{ cpu: '1' }, 0.0015],
+      [{ cpu: '3' }, 0],
+    ]);
+    expect(withSteal.lines.filter((l) => l.name === 'isolwatch_steal_clock_info').map((l) => l.labels)).toEqual([{ clock: 'kvm_steal_clock', source: 'pv-clock' }]);
+    const none = parse(toMetrics({ ...input, steal: { clock: 'none', source: 'none' } }));
+    expect(none.lines.some((l) => l.name === 'isolwatch_steal_seconds_total')).toBe(false);
+    expect(none.lines.find((l) => l.name === 'isolwatch_steal_clock_info')?.labels).toEqual({ clock: 'none', source: 'none' });
   });
 
   it('class counts per watched CPU, every class present (zeros too), in base units', () => {

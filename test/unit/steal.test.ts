@@ -364,3 +364,21 @@ describe('steal in words', () => {
     expect(text).toContain('steal: this virtual machine has no steal clock');
   });
 });
+
+describe('steal in a run\'s --metrics file', () => {
+  it('comes from the summary: per CPU in seconds, and the clock', async () => {
+    const { reporters } = await import('../../src/output/index.js');
+    const start = { type: 'start' as const, version: 't', kernel: 'k', arch: 'x86_64', watched_cpus: [1], isolated: [1], nohz_full: [1], pr_isol: 'absent' as const, probes: { attached: [], missing: [] } };
+    const summary = {
+      type: 'summary' as const, duration_s: 1, tasks: [], violations: 0, lost_events: 0, self_caused: 0,
+      cpus: { '1': { by_class: {}, stolen_ns: 0, max_ns: 0, steal_ns: 2_500_000 } },
+      steal: { clock: 'kvm_steal_clock', vm: true, source: 'pv-clock' as const, resolution_ns: 1 },
+    };
+    const text = reporters.metrics({ start, summary, interruptions: [] });
+    expect(text).toContain('isolwatch_steal_seconds_total{cpu="1"} 0.0025\n');
+    expect(text).toContain('isolwatch_steal_clock_info{clock="kvm_steal_clock",source="pv-clock"} 1\n');
+    // an older recording's summary has no steal block: no steal families at all
+    const { steal: _s, ...old } = summary;
+    expect(reporters.metrics({ start, summary: old, interruptions: [] })).not.toContain('isolwatch_steal');
+  });
+});
