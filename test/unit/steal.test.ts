@@ -382,3 +382,57 @@ describe('steal in a run\'s --metrics file', () => {
     expect(reporters.metrics({ start, summary: old, interruptions: [] })).not.toContain('isolwatch_steal');
   });
 });
+
+describe('steal in the live view', () => {
+  const base = 7_000_000_000_000;
+  const wall = 123_000_000_000;
+  const START = {
+    type: 'start' as const, version: 't', kernel: 'k', arch: 'x86_64', watched_cpus: [1], isolated: [1], nohz_full: [1],
+    pr_isol: 'absent' as const, probes: { attached: [], missing: [] }, ts_ns: base,
+    steal: { clock: 'kvm_steal_clock', vm: true, source: 'pv-clock' as const, resolution_ns: 1 },
+  };
+  /** one interval record a second, as the live session sends them, the hypervisor taking `perS` ns a second */
+  const intervals = (n: number, perS: number) =>
+    Array.from({ length: n }, (_, i) => ({ type: 'aggregate' as const, scope: 'interval' as const, from_ns: base + i * 1e9, to_ns: base + (i + 1) * 1e9, steal_ns: { 1: perS }, rows: [] }));
+
+  it('live: the share of the rate window the hypervisor took, in the CPU panel and its detail', async () => {
+    const { initModel, reduce, cpuRows } = await import('../../tui/model/index.js');
+    const { screenText } = await import('../../tui/views/screen.js');
+    const { detailLines } = await import('../../tui/views/detail.js');
+    const { lineText } = await import('../../tui/format.js');
+    let m = initModel(START, { nowNs: wall, cols: 100, rows: 30, countsFrom: 'aggregates' });
+    m = reduce(m, { type: 'records', records: intervals(10, 20e6), nowNs: wall + 10e9 });
+    const row = cpuRows(m).find((r) => r.cpu === 1)!;
+    // the whole seconds of the 5 s window ending now, as for the counts: the current second's interval is still to come
+    expect(row.stealFraction).toBeCloseTo(0.016, 6);
+    expect(m.stats.cpus['1'].stealNs).toBe(200e6);
+    const text = screenText(m);
+    expect(text).toMatch(/stolen\s+steal\s+max/);
+    expect(text).toMatch(/\s1\.60%\s/);
+    const detail = detailLines(m, { stats: m.stats, nowNs: m.nowNs }, { kind: 'cpu', cpu: 1 }, 100).map(lineText).join('\n');
+    expect(detail).toContain("steal (the hypervisor's, not an interruption): 200ms (1.60% of the rate window) [kvm_steal_clock, read in ns]");
+  });
+
+  it('no steal clock: no column, and a VM says its host time is invisible', async () => {
+    const { initModel } = await import('../../tui/model/index.js');
+    const { screenText } = await import('../../tui/views/screen.js');
+    const { detailLines } = await import('../../tui/views/detail.js');
+    const { lineText } = await import('../../tui/format.js');
+    const vm = initModel({ ...START, steal: { clock: 'none', vm: true, source: 'none', resolution_ns: 0 } }, { cols: 100, rows: 30 });
+    expect(screenText(vm)).not.toMatch(/stolen\s+steal/);
+    expect(screenText(vm)).toContain('no steal clock: host time invisible');
+    const d = detailLines(vm, { stats: vm.stats, nowNs: 0 }, { kind: 'cpu', cpu: 1 }, 100).map(lineText).join('\n');
+    expect(d).toContain('steal: this virtual machine has no steal clock');
+    const bare = initModel({ ...START, steal: { clock: 'none', vm: false, source: 'none', resolution_ns: 0 } }, { cols: 100, rows: 30 });
+    expect(screenText(bare)).not.toContain('no steal clock');
+  });
+
+  it('a replay takes each CPU\'s steal from the summary', async () => {
+    const { initModel, reduce, cpuRows } = await import('../../tui/model/index.js');
+    let m = initModel(START, { replay: true, cols: 100, rows: 30 });
+    const summary = { type: 'summary' as const, duration_s: 10, tasks: [], violations: 0, lost_events: 0, self_caused: 0, cpus: { '1': { by_class: {}, stolen_ns: 0, max_ns: 0, steal_ns: 50e6 } } };
+    m = reduce(m, { type: 'records', records: [summary], nowNs: 0 });
+    expect(m.stats.cpus['1'].stealNs).toBe(50e6);
+    expect(cpuRows(m)[0].stealFraction).toBeCloseTo(0.005, 6);
+  });
+});

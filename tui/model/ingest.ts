@@ -86,6 +86,7 @@ export function ingest(model: Model, records: readonly OutputRecord[], nowNs: nu
         if (s.t0Ns === undefined) s.t0Ns = r.from_ns;
         maxTs = maxTs === undefined ? r.to_ns : Math.max(maxTs, r.to_ns);
         addAggregate(w, r, baseNs, model.opts);
+        if (r.steal_ns) addSteal(w, r, baseNs, model.opts);
         break;
       case 'summary':
         addSummary(w, r, model.opts.maxTasks);
@@ -219,6 +220,31 @@ export function addSample(w: Batch, r: InterruptionRecord, opts: Model['opts']):
   }
 }
 
+/** The CPU's bucket of second `sec`, owned by the batch (made when missing; history beyond historySeconds dropped). */
+function bucketAt(w: Batch, cpu: CpuStats, sec: number, opts: Model['opts']): SecondBucket {
+  let bi = cpu.buckets.length - 1;
+  if (bi < 0 || cpu.buckets[bi].sec !== sec) bi = cpu.buckets.findIndex((x) => x.sec === sec);
+  if (bi >= 0) return ownBucket(w, cpu, bi);
+  const b: SecondBucket = { sec, count: 0, stolenNs: 0, byClass: {} };
+  w.owned.add(b);
+  cpu.buckets.push(b);
+  if (cpu.buckets.length > 1 && cpu.buckets[cpu.buckets.length - 2].sec > sec) cpu.buckets.sort((x, y) => x.sec - y.sec);
+  const newest = cpu.buckets[cpu.buckets.length - 1].sec;
+  while (cpu.buckets.length > 0 && cpu.buckets[0].sec <= newest - opts.historySeconds) cpu.buckets.shift();
+  return b;
+}
+
+/** The hypervisor's steal in an interval (its steal_ns), in the second the interval ended in, as its counts are. */
+export function addSteal(w: Batch, a: AggregateRecord, baseNs: number, opts: Model['opts']): void {
+  const sec = Math.floor((Math.max(a.from_ns, a.to_ns - 1) - baseNs) / 1e9);
+  for (const [k, ns] of Object.entries(a.steal_ns ?? {})) {
+    const cpu = ownCpu(w, Number(k));
+    cpu.stealNs = (cpu.stealNs ?? 0) + ns;
+    const b = bucketAt(w, cpu, sec, opts);
+    b.stealNs = (b.stealNs ?? 0) + ns;
+  }
+}
+
 function addCounted(w: Batch, r: Counted, sec: number, opts: Model['opts']): CauseGroup {
   const s = w.s;
   const n = r.count;
@@ -236,19 +262,7 @@ function addCounted(w: Batch, r: Counted, sec: number, opts: Model['opts']): Cau
     cpu.maxWhat = `${r.class} ${r.func ?? r.kind}`;
   }
   if (r.victim.tid !== 0 || r.victim.comm) cpu.victim = r.victim;
-  let bi = cpu.buckets.length - 1;
-  if (bi < 0 || cpu.buckets[bi].sec !== sec) bi = cpu.buckets.findIndex((x) => x.sec === sec);
-  let b: SecondBucket;
-  if (bi >= 0) {
-    b = ownBucket(w, cpu, bi);
-  } else {
-    b = { sec, count: 0, stolenNs: 0, byClass: {} };
-    w.owned.add(b);
-    cpu.buckets.push(b);
-    if (cpu.buckets.length > 1 && cpu.buckets[cpu.buckets.length - 2].sec > sec) cpu.buckets.sort((x, y) => x.sec - y.sec);
-    const newest = cpu.buckets[cpu.buckets.length - 1].sec;
-    while (cpu.buckets.length > 0 && cpu.buckets[0].sec <= newest - opts.historySeconds) cpu.buckets.shift();
-  }
+  const b = bucketAt(w, cpu, sec, opts);
   b.count += n;
   b.stolenNs += d;
   bump(b.byClass, r.class, n);
@@ -339,6 +353,8 @@ export function addIsol(w: Batch, r: IsolRecord, maxTasks: number): void {
 
 export function addSummary(w: Batch, r: SummaryRecord, maxTasks: number): void {
   w.s.summary = r;
+  // a replay's steal is the summary's (its interval records are not counted)
+  for (const [k, c] of Object.entries(r.cpus)) if (c.steal_ns !== undefined) ownCpu(w, Number(k)).stealNs = c.steal_ns;
   for (const ts of r.tasks) {
     const known = ownTask(w, taskKey(ts.tid));
     if (known) {

@@ -49,6 +49,8 @@ export interface CpuRow {
   rates: { cls: InterruptionClass; perS: number }[];
   totalPerS: number;
   stolenFraction: number;
+  /** the hypervisor's steal over the same window, as a share of it; undefined when no steal was read */
+  stealFraction?: number;
 }
 
 /** How a CPU is isolated, from the start record. */
@@ -68,6 +70,7 @@ export function cpuRows(model: Model, snap: Snapshot = visible(model)): CpuRow[]
       const st = snap.stats.cpus[cpu] ?? emptyCpu(cpu);
       let counts: ClassCounts;
       let stolen: number;
+      let steal = st.stealNs;
       if (model.opts.replay || tv.nowSec === undefined) {
         counts = st.byClass;
         stolen = st.stolenNs;
@@ -75,10 +78,12 @@ export function cpuRows(model: Model, snap: Snapshot = visible(model)): CpuRow[]
         // Live: the buckets of the last rateWindowS seconds.
         counts = {};
         stolen = 0;
+        if (steal !== undefined) steal = 0;
         const from = tv.nowSec - Math.ceil(tv.windowNs / 1e9);
         for (const b of st.buckets) {
           if (b.sec <= from || b.sec > tv.nowSec) continue;
           stolen += b.stolenNs;
+          if (steal !== undefined) steal += b.stealNs ?? 0;
           for (const [k, v] of Object.entries(b.byClass)) bump(counts, k as InterruptionClass, v);
         }
       }
@@ -94,8 +99,17 @@ export function cpuRows(model: Model, snap: Snapshot = visible(model)): CpuRow[]
         rates,
         totalPerS: rates.reduce((a, r) => a + r.perS, 0),
         stolenFraction: tv.windowNs > 0 ? Math.min(1, stolen / tv.windowNs) : 0,
+        ...(steal !== undefined ? { stealFraction: fractionOf(steal, stealSpanNs(model, snap, tv)) } : {}),
       };
     });
+}
+
+const fractionOf = (ns: number, spanNs: number): number => (spanNs > 0 ? Math.min(1, ns / spanNs) : 0);
+
+/** What a CPU's steal is a share of: the rate window live; a replay's steal is its summary's, over the summary's duration. */
+function stealSpanNs(model: Model, snap: Snapshot, tv: TimeView): number {
+  const d = snap.stats.summary?.duration_s;
+  return model.opts.replay && d !== undefined ? d * 1e9 : tv.windowNs;
 }
 
 /** Counts per second for the newest `n` seconds ending at "now", oldest first. */

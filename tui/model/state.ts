@@ -47,6 +47,8 @@ export interface SecondBucket {
   count: number;
   stolenNs: number;
   byClass: ClassCounts;
+  /** the hypervisor's steal in this second (live aggregate records' steal_ns): beside the interruptions, not in them */
+  stealNs?: number;
 }
 
 export interface CpuStats {
@@ -59,6 +61,8 @@ export interface CpuStats {
   /** what the longest stall was, e.g. "workqueue vmstat_update" */
   maxWhat?: string;
   victim?: TaskRef;
+  /** the hypervisor's steal since the start (absent: no steal clock, or none read yet) */
+  stealNs?: number;
   /** ascending by sec, at most historySeconds long */
   buckets: SecondBucket[];
 }

@@ -8,6 +8,7 @@ import { causeRows, cpuRows, isolationOf } from '../model/index.js';
 import { causeSender } from './causes.js';
 import { classLabel, describeEvent, whatLabel } from './describe.js';
 import { isolLabel } from './tasks.js';
+import { noStealText, stealSourceText } from '../../src/output/steal.js';
 
 const H = (text: string): Line => plain(text, 'title');
 const T = (text: string, style?: Line[number]['style']): Line => plain(`  ${text}`, style);
@@ -143,6 +144,16 @@ function eventDetail(model: Model, e: EventEntry, remedyFor?: RemedyLookup): Lin
   return out;
 }
 
+/** The hypervisor's steal on the CPU (src/output/steal.ts words), or why there is none to show. */
+function stealLine(model: Model, stealNs: number | undefined, fraction: number | undefined): Line {
+  const s = model.start.steal;
+  if (!s) return T('steal: not known (a recording without it)', 'dim');
+  const none = noStealText(s);
+  if (none) return T(`steal: ${none}`, s.vm ? 'warn' : 'dim');
+  if (stealNs === undefined) return T(`steal: none read yet [${stealSourceText(s)}]`, 'dim');
+  return T(`steal (the hypervisor's, not an interruption): ${formatDuration(stealNs)}${fraction !== undefined ? ` (${fmtPercent(fraction)} of the rate window)` : ''} [${stealSourceText(s)}]`);
+}
+
 function cpuDetail(model: Model, snap: Snapshot, cpu: number): Line[] {
   const row = cpuRows(model, snap).find((r) => r.cpu === cpu);
   if (!row) return [H(`CPU ${cpu}`), T('not watched', 'dim')];
@@ -151,6 +162,7 @@ function cpuDetail(model: Model, snap: Snapshot, cpu: number): Line[] {
     H(`CPU ${cpu}: ${isolationOf(model.start, cpu)}`),
     T(`victim now: ${st.victim ? `${st.victim.comm}/${st.victim.tid}` : '-'}`),
     T(`${st.total} interruptions, ${st.violations} violations, stolen ${formatDuration(st.stolenNs)} (${fmtPercent(row.stolenFraction)} of the rate window), longest ${formatDuration(st.maxNs)}${st.maxWhat ? ` (${st.maxWhat})` : ''}`),
+    stealLine(model, st.stealNs, row.stealFraction),
     plain(''),
     H('By class              count      per s'),
   ];
