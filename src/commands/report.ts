@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from '../cli-args.js';
 import type { RawRecord } from '../contract/decode.js';
-import { parseRecording, RecordingError, type RecordingHeader } from '../contract/recording.js';
+import { parseRecording, RecordingError, type RecordingEnd, type RecordingHeader } from '../contract/recording.js';
 import { Engine } from '../correlate/engine.js';
 import { engineHook, Enforcer, policyVerdict } from '../enforce/index.js';
 import { UsageError } from '../errors.js';
@@ -16,7 +16,7 @@ import { reporters, writeFileReports } from '../output/index.js';
 import { loadPolicy, parsePolicy, type Policy } from '../policy/index.js';
 import { remedyFor } from '../remedies.js';
 import { symbolsFromTable } from '../system/kallsyms.js';
-import type { CpuRecord, InterruptionRecord, IsolRecord, StartRecord, SummaryRecord } from '../types.js';
+import type { CpuRecord, InterruptionRecord, IsolRecord, StartRecord, SummaryRecord, SummarySteal } from '../types.js';
 import { judge, rowsFromRecords, verdictBlock, type AggregateRow, type Judgement } from '../verdict/index.js';
 import { rowsOf } from '../correlate/aggregates.js';
 import { countsOfRows, summarize } from '../correlate/summary.js';
@@ -99,8 +99,15 @@ export function replay(text: string, file: string, policy?: Policy): Replay {
     kernelCounts: end?.kernel_counts ?? countsOfRows(rows, header.start.watched_cpus),
     records: end?.records,
     victimFilter,
+    ...(end?.steal ? { steal: stealOfEnd(end.steal) } : {}),
   });
   return { start: header.start, records, cpus, rows, summary, warmupEndNs, policy: judgedBy, enforcer };
+}
+
+/** The recorded steal as summarize() takes it: the clock's block and each CPU's steal. */
+function stealOfEnd(s: NonNullable<RecordingEnd['steal']>): { summary: SummarySteal; byCpu?: Record<string, number> } {
+  const { by_cpu: byCpu, ...summary } = s;
+  return { summary, byCpu };
 }
 
 export type ReportOptions = Extract<Command, { cmd: 'report' }>['opts'];

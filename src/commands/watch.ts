@@ -189,6 +189,7 @@ export async function watch(o: WatchOptions): Promise<number> {
           lost: k.lost,
           kernel_counts: summary.kernel_counts as Record<string, Record<string, number>>,
           ...(summary.records ? { records: summary.records } : {}),
+          ...(summary.steal ? { steal: { ...summary.steal, ...(live.steal.readable ? { by_cpu: live.steal.total() } : {}) } } : {}),
           aggregates: aggs,
           symbols: live.symbols.used(),
         }) + '\n',

@@ -4,7 +4,7 @@
 // NDJSON; u64 values are written as decimal strings ending in "n".
 import type { RawRecord } from './decode.js';
 import { IW } from './layout.generated.js';
-import type { CpuRecord, RecordsAccount, StartRecord } from '../types.js';
+import type { CpuRecord, RecordsAccount, StartRecord, SummarySteal } from '../types.js';
 import type { RawAggregate } from './aggregate.js';
 
 /** Record ABIs a replay reads: 1 (fixed-size records) decodes to the same raw records as 2. */
@@ -37,6 +37,8 @@ export interface RecordingEnd {
   records?: RecordsAccount;
   /** the kernel's aggregates at the end (ABI 2): exact counts whatever was lost in the ring */
   aggregates?: RawAggregate[];
+  /** the steal clock and each watched CPU's steal over the recording (no by_cpu: no steal clock) */
+  steal?: SummarySteal & { by_cpu?: Record<string, number> };
   symbols: Record<string, string>;
 }
 

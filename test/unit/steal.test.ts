@@ -436,3 +436,24 @@ describe('steal in the live view', () => {
     expect(cpuRows(m)[0].stealFraction).toBeCloseTo(0.005, 6);
   });
 });
+
+describe('steal in a recording', () => {
+  it('report FILE gives the steal the recording ended with, per CPU, and the clock', async () => {
+    const { replay } = await import('../../src/commands/report.js');
+    const { IW } = await import('../../src/contract/layout.generated.js');
+    const steal = { clock: 'kvm_steal_clock', vm: true, source: 'pv-clock' as const, resolution_ns: 1 };
+    const start = { type: 'start', version: 't', kernel: 'k', arch: 'x86_64', watched_cpus: [1, 2], isolated: [], nohz_full: [], pr_isol: 'absent', probes: { attached: [], missing: [] }, ts_ns: 1, steal };
+    const text = [
+      { type: 'recording', abi: IW.IW_ABI_VERSION, start, declared_pids: [], arch: 'x86_64' },
+      { type: 'end', duration_s: 2, lost: 0, symbols: {}, aggregates: [], steal: { ...steal, by_cpu: { 1: 5e6, 2: 0 } } },
+    ].map((l) => JSON.stringify(l)).join('\n');
+    const r = replay(text, 'x.rec');
+    expect(r.summary.cpus['1'].steal_ns).toBe(5e6);
+    expect(r.summary.cpus['2'].steal_ns).toBe(0);
+    expect(r.summary.steal).toEqual(steal);
+    // a recording from before steal was read: nothing claimed
+    const old = replay(text.replace(/,"steal":\{[^}]*\{[^}]*\}\}/, ''), 'old.rec');
+    expect(old.summary.steal).toBeUndefined();
+    expect(old.summary.cpus['1']).not.toHaveProperty('steal_ns');
+  });
+});
