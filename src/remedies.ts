@@ -436,8 +436,16 @@ export const REMEDIES: readonly RemedyEntry[] = [
     id: 'hw-noise',
     source: 'hypervisor / SMI',
     match: { class: 'kernel', kind: /^(hw|hw_noise|gap|smi)$/i },
-    causes: 'Time lost with no kernel event: hypervisor preemption (steal time) or SMIs.',
-    remedy: ['dedicated, pinned vCPUs (no overcommit) on virtual machines', 'BIOS: disable SMI sources (power management, USB legacy emulation)'],
+    causes:
+      'Time lost with no kernel event: the host preempting the vCPU (the guest accounts it as steal time where it has a steal ' +
+      'clock), exits the host handles on the vCPU (host interrupts, hypervisor TLB flushes: in no counter), or SMIs.',
+    remedy: [
+      'dedicated, pinned vCPUs (no overcommit): libvirt <vcpupin>, emulator and I/O threads elsewhere (<emulatorpin>, <iothreadpin>)',
+      'isolate those physical CPUs on the host too (isolcpus=domain,managed_irq, nohz_full, irqaffinity= elsewhere)',
+      "watch the steal: isolwatch reports each watched vCPU's (summary, live view, isolwatch_steal_seconds_total)",
+      'BIOS: disable SMI sources (power management, USB legacy emulation)',
+    ],
+    doctorChecks: ['vm-steal-clock', 'vm-no-steal-clock', 'vm-steal-unknown'],
   },
   {
     id: 'kernel-entry',

@@ -8,7 +8,7 @@ import { readKernelConfig } from './boot.js';
 import { checkClocksource } from './checks/clocksource.js';
 import { exists, readList, type Ctx } from './checks/context.js';
 import { checkCpusAndBoot } from './checks/cpus.js';
-import { checkTlbFlush } from './checks/hypervisor.js';
+import { checkTlbFlush, checkVm } from './checks/hypervisor.js';
 import { checkIrqbalance, checkIrqs } from './checks/irqs.js';
 import { checkKernel } from './checks/kernel.js';
 import { checkSysctls } from './checks/sysctls.js';
@@ -47,6 +47,7 @@ export function auditSystem(opts: AuditOptions = {}): DoctorReport {
     irqsOnWatched: 0,
     tasksOnWatched: 0,
     tlbFlush: { label: 'unknown', evidence: '' },
+    steal: { clock: 'unknown', evidence: [] },
   };
   const ctx: Ctx = {
     sys,
@@ -66,6 +67,7 @@ export function auditSystem(opts: AuditOptions = {}): DoctorReport {
   checkSysctls(ctx);
   checkClocksource(ctx);
   checkTlbFlush(ctx);
+  checkVm(ctx);
   checkTasks(ctx);
   return { type: 'doctor', cpus: watched.cpus, watchedReason: watched.reason, findings: ctx.findings, facts };
 }

@@ -242,6 +242,34 @@ export const FINDING_DEFS = {
     interruptions: [{ class: 'ipi', kind: 'call_function', func: 'flush_tlb_func' }],
     remedies: ['tlb-shootdown'],
   },
+  'vm-steal-clock': {
+    severity: 'info',
+    why:
+      'In a virtual machine no guest tool sees the time the host takes (isolwatch, perf, bpftrace, osnoise): the vCPU is not running. ' +
+      'With a steal clock the kernel accounts the part where the host ran something else while a vCPU had work (the vCPU was ' +
+      'preempted) as steal; isolwatch reports it per CPU beside the interruptions (summary, live view, ' +
+      'isolwatch_steal_seconds_total), never judging it. Remote TLB flushes done by the hypervisor and the exits the host handles ' +
+      "on the vCPU's own thread (host interrupts, timer and MMIO exits) show nowhere, not even as steal.",
+    interruptions: [{ class: 'kernel', kind: 'hw_noise' }],
+    remedies: ['hw-noise'],
+  },
+  'vm-no-steal-clock': {
+    severity: 'warning',
+    why:
+      'This virtual machine has no steal clock: when the host preempts a vCPU, or handles exits on its thread, the guest only ' +
+      'sees its clock jump. No guest tool can show or attribute that time, not even as steal, and isolwatch reports none.',
+    interruptions: [{ class: 'kernel', kind: 'hw_noise' }],
+    remedies: ['hw-noise'],
+  },
+  'vm-steal-unknown': {
+    severity: 'info',
+    why:
+      'A virtual machine whose steal clock could not be told from what the doctor reads (its /proc/stat steal is 0 and the boot ' +
+      "messages that would say are gone): what the host takes shows at most as steal. 'isolwatch watch' reads the kernel's own " +
+      'code and says it in its start record (start.steal).',
+    interruptions: [{ class: 'kernel', kind: 'hw_noise' }],
+    remedies: ['hw-noise'],
+  },
   'tasks-on-isolated': {
     severity: 'warning',
     why: 'The scheduler may run these tasks on the watched CPUs: they preempt the isolated task and send reschedule IPIs when woken.',

@@ -74,6 +74,8 @@ export interface DoctorFacts {
   tasksOnWatched: number;
   /** how remote TLB flushes are done (start record's tlb_flush spelling) and how that was found out */
   tlbFlush: { label: string; evidence: string };
+  /** the steal clock (start.steal's clock spelling: "kvm_steal_clock", "none", "unknown"), whether this is a VM, and how that was found out */
+  steal: { clock: string; vm?: boolean; hypervisor?: string; evidence: string[] };
 }
 
 export interface DoctorReport {

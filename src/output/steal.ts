@@ -3,12 +3,11 @@
 // clock, the summary's per-CPU steal, and the note a run gets when the
 // hypervisor took a notable share of its judged window. Steal is said beside
 // the interruptions, never counted with them or judged. Pure.
-import { stealClockName } from '../system/steal.js';
+import { STEAL_NOTABLE_FRACTION, stealClockName } from '../system/steal.js';
 import type { StealInfo, SummaryRecord, SummarySteal } from '../types.js';
 import { formatDuration } from '../verdict/index.js';
 
-/** A CPU's steal in the judged window is worth a note from this share of the window on. */
-export const STEAL_NOTABLE_FRACTION = 0.01;
+export { STEAL_NOTABLE_FRACTION };
 
 const pct = (f: number): string => {
   const x = f * 100;

@@ -20,6 +20,9 @@ import type { StealInfo } from '../types.js';
 export type { StealInfo };
 export type StealSource = StealInfo['source'];
 
+/** A CPU's steal is worth saying out loud from this share of the time it was measured over (a run's judged window, doctor: since boot). */
+export const STEAL_NOTABLE_FRACTION = 0.01;
+
 /** USER_HZ: /proc/stat's unit, 100 on every architecture isolwatch runs on (x86-64, arm64). */
 export const USER_HZ = 100;
 export const NS_PER_USER_HZ_TICK = 1e9 / USER_HZ;

@@ -457,3 +457,68 @@ describe('steal in a recording', () => {
     expect(old.summary.cpus['1']).not.toHaveProperty('steal_ns');
   });
 });
+
+describe('doctor: what a VM can and cannot show (fixture trees)', () => {
+  const base = { 'sys/devices/system/cpu/online': '0-3\n', 'proc/sys/kernel/osrelease': '6.1.0-t\n', 'proc/uptime': '1000.00 3000.00\n' };
+  const KVM_LOG = '6,1,1,-;Hypervisor detected: KVM\n6,2,2,-;kvm-guest: KVM setup pv remote TLB flush\n';
+  const KALLSYMS = 'ffffffff8134b6d0 T native_flush_tlb_multi\nffffffff8133a8f0 t kvm_flush_tlb_multi\n';
+  const audit = async (files: Record<string, string>, cpus = [3]) => (await import('../../src/doctor/index.js')).auditSystem({ root: tree({ ...base, ...files }), cpus });
+
+  it('a KVM guest with a steal clock: info saying steal is all it can show, with each remedy', async () => {
+    const r = await audit({ 'proc/cpuinfo': CPUINFO_VM, 'proc/stat': stat([0, 0, 0, 150]), 'dev/kmsg': KVM_LOG, 'proc/kallsyms': KALLSYMS });
+    const f = r.findings.find((x) => x.id === 'vm-steal-clock')!;
+    expect(f.severity).toBe('info'); // 1.5 s of 1000 s: 0.15%
+    expect(f.title).toBe('KVM guest: what the host takes from CPU 3 shows only as steal time (kvm_steal_clock); hypervisor TLB flushes and host exits show nowhere');
+    expect(f.evidence).toContainEqual({ path: '/proc/stat', value: 'steal on CPU 3: 150 ticks = 1.5s since boot (0.15% of 1000s up)' });
+    const remedy = f.remedy.join('\n');
+    expect(remedy).toMatch(/isolwatch_steal_seconds_total/);
+    expect(remedy).toMatch(/preempted by the host \(seen only as steal\).*<vcpupin>.*no overcommit/);
+    expect(remedy).toMatch(/host interrupts and exits .*seen nowhere, not even as steal.*isolcpus=domain,managed_irq/);
+    expect(remedy).toMatch(/kvm-hint-dedicated=on/); // the paravirt flush of a preempted vCPU
+    expect(f.why.text).toMatch(/TLB flushes done by the hypervisor .* show nowhere, not even as steal/);
+    expect(f.why.remedies).toEqual(['hw-noise']);
+    expect(r.facts.steal).toMatchObject({ clock: 'kvm_steal_clock', vm: true, hypervisor: 'KVM' });
+    // the TLB-flush finding stays beside it
+    expect(r.findings.map((x) => x.id)).toContain('tlb-flush-paravirt');
+  });
+
+  it('the host took a notable share of a watched vCPU since boot: a warning', async () => {
+    const r = await audit({ 'proc/cpuinfo': CPUINFO_VM, 'proc/stat': stat([0, 0, 0, 2500]), 'dev/kmsg': KVM_LOG });
+    const f = r.findings.find((x) => x.id === 'vm-steal-clock')!;
+    expect(f.severity).toBe('warning');
+    expect(f.evidence).toContainEqual({ path: '/proc/stat', value: 'steal on CPU 3: 2500 ticks = 25s since boot (2.50% of 1000s up)' });
+  });
+
+  it('a VM without a steal clock: a warning that the host\'s time is invisible, and how to get one', async () => {
+    const r = await audit({ 'proc/cpuinfo': CPUINFO_VM, 'proc/stat': stat([0, 0, 0, 0]), 'proc/cmdline': 'ro nopv\n' });
+    const f = r.findings.find((x) => x.id === 'vm-no-steal-clock')!;
+    expect(f.severity).toBe('warning');
+    expect(f.title).toBe('A virtual machine without a steal clock: what the host takes from CPU 3 is invisible to every guest tool');
+    expect(f.remedy[0]).toMatch(/kvm-steal-time=on.*no nopv/);
+    expect(f.evidence.some((e) => e.path === '/proc/stat' && e.value.startsWith('steal on CPU'))).toBe(false);
+    expect(r.facts.steal.clock).toBe('none');
+  });
+
+  it('a VM whose steal clock cannot be told without BPF: info pointing at watch', async () => {
+    const r = await audit({ 'proc/cpuinfo': CPUINFO_VM, 'proc/stat': stat([0, 0, 0, 0]) });
+    const f = r.findings.find((x) => x.id === 'vm-steal-unknown')!;
+    expect(f.severity).toBe('info');
+    expect(f.remedy[0]).toMatch(/isolwatch watch.*start\.steal/);
+  });
+
+  it('bare metal, or nothing to tell it by: no VM finding', async () => {
+    const bare = await audit({ 'proc/cpuinfo': CPUINFO_BARE, 'proc/stat': stat([0, 0, 0, 0]) });
+    expect(bare.findings.filter((x) => x.id.startsWith('vm-'))).toEqual([]);
+    expect(bare.facts.steal).toMatchObject({ clock: 'none', vm: false });
+    const nothing = await audit({});
+    expect(nothing.findings.filter((x) => x.id.startsWith('vm-'))).toEqual([]);
+    expect(nothing.facts.steal.clock).toBe('unknown');
+  });
+
+  it('a hypervisor TLB flush alone says it is a VM', async () => {
+    const r = await audit({ 'proc/kallsyms': 'ffffffff8134b6d0 T native_flush_tlb_multi\nffffffff8133c3e0 t pvm_flush_tlb_multi\n', 'dev/kmsg': '6,1,1,-;pvm-pv: detected, 52/52 sites patched\n' });
+    const f = r.findings.find((x) => x.id === 'vm-steal-unknown')!;
+    expect(f.evidence).toContainEqual({ path: '/dev/kmsg', value: 'remote TLB flushes go through pvm_flush_tlb_multi: a virtual machine' });
+    expect(f.remedy.join('\n')).toMatch(/remote TLB flushes through the hypervisor \(seen nowhere\)/);
+  });
+});
