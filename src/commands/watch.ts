@@ -165,7 +165,7 @@ export async function watch(o: WatchOptions): Promise<number> {
       for (const c of live.cpuChanges()) {
         if (fd !== undefined) writeSync(fd, encodeLine(c) + '\n');
         else emit(c);
-        if (!o.json) err(`isolwatch: ${c.online ? `CPU ${c.cpu} is back online: watched again` : `CPU ${c.cpu} went offline (CPU hotplug): nothing can be seen on it until it returns`}`);
+        err(`isolwatch: ${c.online ? `CPU ${c.cpu} is back online: watched again` : `CPU ${c.cpu} went offline (CPU hotplug): nothing can be seen on it until it returns`}`);
       }
     };
     const timer = setInterval(pump, 100);
