@@ -245,14 +245,19 @@ export class BpfObject {
 
   /**
    * Attach every autoloaded program (but those `skip` names: programs that
-   * are only run on demand) and return their names. On a failure the
+   * are only run on demand) and return their names, in the order of `rank`
+   * (lowest first; equal ranks in the object's order; detachAll() goes in
+   * reverse). On a failure the
    * programs attached by this call are detached again, and the error names the program.
    */
-  attachAll(skip: (name: string) => boolean = () => false): string[] {
+  attachAll(skip: (name: string) => boolean = () => false, rank: (name: string) => number = () => 0): string[] {
     this.requireState('loaded', 'attachAll()');
     if (this.links.length > 0) throw new Error(`attachAll() on ${this.file}: already attached (${this.attachedPrograms().join(', ')})`);
     const names: string[] = [];
-    for (const [name, p] of this.programs) {
+    const ordered = [...this.programs].map((e, i) => ({ e, i, r: rank(e[0]) })).sort((a, b) => a.r - b.r || a.i - b.i);
+    for (const {
+      e: [name, p],
+    } of ordered) {
       if (!L.programAutoload(p) || skip(name)) continue;
       const mark = libbpfLogMark();
       const link = L.programAttach(p);

@@ -57,6 +57,25 @@ export const PROGRAM_GROUPS: Readonly<Record<string, string>> = {
   handle_task_exit: 'tasks',
 };
 
+/**
+ * The order programs are attached in (lowest first; detached in reverse):
+ * 0. the exits of interrupt contexts: were an interrupt in flight while its
+ *    entry is attached but not yet its exit, the CPU's hardirq/softirq nesting
+ *    count would stay up until its next context switch, and every IPI sent
+ *    there meanwhile (isolwatch's own text patching at attach included) would
+ *    look sent from a hardirq;
+ * 1. what names senders (IPI queueing and sending, work queueing, wake-ups,
+ *    task birth and death): the first interruptions seen already have theirs,
+ *    and at detach the text patching of the last programs is not seen without;
+ * 2. the rest, the programs that see interruptions.
+ */
+export function attachRank(program: string): number {
+  if (/_exit$/.test(program) && program !== 'handle_ct_user_exit') return 0; // ct user_exit is a kernel entry
+  if (program === 'handle_ct_user_enter') return 0; // ... and user_enter its exit
+  if (/^handle_(csd_queue_cpu|ipi_send_|ipi_fallback_|workqueue_queue_work|sched_waking|task_fork|task_exit)/.test(program)) return 1;
+  return 2;
+}
+
 /** Programs never attached: user space runs them with bpf_prog_test_run (kernel reads, symbols, features). */
 export const ON_DEMAND_PROGRAMS = ['iw_kread', 'iw_ksym', 'iw_kaddr', 'iw_features'];
 

@@ -13,7 +13,7 @@ import { assertCanTrace, CAP_SYS_ADMIN, hostFacts, VMLINUX_BTF } from '../system
 import { CLASSES, type InterruptionClass } from '../types.js';
 
 import { EnvironmentError, UsageError } from '../errors.js';
-import { groupOf, ON_DEMAND_PROGRAMS, PROBE_GROUPS } from './probes.js';
+import { attachRank, groupOf, ON_DEMAND_PROGRAMS, PROBE_GROUPS } from './probes.js';
 
 export const defaultObjectPath = bpfObjectPath;
 
@@ -114,7 +114,7 @@ export class Session {
       s.configure(opts);
       obj.load();
       s.setWatched(opts.cpus);
-      s.attached.push(...obj.attachAll((p) => ON_DEMAND_PROGRAMS.includes(p)).map((p) => obj.programInfo(p).attachTarget ?? p));
+      s.attached.push(...obj.attachAll((p) => ON_DEMAND_PROGRAMS.includes(p), attachRank).map((p) => obj.programInfo(p).attachTarget ?? p));
     } catch (e) {
       obj.close();
       throw e;
