@@ -142,12 +142,14 @@ nap 2
 rtla osnoise top -c "$cpus" -q >"$out/rtla.txt" 2>&1 &
 rt=$!
 pids+=("$rt")
-# its workload threads are up when every measured CPU has an osnoise/C (bash built-ins only)
+# its workload threads are up when every measured CPU has an osnoise/C (bash built-ins only);
+# they are created after rtla, so only the next pids are read (reading all of /proc took
+# 6-10 s per round while osnoise spins on the emulated CPUs)
 ncpus=$(tr , ' ' <<<"$cpus" | wc -w)
 started() {
-  local f comm n=0
-  for f in /proc/[0-9]*/comm; do
-    read -r comm <"$f" 2>/dev/null || continue
+  local p comm n=0
+  for ((p = rt + 1; p <= rt + 500; p++)); do
+    { read -r comm <"/proc/$p/comm"; } 2>/dev/null || continue
     [[ $comm == osnoise/* ]] && n=$((n + 1))
   done
   [ "$n" -ge "$ncpus" ]
