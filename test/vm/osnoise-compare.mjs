@@ -37,8 +37,9 @@ export const PREEMPT_NAMES = 3;
  * - rtlaSlack: rtla's summary may not exceed the tracer's own event stream by more than this
  *   (rtla can miss samples under load: it reads its instance once a second; it cannot add any).
  * - noisyMin: a CPU is noisy when it took at least this many hard interruptions (IRQ + NMI) in
- *   the window: half of what the disturbance alone causes (80). The quiet CPU took 1-12 per
- *   window, the disturbed one 89-211.
+ *   the window: half of what the disturbance alone causes (80). The quiet CPU took 0-37 per
+ *   window, the disturbed one 84-211. rtla's summary covers the whole run (up to 195 s, the
+ *   quiet CPU then up to 157), so it is judged against osnoise's events over the same span.
  * - matchSlackNs: how far an osnoise irq_noise event (written at the IRQ's exit) may lie outside
  *   the isolwatch record [ts, ts + duration] it is paired with.
  * - lateNs: an irq_noise event that osnoise ends much later than the IRQ's exit tracepoint
@@ -468,6 +469,9 @@ export function compare({ events, samples, rtla, records, cpus, disturbCpu, tole
       disturber_runs_beyond_names: disturberBeyondNames,
       isolwatch_disturber_runs_sampled: dNamed(sPreempts),
       isolwatch_hrtimer_wakeup: iIrqAll.filter((r) => r.kind === 'local_timer' && r.chain.some((e) => e.func === 'hrtimer_wakeup')).length,
+      // its sleep timer fired while it still ran (a vCPU stall between arming it and blocking):
+      // the sleep ends without a switch, one wake-up without a run of its own (seen once in 20 runs)
+      disturber_timer_wakes_while_running: iIrqAll.filter((r) => r.kind === 'local_timer' && r.victim.comm === DISTURBER && r.chain.some((e) => e.func === 'hrtimer_wakeup')).length,
       osnoise_reschedule: oIrq.filter((e) => e.desc === 'reschedule').length,
       isolwatch_reschedule: iIrq.filter((r) => r.kind === 'reschedule').length,
       // sender attribution (probe group ipi; kprobes on 6.1): the disturber's threads on other CPUs
@@ -507,10 +511,13 @@ export function compare({ events, samples, rtla, records, cpus, disturbCpu, tole
       osnoise_events_between_samples: evBetween.map((e) => ({ ts_ns: e.ts_ns, name: e.name, body: e.body })),
       sample_mismatch: sampleMismatch,
       softirq_outside_thread: softirqOutsideThread,
+      // each tool's own counts, by the same rule: osnoise and isolwatch in the window, rtla over
+      // the workload's whole life, which is judged against osnoise's events over the same span
       noisy: {
         osnoise: noisy(total(osnoise)),
         isolwatch: noisy(iIrqAll.length + recs.filter((r) => r.class === 'nmi').length),
         rtla: rt ? noisy(total(rt)) : null,
+        osnoise_whole_run: noisy(evAll.filter((e) => e.name === 'irq_noise' || e.name === 'nmi_noise').length),
       },
     };
   }
@@ -550,8 +557,8 @@ export function compare({ events, samples, rtla, records, cpus, disturbCpu, tole
     checks.push({
       cpu: n,
       check: 'noisy verdict',
-      ok: c.noisy.osnoise === c.noisy.isolwatch && (c.noisy.rtla === null || c.noisy.rtla === c.noisy.osnoise),
-      detail: `osnoise ${c.noisy.osnoise ? 'noisy' : 'quiet'}, rtla ${c.noisy.rtla === null ? '-' : c.noisy.rtla ? 'noisy' : 'quiet'}, isolwatch ${c.noisy.isolwatch ? 'noisy' : 'quiet'}`,
+      ok: c.noisy.osnoise === c.noisy.isolwatch && (c.noisy.rtla === null || c.noisy.rtla === c.noisy.osnoise_whole_run),
+      detail: `in the window osnoise ${c.noisy.osnoise ? 'noisy' : 'quiet'}, isolwatch ${c.noisy.isolwatch ? 'noisy' : 'quiet'}; over the whole run rtla ${c.noisy.rtla === null ? '-' : c.noisy.rtla ? 'noisy' : 'quiet'}, osnoise ${c.noisy.osnoise_whole_run ? 'noisy' : 'quiet'}`,
     });
     if (c.rtla) {
       const a = c.osnoise_all;

@@ -35,7 +35,7 @@ cpus=2,3 dcpu=2 timer_wakes=40 remote_wakes=40 interval_ms=50 probes="default" o
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 repo=$(cd "$here/../.." && pwd -P)
 die() { local rc=$1; shift; echo "osnoise-compare: error: $*" >&2; exit "$rc"; }
-say() { echo "osnoise-compare: $*" >&2; }
+say() { echo "osnoise-compare: $* (${SECONDS} s)" >&2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --cpus) cpus=${2:?}; shift 2 ;;
