@@ -19,9 +19,13 @@
 #                        on the host, where node is not slowed down by emulation)
 #
 # Order: disturber started and blocked; isolwatch attached (watch --json); a tracefs instance
-# records the osnoise:* per-noise events, sched_switch and nothing else on the measured CPUs,
-# with trace_clock=mono (the clock of isolwatch's ts_ns); settle; rtla osnoise top starts its
-# workload threads; settle; the disturbance; settle; rtla stopped (SIGINT), then isolwatch.
+# records the osnoise:* per-noise events, sched_switch and (function tracer) mutex_unlock on the
+# measured CPUs, with trace_clock=mono (the clock of isolwatch's ts_ns); settle; rtla osnoise top
+# starts its workload threads; a second instance runs the osnoise tracer too, for its per-sample
+# records; settle; the disturbance; settle; the second instance stopped, rtla stopped (SIGINT),
+# then isolwatch. Where each sample begins and ends (docs/osnoise-comparison.md, Method 7):
+# osnoise counts nothing between two samples, and its workload thread unlocks interface_lock
+# (osnoise_sleep) just before the next sample starts, and writes a sample record as one ends.
 # Inside the window the script uses only bash built-ins (no fork: process churn reaches the
 # isolated CPUs, see test/vm/README.md). Then test/vm/osnoise-compare.mjs matches the records
 # and prints the table; its exit status is this script's (0 agree, 1 disagree, 3 environment).
@@ -31,7 +35,7 @@ cpus=2,3 dcpu=2 timer_wakes=40 remote_wakes=40 interval_ms=50 probes="default" o
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 repo=$(cd "$here/../.." && pwd -P)
 die() { local rc=$1; shift; echo "osnoise-compare: error: $*" >&2; exit "$rc"; }
-say() { echo "osnoise-compare: $*" >&2; }
+say() { echo "osnoise-compare: $* (${SECONDS} s)" >&2; }
 while [ $# -gt 0 ]; do
   case $1 in
     --cpus) cpus=${2:?}; shift 2 ;;
@@ -61,22 +65,24 @@ T=/sys/kernel/tracing
 command -v rtla >/dev/null || die 3 "rtla not found: apt-get install rtla"
 [ -f "$repo/dist/src/cli.js" ] || die 3 "dist/src/cli.js missing: run 'bash scripts/build.sh' on the host first"
 mkdir -p "$out"
-rm -f "$out"/{isolwatch.ndjson,isolwatch.err,rtla.txt,events.txt,disturb.txt,meta.txt,comparison.json}
+rm -f "$out"/{isolwatch.ndjson,isolwatch.err,rtla.txt,events.txt,samples.txt,disturb.txt,meta.txt,comparison.json}
 
 if [ -z "$disturber" ]; then
   disturber=$out/osnoise-disturb
   gcc -O2 -Wall -pthread -o "$disturber" "$here/osnoise-disturb.c" -lrt || die 3 "cannot build $here/osnoise-disturb.c"
 fi
 
-inst=$T/instances/iwcmp-$$
+inst=$T/instances/iwcmp-$$ smp=$T/instances/iwsmp-$$
 pids=() rt="" tm_saved=""
 cleanup() {
   local p
+  # the sample instance first: while it holds the osnoise tracer, rtla's stop would not end the workload
+  [ -d "$smp" ] && { echo 0 >"$smp/tracing_on"; echo nop >"$smp/current_tracer"; rmdir "$smp"; } 2>/dev/null || true
   # rtla stops its tracer on SIGINT (on SIGTERM it would leave the workload threads spinning)
   [ -n "$rt" ] && kill -INT "$rt" 2>/dev/null || true
   for p in "${pids[@]}"; do [ "$p" = "$rt" ] || kill -TERM "$p" 2>/dev/null || true; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  [ -d "$inst" ] && { echo 0 >"$inst/tracing_on"; echo 0 >"$inst/events/enable"; rmdir "$inst"; } 2>/dev/null || true
+  [ -d "$inst" ] && { echo 0 >"$inst/tracing_on"; echo 0 >"$inst/events/enable"; echo nop >"$inst/current_tracer"; rmdir "$inst"; } 2>/dev/null || true
   [ -n "$tm_saved" ] && echo "$tm_saved" >/proc/sys/kernel/timer_migration
   exec 8>&- 2>/dev/null || true
 }
@@ -122,6 +128,10 @@ mask=0
 for c in ${cpus//,/ }; do mask=$((mask | (1 << c))); done
 printf '%x\n' "$mask" >"$inst/tracing_cpumask"
 echo 8192 >"$inst/buffer_size_kb"
+# each sample's start: the workload thread's mutex_unlock in osnoise_sleep (a function-tracer
+# callback, no trap; patched in here, before the window, like the events below)
+{ echo mutex_unlock >"$inst/set_ftrace_filter" && echo function >"$inst/current_tracer"; } ||
+  die 3 "cannot trace mutex_unlock in $inst (function tracer): the sample starts would be unknown"
 for e in osnoise/irq_noise osnoise/softirq_noise osnoise/thread_noise osnoise/nmi_noise sched/sched_switch; do
   echo 1 >"$inst/events/$e/enable"
 done
@@ -132,12 +142,14 @@ nap 2
 rtla osnoise top -c "$cpus" -q >"$out/rtla.txt" 2>&1 &
 rt=$!
 pids+=("$rt")
-# its workload threads are up when every measured CPU has an osnoise/C (bash built-ins only)
+# its workload threads are up when every measured CPU has an osnoise/C (bash built-ins only);
+# they are created after rtla, so only the next pids are read (reading all of /proc took
+# 6-10 s per round while osnoise spins on the emulated CPUs)
 ncpus=$(tr , ' ' <<<"$cpus" | wc -w)
 started() {
-  local f comm n=0
-  for f in /proc/[0-9]*/comm; do
-    read -r comm <"$f" 2>/dev/null || continue
+  local p comm n=0
+  for ((p = rt + 1; p <= rt + 500; p++)); do
+    { read -r comm <"/proc/$p/comm"; } 2>/dev/null || continue
     [[ $comm == osnoise/* ]] && n=$((n + 1))
   done
   [ "$n" -ge "$ncpus" ]
@@ -149,6 +161,14 @@ for _ in $(seq 1200); do
 done
 started || die 3 "rtla osnoise top did not start its workload threads on CPUs $cpus within 240 s"
 say "rtla osnoise top: workload threads running"
+# each sample's end: the osnoise tracer writes one record per sample to every instance that runs
+# it; this one joins rtla's (the workload is already running, so nothing restarts) and only
+# collects them. Its own new-maximum notification (an irq_work on the measured CPU) is muted.
+mkdir "$smp"
+echo mono >"$smp/trace_clock"
+printf '%x\n' "$mask" >"$smp/tracing_cpumask"
+echo osnoise >"$smp/current_tracer" || die 3 "cannot run the osnoise tracer in a second instance ($smp)"
+[ -w "$smp/tracing_max_latency" ] && echo 3600000000 >"$smp/tracing_max_latency"
 nap 2
 
 # 5. the window: the disturbance runs, everything else waits in built-ins
@@ -158,6 +178,8 @@ read -r -t $(((timer_wakes + remote_wakes) * interval_ms / 100 + 120)) done_line
 echo "$done_line" >>"$out/disturb.txt"
 nap 2
 say "disturbance done ($done_line), stopping rtla"
+# stopping the sample instance unregisters it from the tracer (its records stay readable)
+echo 0 >"$smp/tracing_on"
 kill -INT "$rt"
 wait "$rt" || die 3 "rtla osnoise top exited with status $? ($(tail -n 3 "$out/rtla.txt"))"
 rt=""
@@ -168,6 +190,7 @@ eval "exec ${DIST[1]}>&-"
 wait "$DIST_PID" || true
 pids=()
 cp "$inst/trace" "$out/events.txt"
+cp "$smp/trace" "$out/samples.txt"
 {
   echo "kernel=$(uname -r)"
   echo "cpus=$cpus disturb_cpu=$dcpu timer_wakes=$timer_wakes remote_wakes=$remote_wakes interval_ms=$interval_ms probes=$probes timer_migration=$(cat /proc/sys/kernel/timer_migration)"
