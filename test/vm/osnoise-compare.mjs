@@ -31,7 +31,9 @@ export const PREEMPT_NAMES = 3;
  * - unpairedOsnoise: osnoise IRQs without an isolwatch record of the same kind (0 seen in 9 runs).
  * - extraIsolwatch: IRQs isolwatch saw in sampled time that osnoise did not count, per CPU. A
  *   sample begins a few instructions after the thread's interface_lock unlock this analysis
- *   uses as its start: an interrupt that arrives in between is isolwatch's only (none seen).
+ *   uses as its start: an interrupt that arrives in between is isolwatch's only (none seen;
+ *   one inside the tracer's callback on the unlock, which preempted the thread before the
+ *   sample began, moves the start instead: see sampledTime()).
  * - sampleEndGapNs: at a sample's end, the gaps between what isolwatch recorded after osnoise
  *   stopped sampling and before its record (seen: 38 and 81 us; see compare()).
  * - rtlaSlack: rtla's summary may not exceed the tracer's own event stream by more than this
@@ -172,18 +174,40 @@ export function windows(events, cpus) {
  * or its return to the CPU when it slept after that, its record]; the workload's first sample
  * on 6.1 begins with the thread. Samples whose record was not collected (before the sample
  * instance joined) are left out.
- * Returns the samples in order, with problems of the model (a record without one start).
+ * One more way a sample begins later than its unlock: the function tracer's callback that
+ * writes the unlock event runs with preemption disabled (ftrace_test_recursion_trylock) and
+ * its end (preempt_enable_notrace) is a preemption point, before run_osnoise() sets the
+ * sampling flag. An interrupt that arrives inside that callback and sets need-resched (a
+ * reschedule IPI of a wake-up) gets osnoise/N switched out (R+) there, and what then runs is
+ * not counted: the sample begins when the thread is back. Measured (run with 80 vs 81
+ * disturber runs): isolwatch's reschedule IPI entered at 245.524115070, the unlock event is
+ * stamped 245.524218 with no need-resched in its flags (taken before the IPI, its timestamp
+ * after), osnoise/2 switched to the disturber at 245.524299 and back at 245.524561, and no
+ * irq_noise or thread_noise came of either; the sample's record counted the 3 later runs. So,
+ * when the first switch after an unlock is a preemption of osnoise/N with no osnoise event
+ * since the unlock, and the last hard interrupt isolwatch saw on the CPU before that switch
+ * began between the previous record and the unlock (the reschedule was pending at the
+ * unlock; any interrupt inside a sample is an irq_noise before the switch it causes), the
+ * sample begins at the thread's return. Trace timestamps print microseconds, cut: the
+ * interrupt must be before the unlock's printed microsecond, not merely in it.
+ * records: isolwatch's records (for that interrupt); without them the rule is not applied.
+ * Returns the samples in order, with problems of the model (a record without one start), and
+ * the samples whose start this rule moved (preempted_at_start).
  */
-export function sampledTime(events, samples, cpu, win) {
+export function sampledTime(events, samples, cpu, win, records = []) {
   const own = `osnoise/${cpu}`;
   const ends = samples.filter((s) => s.cpu === cpu && s.ts_ns >= win.start && s.ts_ns <= win.end).sort((a, b) => a.ts_ns - b.ts_ns);
   const unlocks = events
     .filter((e) => e.cpu === cpu && e.name === 'function' && /^mutex_unlock <-osnoise_(main|sleep)$/.test(e.body) && e.task === own)
     .map((e) => e.ts_ns);
   const switches = events.filter((e) => e.cpu === cpu && e.name === 'sched_switch').map((e) => ({ ts: e.ts_ns, ...fields(e.body) }));
+  const noise = events.filter((e) => e.cpu === cpu && ['irq_noise', 'softirq_noise', 'thread_noise', 'nmi_noise'].includes(e.name)).map((e) => e.ts_ns);
+  const hardIrqs = records.filter((r) => r.type === 'interruption' && r.cpu === cpu && IRQ_ROOTS.includes(r.class));
   const problems = [];
   /** @type {{ from: number, to: number, rec: (typeof samples)[number] }[]} */
   const out = [];
+  /** @type {{ unlock_ns: number, irq_ns: number, irq: string, switch_ns: number, next: string, from_ns: number }[]} */
+  const preemptedAtStart = [];
   let prevEnd = win.start;
   ends.forEach((rec, k) => {
     const starts = unlocks.filter((u) => u > prevEnd && u < rec.ts_ns);
@@ -192,6 +216,19 @@ export function sampledTime(events, samples, cpu, win) {
       if (unlocks.some((u) => u < rec.ts_ns)) problems.push(`CPU ${cpu}: no interface_lock unlock between sample records ${k} and ${k + 1}`);
       else from = win.start;
     } else if (k > 0 && starts.length > 1) problems.push(`CPU ${cpu}: ${starts.length} unlocks between two sample records (a sample without a record?)`);
+    if (starts.length > 0) {
+      // preempted at the end of the tracer's callback on the unlock, before sampling began (see above)
+      const unlock = from;
+      const first = switches.find((x) => x.ts >= unlock && x.ts < rec.ts_ns);
+      if (first && first.prev_comm === own && first.prev_state.startsWith('R') && !noise.some((t) => t >= unlock && t <= first.ts)) {
+        const irq = hardIrqs.filter((r) => r.ts_ns < first.ts).at(-1);
+        if (irq && irq.ts_ns > prevEnd && irq.ts_ns < unlock) {
+          const back = switches.find((x) => x.next_comm === own && x.ts > first.ts)?.ts ?? rec.ts_ns;
+          preemptedAtStart.push({ unlock_ns: unlock, irq_ns: irq.ts_ns, irq: `${irq.class} ${irq.kind}`, switch_ns: first.ts, next: first.next_comm, from_ns: back });
+          from = back;
+        }
+      }
+    }
     if (from !== undefined) {
       // slept after the unlock: the sample begins when the thread is back
       const slept = switches.filter((x) => x.prev_comm === own && !x.prev_state.startsWith('R') && x.ts > from && x.ts < rec.ts_ns).at(-1);
@@ -200,7 +237,7 @@ export function sampledTime(events, samples, cpu, win) {
     }
     prevEnd = rec.ts_ns;
   });
-  return { samples: out, problems };
+  return { samples: out, problems, preemptedAtStart };
 }
 
 /** osnoise's irq_noise description ("local_timer", "reschedule", an IRQ action name) and isolwatch's root kind. */
@@ -296,7 +333,7 @@ export function compare({ events, samples, rtla, records, cpus, disturbCpu, tole
       problems.push(`CPU ${cpu}: no osnoise/${cpu} workload thread in the trace (did rtla run on it?)`);
       continue;
     }
-    const st = sampledTime(events, samples, cpu, w);
+    const st = sampledTime(events, samples, cpu, w, records);
     problems.push(...st.problems);
     if (st.samples.length === 0) {
       problems.push(`CPU ${cpu}: no osnoise sample records in the window (samples.txt)`);
@@ -508,6 +545,7 @@ export function compare({ events, samples, rtla, records, cpus, disturbCpu, tole
       between_samples: between,
       between_samples_kinds: betweenKinds,
       at_sample_end: atEnd,
+      preempted_at_start: st.preemptedAtStart,
       osnoise_events_between_samples: evBetween.map((e) => ({ ts_ns: e.ts_ns, name: e.name, body: e.body })),
       sample_mismatch: sampleMismatch,
       softirq_outside_thread: softirqOutsideThread,
@@ -609,7 +647,8 @@ export function formatTable(result) {
       .map(([k, n]) => `${k} ${n}`)
       .join(', ');
     const end = c.at_sample_end.length ? ` (${c.at_sample_end.length} of them at a sample's end, before its record)` : '';
-    lines.push(`     between samples (isolwatch only, not compared): ${gap || 'none'}${end}`);
+    const late = c.preempted_at_start.length ? ` (${c.preempted_at_start.length} sample(s) begun when osnoise/${cpu} was back: preempted at the unlock)` : '';
+    lines.push(`     between samples (isolwatch only, not compared): ${gap || 'none'}${end}${late}`);
   }
   lines.push('');
   for (const k of result.checks) lines.push(`${k.ok ? 'ok  ' : 'FAIL'} ${k.cpu >= 0 ? `CPU ${k.cpu} ` : ''}${k.check}: ${k.detail}`);
