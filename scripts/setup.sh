@@ -13,7 +13,7 @@ say() { [ "$quiet" = 1 ] || echo "setup: $*"; }
 declare -A need=(
   [clang]=clang [llc]=llvm [bpftool]=bpftool [bpftrace]=bpftrace [perf]=linux-perf
   [gcc]=gcc [make]=make [tmux]=tmux [rtla]=rtla [oslat]=rt-tests [stress-ng]=stress-ng
-  [qemu-system-x86_64]=qemu-system-x86 [cpio]=cpio [syscount]=libbpf-tools [llvm-strip]=llvm
+  [qemu-system-x86_64]=qemu-system-x86 [cpio]=cpio [xz]=xz-utils [syscount]=libbpf-tools [llvm-strip]=llvm
   # headless, for the HTML report's browser test and docs/ screenshot
   [chromium]=chromium
   # a real Prometheus server scrapes `isolwatch serve` in the tests; promtool checks the exposition

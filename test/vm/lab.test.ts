@@ -72,7 +72,8 @@ describe('quiet-CPU lab (test/vm/run)', () => {
   let rt: Promise<RunResult>;
 
   beforeAll(() => {
-    for (const kernel of ['generic', 'rt']) {
+    // every kernel the vm tests boot is fetched here once (a fresh clone has none cached)
+    for (const kernel of ['generic', 'rt', '6.12', '6.12-rt']) {
       const r = spawnSync(runner, ['--prepare', '--kernel', kernel], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`test/vm/run --prepare --kernel ${kernel} failed (${r.status}):\n${r.stdout}${r.stderr}`);
     }

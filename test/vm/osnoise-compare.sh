@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test/vm/osnoise-compare.sh — the kernel's osnoise tracer (rtla osnoise top) and isolwatch
-# side by side, on the same CPUs and the same window, inside the PREEMPT_RT quiet-CPU guest:
+# side by side, on the same CPUs and the same window, inside a PREEMPT_RT quiet-CPU guest:
 #
-#   test/vm/run --kernel rt --out DIR -- test/vm/osnoise-compare.sh [options]
+#   test/vm/run --kernel rt|6.12-rt --out DIR -- test/vm/osnoise-compare.sh [options]
 #
 #   --cpus LIST          CPUs both tools measure (default 2,3: the guest's isolated CPUs)
 #   --disturb-cpu C      the CPU that gets the known disturbance (default 2; the others stay quiet)
@@ -61,7 +61,7 @@ out=${out:-/tmp/osnoise}
 T=/sys/kernel/tracing
 [ "$(id -u)" = 0 ] || die 3 "needs root (tracefs, BPF, SCHED_FIFO)"
 [ -d "$T/osnoise" ] && grep -qw osnoise "$T/available_tracers" ||
-  die 3 "this kernel has no osnoise tracer ($T/available_tracers): run it in the RT guest (test/vm/run --kernel rt)"
+  die 3 "this kernel has no osnoise tracer ($T/available_tracers): run it in an RT guest (test/vm/run --kernel rt or 6.12-rt)"
 command -v rtla >/dev/null || die 3 "rtla not found: apt-get install rtla"
 [ -f "$repo/dist/src/cli.js" ] || die 3 "dist/src/cli.js missing: run 'bash scripts/build.sh' on the host first"
 mkdir -p "$out"

@@ -1,9 +1,9 @@
-// Side by side on the PREEMPT_RT guest: the kernel's osnoise tracer (rtla osnoise top, plus its
+// Side by side on the PREEMPT_RT guests (Debian's 6.1 and 6.12): the kernel's osnoise tracer (rtla osnoise top, plus its
 // per-noise osnoise:* events and per-sample records on isolwatch's clock) and isolwatch watch, on
 // CPUs 2-3, in the same window, with a known disturbance on CPU 2 (a SCHED_FIFO thread woken 40
 // times by its own timer and 40 times from CPU 0) and CPU 3 left quiet. One boot
-// (test/vm/osnoise-compare.sh). Compared in osnoise's sampled time only; the class mapping, the
-// sample bounds and the tolerances: docs/osnoise-comparison.md. Never skipped.
+// per kernel (test/vm/osnoise-compare.sh). Compared in osnoise's sampled time only; the class
+// mapping, the sample bounds and the tolerances: docs/osnoise-comparison.md. Never skipped.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,58 +15,66 @@ import { compare, formatTable, loadRun, TOLERANCE } from './osnoise-compare.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, '..', '..');
-const out = mkdtempSync(join(tmpdir(), 'iw-osnoise-'));
 const TIMER_WAKES = 40;
 const REMOTE_WAKES = 40;
 
-let failed = false;
-let stdout = '';
-let stderr = '';
-let code: number | null = null;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-let result: any;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-let run: any;
+// the PREEMPT_RT kernels of test/vm/run; both have the osnoise and timerlat tracers
+const KERNELS = [
+  { kernel: 'rt', title: '6.1 PREEMPT_RT', release: /^6\.1\.0-\d+-rt-amd64$/ },
+  { kernel: '6.12-rt', title: '6.12 PREEMPT_RT', release: /^6\.12\.\d+\+deb12-rt-amd64$/ },
+];
 
-beforeAll(async () => {
-  // the disturber is built here (a second or two) rather than under emulation in the guest
-  const cc = spawnSync('gcc', ['-O2', '-Wall', '-pthread', '-o', join(out, 'osnoise-disturb'), join(here, 'osnoise-disturb.c'), '-lrt'], { encoding: 'utf8' });
-  if (cc.status !== 0) throw new Error(`building test/vm/osnoise-disturb.c failed: ${cc.stderr}`);
-  const args = ['--kernel', 'rt', '--timeout', '540', '--out', out, '--', 'test/vm/osnoise-compare.sh', '--out', '/tmp/vm-out', '--collect-only'];
-  args.push('--disturber', '/tmp/vm-out/osnoise-disturb', '--timer-wakes', String(TIMER_WAKES), '--remote-wakes', String(REMOTE_WAKES));
-  await new Promise<void>((resolve, reject) => {
-    const p = spawn(join(here, 'run'), args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (c) => {
-      code = c;
-      // 0: agree, 1: disagree (judged below, check by check); anything else: the run itself failed
-      if (c !== 0 && c !== 1) reject(new Error(`osnoise comparison in the RT guest failed (exit ${c}):\n${stdout}\n${stderr}`));
-      else resolve();
+describe.each(KERNELS.map((k) => [k.title, k] as const))('osnoise (rtla) and isolwatch side by side on %s, CPU 2 disturbed, CPU 3 quiet', (_title, { kernel, release }) => {
+  let out = ''; // made in beforeAll: a block filtered out (-t) leaves no directory behind
+  let failed = false;
+  let stdout = '';
+  let stderr = '';
+  let code: number | null = null;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let result: any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  let run: any;
+
+  beforeAll(async () => {
+    out = mkdtempSync(join(tmpdir(), `iw-osnoise-${kernel}-`));
+    // the disturber is built here (a second or two) rather than under emulation in the guest
+    const cc = spawnSync('gcc', ['-O2', '-Wall', '-pthread', '-o', join(out, 'osnoise-disturb'), join(here, 'osnoise-disturb.c'), '-lrt'], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`building test/vm/osnoise-disturb.c failed: ${cc.stderr}`);
+    const args = ['--kernel', kernel, '--timeout', '540', '--out', out, '--', 'test/vm/osnoise-compare.sh', '--out', '/tmp/vm-out', '--collect-only'];
+    args.push('--disturber', '/tmp/vm-out/osnoise-disturb', '--timer-wakes', String(TIMER_WAKES), '--remote-wakes', String(REMOTE_WAKES));
+    await new Promise<void>((resolve, reject) => {
+      const p = spawn(join(here, 'run'), args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+      p.stdout.on('data', (d) => (stdout += d));
+      p.stderr.on('data', (d) => (stderr += d));
+      p.on('error', reject);
+      p.on('close', (c) => {
+        code = c;
+        // 0: agree, 1: disagree (judged below, check by check); anything else: the run itself failed
+        if (c !== 0 && c !== 1) reject(new Error(`osnoise comparison in the ${kernel} guest failed (exit ${c}):\n${stdout}\n${stderr}`));
+        else resolve();
+      });
     });
+    run = loadRun(out);
+    result = compare(run);
+    // eslint-disable-next-line no-console
+    console.log(formatTable(result));
+  }, 600_000);
+
+  // the raw files stay for a look when a check failed (the path is printed), else they go
+  afterEach((ctx) => {
+    if (ctx.task.result?.state === 'fail') failed = true;
   });
-  run = loadRun(out);
-  result = compare(run);
-  // eslint-disable-next-line no-console
-  console.log(formatTable(result));
-}, 600_000);
+  afterAll(() => {
+    if (!out) return;
+    if (failed) process.stderr.write(`osnoise comparison (${kernel}): raw files kept in ${out}\n`);
+    else rmSync(out, { recursive: true, force: true });
+  });
 
-// the raw files stay for a look when a check failed (the path is printed), else they go
-afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') failed = true;
-});
-afterAll(() => {
-  if (failed) process.stderr.write(`osnoise comparison: raw files kept in ${out}\n`);
-  else rmSync(out, { recursive: true, force: true });
-});
+  const check = (cpu: number, name: string) => result.checks.find((c: { cpu: number; check: string }) => c.cpu === cpu && c.check === name);
 
-const check = (cpu: number, name: string) => result.checks.find((c: { cpu: number; check: string }) => c.cpu === cpu && c.check === name);
-
-describe('osnoise (rtla) and isolwatch side by side on 6.1 PREEMPT_RT, CPU 2 disturbed, CPU 3 quiet', () => {
   it('isolwatch loads and attaches on the RT kernel; the tracer ran its workload on both CPUs', () => {
     expect(code === 0 || code === 1).toBe(true);
-    expect(result.kernel).toMatch(/^6\.1\..*-rt-/);
+    expect(result.kernel).toMatch(release);
     expect(result.probes.attached).toEqual(expect.arrayContaining(['sched_switch', 'local_timer_entry', 'reschedule_entry', 'irq_handler_entry', 'softirq_entry']));
     expect(Object.keys(result.cpus).sort()).toEqual(['2', '3']);
     expect(result.checks.filter((c: { check: string }) => c.check === 'input')).toEqual([]);
