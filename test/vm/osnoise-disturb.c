@@ -17,7 +17,7 @@
  * blocked, not spinning, so it never competes with the osnoise thread for the CPU.
  *
  * Protocol (test/workloads/README.md): "ready pid= tid= cpu= ..." -> "go" on stdin (or
- * --no-wait) -> the wake-ups -> "done timer_wakes=N remote_wakes=M" -> EOF on
+ * --no-wait) -> the wake-ups -> "done timer_wakes=N remote_wakes=M remote_unslept=K" -> EOF on
  * stdin -> exit 0. Until "go" the worker waits blocked in FUTEX_WAIT (not spinning: it is
  * a real-time thread on the CPU that osnoise measures).
  */
@@ -32,6 +32,8 @@ static const char usage[] =
 static long cpu = -1, timer_wakes = 0, remote_wakes = 0, interval_ms = 50, waker_cpu = -1, prio = 20;
 static atomic_int go_word, wake_word, armed, finished, worker_tid;
 static long timer_done, remote_done;
+/* remote wake-ups that found the worker not asleep in FUTEX_WAIT (FUTEX_WAKE woke nobody): no switch, no IPI */
+static long remote_unslept;
 
 static long futex(atomic_int *uaddr, int op, int val)
 {
@@ -87,7 +89,12 @@ static void *waker(void *arg)
 			futex(&armed, FUTEX_WAIT_PRIVATE, a);
 		wl_sleep_ns((uint64_t)interval_ms * 1000000ull);
 		atomic_fetch_add_explicit(&wake_word, 1, memory_order_release);
-		futex(&wake_word, FUTEX_WAKE_PRIVATE, 1);
+		/*
+		 * 0 woken: the worker had not blocked yet (a stalled guest vCPU can hold it past the
+		 * interval); it sees the new word and goes on without sleeping: no wake-up happened
+		 */
+		if (futex(&wake_word, FUTEX_WAKE_PRIVATE, 1) == 0)
+			remote_unslept++;
 	}
 	return NULL;
 }
@@ -176,7 +183,7 @@ int main(int argc, char **argv)
 	wait_word_changes(&finished, 0);
 	pthread_join(wt, NULL);
 	pthread_join(kt, NULL);
-	printf("done timer_wakes=%ld remote_wakes=%ld\n", timer_done, remote_done);
+	printf("done timer_wakes=%ld remote_wakes=%ld remote_unslept=%ld\n", timer_done, remote_done, remote_unslept);
 	if (c.linger_ms >= 0)
 		wl_sleep_ns((uint64_t)c.linger_ms * 1000000ull);
 	else

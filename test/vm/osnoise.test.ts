@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Kernel, vmKernels } from './kernels.js';
 // a plain ES module with JSDoc types: it also runs inside the guest, without a build step
 import { compare, formatTable, loadRun, TOLERANCE } from './osnoise-compare.mjs';
 
@@ -24,7 +25,7 @@ const KERNELS = [
   { kernel: '6.12-rt', title: '6.12 PREEMPT_RT', release: /^6\.12\.\d+\+deb12-rt-amd64$/ },
 ];
 
-describe.each(KERNELS.map((k) => [k.title, k] as const))('osnoise (rtla) and isolwatch side by side on %s, CPU 2 disturbed, CPU 3 quiet', (_title, { kernel, release }) => {
+describe.each(KERNELS.filter((k) => vmKernels().includes(k.kernel as Kernel)).map((k) => [k.title, k] as const))('osnoise (rtla) and isolwatch side by side on %s, CPU 2 disturbed, CPU 3 quiet', (_title, { kernel, release }) => {
   let out = ''; // made in beforeAll: a block filtered out (-t) leaves no directory behind
   let failed = false;
   let stdout = '';
@@ -91,8 +92,12 @@ describe.each(KERNELS.map((k) => [k.title, k] as const))('osnoise (rtla) and iso
     const c = result.cpus['2'].caused;
     // the kernel woke the thread once per wake-up plus the one that released it ("go"), all of
     // them inside the compared window (a run after RT throttling or a lock wait is no wake-up;
-    // a sleep whose timer fired before the thread blocked ends without one)
-    expect(c.kernel_disturber_wakeups + c.disturber_timer_wakes_while_running).toBe(TIMER_WAKES + REMOTE_WAKES + 1);
+    // a sleep whose timer fired before the thread blocked ends without one, and so does a remote
+    // wake-up whose FUTEX_WAKE found the thread not yet asleep: the disturber counts those, seen
+    // once in 10 runs when a stalled guest vCPU held the thread past the waker's 50 ms)
+    const unslept = Number(run.disturb.remote_unslept);
+    expect(Number.isInteger(unslept), `no remote_unslept in ${JSON.stringify(run.disturb)}`).toBe(true);
+    expect(c.kernel_disturber_wakeups + c.disturber_timer_wakes_while_running + unslept).toBe(TIMER_WAKES + REMOTE_WAKES + 1);
     // osnoise counted exactly the runs in its sampled time
     expect(c.osnoise_disturber_runs).toBe(c.kernel_disturber_runs_sampled);
     // its own sleep timer: one local-timer interrupt with hrtimer_wakeup per timer wake-up
