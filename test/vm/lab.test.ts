@@ -4,6 +4,7 @@
 // independent tool (bpftrace) — that a syscall-free spinner on CPU 3 sees no timer tick.
 // Never skipped: a machine that cannot boot the guest fails here, loudly.
 import { describe, it, expect, beforeAll } from 'vitest';
+import { vmKernels } from './kernels.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -73,7 +74,7 @@ describe('quiet-CPU lab (test/vm/run)', () => {
 
   beforeAll(() => {
     // every kernel the vm tests boot is fetched here once (a fresh clone has none cached)
-    for (const kernel of ['generic', 'rt', '6.12', '6.12-rt']) {
+    for (const kernel of new Set(['generic', 'rt', ...vmKernels()])) {
       const r = spawnSync(runner, ['--prepare', '--kernel', kernel], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`test/vm/run --prepare --kernel ${kernel} failed (${r.status}):\n${r.stdout}${r.stderr}`);
     }
