@@ -89,7 +89,7 @@ BEGIN { printf("ready\\n"); }`,
   );
   kids.push(bt.child);
   const iwOut = join(dir, 'isolwatch.ndjson');
-  const iw = spawn('node', [CLI, 'watch', '--pid', String(pid), '--cpus', String(cpu), '--json'], { stdio: ['ignore', openSync(iwOut, 'w'), 'inherit'] });
+  const iw = spawn('node', [CLI, 'watch', '--pid', String(pid), '--cpus', String(cpu), '--json', '--records', 'all'], { stdio: ['ignore', openSync(iwOut, 'w'), 'inherit'] });
   kids.push(iw);
   for (let i = 0; !readFileSync(iwOut, 'utf8').includes('"type":"start"'); i++) {
     if (iw.exitCode !== null || i > 600) throw new Error(`isolwatch did not start (exit ${iw.exitCode})`);
@@ -154,7 +154,7 @@ BEGIN { printf("ready\\n"); }`,
   const win = (truth.close_ns - truth.open_ns) / 1e9;
   const body = [
     machineLines(machine(), commandLine()),
-    `- window ${win.toFixed(1)} s on CPU ${cpu}: \`build/bench/stallspin ${cpu} ${duration} ${rate} ${threshold} GAPS\` (vDSO clock loop, gaps > ${threshold} ns recorded; ${truth.syscalls.toLocaleString('en')} getppid() calls made, exactly counted); \`isolwatch watch --pid P --cpus ${cpu} --json\` (default probes for --pid: syscalls on); bpftrace gated by the spinner's marker syscalls; \`perf stat -p P\` from before the window to after it`,
+    `- window ${win.toFixed(1)} s on CPU ${cpu}: \`build/bench/stallspin ${cpu} ${duration} ${rate} ${threshold} GAPS\` (vDSO clock loop, gaps > ${threshold} ns recorded; ${truth.syscalls.toLocaleString('en')} getppid() calls made, exactly counted); \`isolwatch watch --pid P --cpus ${cpu} --json --records all\` (every record: the counts and the stall coverage are per record; default probes for --pid: syscalls on); bpftrace gated by the spinner's marker syscalls; \`perf stat -p P\` from before the window to after it`,
     `- isolwatch: ${inWin.length.toLocaleString('en')} interruption records in the window; lost events (whole run): ${summary?.lost_events ?? 'n/a'}; kernel counters for CPU ${cpu} (whole run): ${JSON.stringify(summary?.kernel_counts?.[String(cpu)] ?? {})}`,
     `- host steal time on CPU ${cpu} during the run: ${stealS.toFixed(1)} s (/proc/stat): a vCPU the hypervisor deschedules stalls the spinner with no kernel entry in the guest, which no in-guest tracer can see`,
     '',
