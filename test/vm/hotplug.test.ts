@@ -7,15 +7,12 @@
 // item refresh_vm_stats 9 times on CPU 2 and 6 times on CPU 3, and the
 // kernel's aggregate totals say exactly that. run fails naming CPU 3 and how
 // long it was offline. Never skipped.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bootGuest } from './guest.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '..', '..');
 
 interface Row {
   cpu: number;
@@ -36,21 +33,7 @@ describe('CPU hotplug of a watched CPU (6.1 guest, CPU 3 offline and back)', () 
   const why = () => `steps:\n${read('steps')}\nwatch.err:\n${read('watch.err')}`;
 
   beforeAll(async () => {
-    exits = await new Promise((resolve, reject) => {
-      const p = spawn(join(here, 'run'), ['--timeout', '600', '--out', out, '--', 'test/vm/hotplug-case.sh'], {
-        cwd: repo,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      p.stdout.on('data', (d) => (stdout += d));
-      p.stderr.on('data', (d) => (stderr += d));
-      p.on('error', reject);
-      p.on('close', (code) => {
-        if (code !== 0 && code !== 1) reject(new Error(`guest failed (${code}):\n${stdout}\n${stderr}`));
-        else resolve(Object.fromEntries([...stdout.matchAll(/^(\S+) exit=(\d+)$/gm)].map((m) => [m[1], Number(m[2])])));
-      });
-    });
+    exits = await bootGuest('generic', out, 600, ['test/vm/hotplug-case.sh']);
   }, 660_000);
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 

@@ -8,16 +8,13 @@
 // On 6.1 the IPI senders come from the kprobe fallback, on 6.12 from the
 // csd_queue_cpu/ipi_send_* tracepoints. The cases are in guest-cases.sh (one
 // boot per kernel). Never skipped.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { bootGuest } from './guest.js';
 import { vmKernels } from './kernels.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const repo = join(here, '..', '..');
 
 interface Boot {
   out: string;
@@ -26,24 +23,9 @@ interface Boot {
 
 type Kernel = 'generic' | 'rt' | '6.12' | '6.12-rt';
 
-function boot(kernel: Kernel, cases: string[]): Promise<Boot> {
+async function boot(kernel: Kernel, cases: string[]): Promise<Boot> {
   const out = mkdtempSync(join(tmpdir(), `iw-guest-${kernel}-`));
-  return new Promise((resolve, reject) => {
-    const p = spawn(join(here, 'run'), ['--kernel', kernel, '--timeout', '900', '--out', out, '--', 'test/vm/guest-cases.sh', ...cases], {
-      cwd: repo,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('error', reject);
-    p.on('close', (code) => {
-      const exits = Object.fromEntries([...stdout.matchAll(/^(\S+) exit=(\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
-      if (code !== 0) reject(new Error(`${kernel} guest failed (${code}):\n${stdout}\n${stderr}`));
-      else resolve({ out, exits });
-    });
-  });
+  return { out, exits: await bootGuest(kernel, out, 900, ['test/vm/guest-cases.sh', ...cases]) };
 }
 
 const read = (b: Boot, f: string) => readFileSync(join(b.out, f), 'utf8');
