@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { InterruptionRecord, SummaryRecord } from '../../src/types.js';
+import type { InterruptionRecord, OutputRecord, SummaryRecord } from '../../src/types.js';
 import { CLI, countOf, interruptions, requireRoot, startBpftrace, startWatch, startWorkload, totals, type Workload } from './harness.js';
 
 let dir: string;
@@ -54,17 +54,46 @@ interface Outcome {
   stderr: string;
 }
 
+/**
+ * A step of runSigcheck with its own limit: one run stalled once in CI past the test's 60 s
+ * without saying where; now a stalled step fails naming itself, with what isolwatch said so far.
+ */
+async function within<T>(label: string, ms: number, p: Promise<T>, diag: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`sigcheck run: ${label} did not finish within ${ms} ms\n${diag()}`)), ms)));
+  try {
+    return await Promise.race([p, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function runSigcheck(policyFile: string, extraWorkload: string[] = [], enforce = true): Promise<Outcome> {
-  const wl: Workload = await startWorkload('sigcheck', ['--cpu', '1', '--count', String(N), '--interval-us', String(INTERVAL_US), ...extraWorkload]);
+  const wl: Workload = await within('the workload starting', 20_000, startWorkload('sigcheck', ['--cpu', '1', '--count', String(N), '--interval-us', String(INTERVAL_US), ...extraWorkload]), () => '');
   const pid = wl.ready.pid;
   const w = startWatch(['--pid', pid, '--cpus', '1', '--policy', policyFile, ...(enforce ? ['--enforce'] : [])]);
-  await w.ready;
-  const bt = await startBpftrace('tracepoint:irq_vectors:irq_work_entry /cpu == 1/ { printf("irq_work %llu\\n", nsecs); }');
-  const doneLine = await wl.go();
-  await new Promise((r) => setTimeout(r, 300)); // the last records reach the ring buffer's consumer
-  const irqWorkNs = [...(await bt.stop()).matchAll(/^irq_work (\d+)$/gm)].map((m) => Number(m[1]));
-  const { code, records, stderr } = await w.stop();
-  await wl.finish();
+  const diag = () =>
+    `isolwatch: ${w.records.length} records so far, exit ${w.proc.exitCode}, stderr:\n${w.stderr()}\n` +
+    // where the bpftrace processes are in the kernel (one did not end on SIGINT in CI)
+    execFileSync('sh', ['-c', 'for p in $(pgrep -x bpftrace); do echo "bpftrace $p $(cat /proc/$p/wchan) $(grep State /proc/$p/status)"; for t in /proc/$p/task/*; do echo " task $t: $(cat $t/wchan)"; cat $t/stack; done; done'], { encoding: 'utf8' });
+  try {
+    await within('isolwatch attaching', 30_000, w.ready, diag);
+    const bt = await startBpftrace('tracepoint:irq_vectors:irq_work_entry /cpu == 1/ { printf("irq_work %llu\\n", nsecs); }', 30_000);
+    // N getppid calls 200 ms apart: 2.2 s
+    const doneLine = await within('the workload\'s window (10 signalled getppid calls)', 20_000, wl.go(), diag);
+    await new Promise((r) => setTimeout(r, 300)); // the last records reach the ring buffer's consumer
+    const irqWorkNs = [...(await within('bpftrace stopping', 15_000, bt.stop(), diag)).matchAll(/^irq_work (\d+)$/gm)].map((m) => Number(m[1]));
+    const { code, records, stderr } = await within('isolwatch stopping (SIGINT)', 20_000, w.stop(), diag);
+    await within('the workload exiting', 10_000, wl.finish(), diag);
+    return finishOutcome(wl, doneLine, irqWorkNs, code, records, stderr);
+  } catch (e) {
+    if (w.proc.exitCode === null) w.proc.kill('SIGKILL');
+    void wl.finish();
+    throw e;
+  }
+}
+
+function finishOutcome(wl: Workload, doneLine: Record<string, string>, irqWorkNs: number[], code: number | null, records: OutputRecord[], stderr: string): Outcome {
   const summary = records.find((r) => r.type === 'summary');
   const lost = summary?.type === 'summary' ? summary.lost_events : -1;
   // a policy gets every record (--records all) and the kernel counts what the ring could not hold:
@@ -84,7 +113,8 @@ function expectCount(_o: Outcome, got: unknown[], n: number): void {
 }
 const syscalls = (o: Outcome, kind?: string) => o.worker.filter((r) => r.class === 'syscall' && (kind === undefined || r.kind === kind));
 
-describe('in-kernel signals (real BPF, real process, the CLI path)', () => {
+// each sigcheck run's steps have their own limits (runSigcheck): 145 s at most in all
+describe('in-kernel signals (real BPF, real process, the CLI path)', { timeout: 150_000 }, () => {
   it('every in-kernel SIGUSR1 is handled before the instruction after the syscall that earned it', async () => {
     const o = await runSigcheck(policy('inkernel', `name: SIGUSR1, mode: in-kernel, cooldown: ${COOLDOWN}`));
     expect(o.code, o.stderr).toBe(0);

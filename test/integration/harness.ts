@@ -63,6 +63,8 @@ export interface Watcher {
   ready: Promise<void>;
   stop(): Promise<{ code: number | null; records: OutputRecord[]; stderr: string }>;
   proc: ChildProcess;
+  /** what it printed on stderr so far */
+  stderr(): string;
 }
 
 /** Starts `isolwatch watch --json ...` and resolves ready once the start record (= attached) arrives. */
@@ -86,6 +88,7 @@ export function startWatch(args: string[]): Watcher {
     records,
     ready,
     proc,
+    stderr: () => stderr,
     async stop() {
       await new Promise((r) => setTimeout(r, 400)); // one more drain period
       proc.kill('SIGINT');
@@ -184,8 +187,17 @@ export async function startBpftrace(script: string, timeoutMs = 60_000): Promise
   return {
     out: () => out,
     async stop() {
-      if (proc.exitCode === null) proc.kill('SIGINT');
-      await exited;
+      // SIGINT again every 500 ms until it ends: a SIGINT that lands between bpftrace's check of
+      // its exit flag and its wait for events is only acted on at the next event, and a script
+      // whose events have stopped (irq_work on an idle CPU) then waits forever (seen in CI: 60 s,
+      // bpftrace in epoll_wait with the signal caught)
+      const again = setInterval(() => proc.exitCode === null && proc.kill('SIGINT'), 500);
+      try {
+        if (proc.exitCode === null) proc.kill('SIGINT');
+        await exited;
+      } finally {
+        clearInterval(again);
+      }
       return out;
     },
   };
