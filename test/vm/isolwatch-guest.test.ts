@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootGuest } from './guest.js';
-import { vmKernels } from './kernels.js';
+import { type Kernel, vmKernels } from './kernels.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 
@@ -20,8 +20,6 @@ interface Boot {
   out: string;
   exits: Record<string, number>;
 }
-
-type Kernel = 'generic' | 'rt' | '6.12' | '6.12-rt';
 
 async function boot(kernel: Kernel, cases: string[]): Promise<Boot> {
   const out = mkdtempSync(join(tmpdir(), `iw-guest-${kernel}-`));

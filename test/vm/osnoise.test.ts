@@ -20,12 +20,12 @@ const TIMER_WAKES = 40;
 const REMOTE_WAKES = 40;
 
 // the PREEMPT_RT kernels of test/vm/run; both have the osnoise and timerlat tracers
-const KERNELS = [
+const KERNELS: { kernel: Kernel; title: string; release: RegExp }[] = [
   { kernel: 'rt', title: '6.1 PREEMPT_RT', release: /^6\.1\.0-\d+-rt-amd64$/ },
   { kernel: '6.12-rt', title: '6.12 PREEMPT_RT', release: /^6\.12\.\d+\+deb12-rt-amd64$/ },
 ];
 
-describe.each(KERNELS.filter((k) => vmKernels().includes(k.kernel as Kernel)).map((k) => [k.title, k] as const))('osnoise (rtla) and isolwatch side by side on %s, CPU 2 disturbed, CPU 3 quiet', (_title, { kernel, release }) => {
+describe.each(KERNELS.filter((k) => vmKernels().includes(k.kernel)).map((k) => [k.title, k] as const))('osnoise (rtla) and isolwatch side by side on %s, CPU 2 disturbed, CPU 3 quiet', (_title, { kernel, release }) => {
   let out = ''; // made in beforeAll: a block filtered out (-t) leaves no directory behind
   let failed = false;
   let stdout = '';
