@@ -524,6 +524,8 @@ export function compare({ events, samples, rtla, records, cpus, disturbCpu, tole
       thread_window: { start_ns: w.start, end_ns: w.end },
       samples: sam.length,
       sampled_s: sam.reduce((t, s) => t + s.sampledTo - s.from, 0) / 1e9,
+      // each sample's sampled time (what the counts compare), in the trace clock
+      sampled: sam.map((s) => ({ start_ns: s.from, end_ns: s.sampledTo })),
       rtla: rt ?? null,
       // the whole event stream while the workload ran: what rtla's summary counts too
       osnoise_all: { irq: evThread('irq_noise'), thread: evThread('thread_noise'), nmi: evThread('nmi_noise'), softirq: evThread('softirq_noise') },

@@ -146,14 +146,16 @@ describe.each(KERNELS.filter((k) => vmKernels().includes(k.kernel)).map((k) => [
     expect(drop.size).toBeGreaterThanOrEqual(40);
     const missing = compare({ ...run, records: run.records.filter((r: never) => !drop.has(r)) });
     expect(missing.checks.find((c: { cpu: number; check: string }) => c.cpu === 2 && c.check === 'irq').ok).toBe(false);
-    // records on the quiet CPU 3, spread over its window: 2 are more than osnoise's sampled time
-    // allows isolwatch alone to see; 40 make it noisy
-    const w3 = result.cpus['3'].window;
+    // records on the quiet CPU 3, in the middle of its samples' sampled time (spread evenly over
+    // the window, some fell between two samples, where nothing is compared, and the check rightly
+    // passed): 2 are more than osnoise's sampled time allows isolwatch alone to see; 40 make it noisy
+    const s3: { start_ns: number; end_ns: number }[] = result.cpus['3'].sampled;
+    expect(s3.length).toBeGreaterThan(0);
     const fake = (n: number) =>
       Array.from({ length: n }, (_, i) => ({
         type: 'interruption',
         cpu: 3,
-        ts_ns: w3.start_ns + ((i + 1) * (w3.end_ns - w3.start_ns)) / (n + 2),
+        ts_ns: Math.round((s3[i % s3.length].start_ns + s3[i % s3.length].end_ns) / 2) + Math.floor(i / s3.length) * 1000,
         duration_ns: 1000,
         class: 'ipi',
         kind: 'reschedule',
