@@ -37,7 +37,11 @@ export class RetiredAggregates {
 
   constructor(private readonly alive: (tid: number) => boolean = threadAlive) {}
 
-  /** The keys whose victim or sending task has exited: they cannot count any more. */
+  /**
+   * The keys whose victim or sender's task has exited: they cannot count any more. A sender in
+   * interrupt context (hardirq, softirq, NMI) is keyed by the task it interrupted too, so its
+   * keys freeze when that task exits, whoever the victim is.
+   */
   frozen(aggs: readonly RawAggregate[]): RawAggKey[] {
     const seen = new Map<number, boolean>();
     const gone = (tid: number) => {
@@ -50,8 +54,7 @@ export class RetiredAggregates {
       .filter((a) => {
         const k = a.key;
         if (k.flags & IW.IW_AGG_F_OVERFLOW) return false;
-        const senderTask = k.cause_ctx === IW.IW_CTX_TASK || k.cause_ctx === IW.IW_CTX_SELF;
-        return gone(k.victim_tid) || (senderTask && gone(k.cause_tid));
+        return gone(k.victim_tid) || gone(k.cause_tid);
       })
       .map((a) => a.key);
   }

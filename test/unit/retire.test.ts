@@ -66,11 +66,23 @@ describe('retired aggregates', () => {
   const deadVictim = agg({ victim_pid: 200, victim_tid: 201, cause_ctx: IW.IW_CTX_NONE }, 3, 'short-lived');
   const noTask = agg({ victim_pid: 0, victim_tid: 0, cause_ctx: IW.IW_CTX_NONE }, 2, 'swapper/1');
   const overflow = agg({ flags: IW.IW_AGG_F_OVERFLOW }, 9, '');
+  // an IPI sent from softirq context on CPU 0 is keyed by the task the softirq interrupted there
+  // (seen in CI: an RCU/timer softirq ran over the membarrier sender, which then exited, while the
+  // victim lived on; the key stayed in the kernel's table)
+  const softirqOverDead = agg({ victim_pid: 100, victim_tid: 100, cause_ctx: IW.IW_CTX_SOFTIRQ, cause_pid: 800, cause_tid: 802 }, 1, 'spin', 'membarrier');
+  const hardirqOverLive = agg({ victim_pid: 100, victim_tid: 100, cause_ctx: IW.IW_CTX_HARDIRQ, cause_pid: 500, cause_tid: 500 }, 1, 'spin', 'membarrier');
+  const softirqOverIdle = agg({ victim_pid: 100, victim_tid: 100, cause_ctx: IW.IW_CTX_SOFTIRQ, cause_pid: 0, cause_tid: 0 }, 4, 'spin', 'swapper/0');
 
   it('takes the keys whose victim or sending task has exited; never an overflow key, never task 0', () => {
     const r = new RetiredAggregates((tid) => alive.has(tid));
     const frozen = r.frozen([live, deadSender, deadSender2, deadVictim, noTask, overflow]).map(aggKeyId);
     expect(frozen.sort()).toEqual([deadSender, deadSender2, deadVictim].map((a) => aggKeyId(a.key)).sort());
+  });
+
+  it('a sender in interrupt context: its key freezes when the task it interrupted has exited', () => {
+    const r = new RetiredAggregates((tid) => alive.has(tid));
+    const frozen = r.frozen([live, softirqOverDead, hardirqOverLive, softirqOverIdle]).map(aggKeyId);
+    expect(frozen).toEqual([aggKeyId(softirqOverDead.key)]);
   });
 
   it('keeps every count: live + retired is what the table held; merged by name, without ids', () => {
