@@ -1,11 +1,11 @@
 // The CLI contract end to end as root: exit codes, error messages, `run`
 // reports, and nothing left attached afterwards.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, CLI, requireRoot, runAsUser } from './harness.js';
+import { scratchDir } from '../helpers/scratch.js';
 
 const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
 
@@ -15,6 +15,12 @@ const ourPrograms = () =>
   ).length;
 
 beforeAll(() => requireRoot());
+const scratch = scratchDir('iw-cli-');
+/** a directory of its own for one test's files */
+const testDir = (name: string) => {
+  mkdirSync(scratch(name));
+  return scratch(name);
+};
 
 describe('isolwatch CLI as root', () => {
   it('usage errors exit 2 and say what to do', () => {
@@ -27,7 +33,7 @@ describe('isolwatch CLI as root', () => {
   });
 
   it('a malformed policy exits 2 with file:line:col', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iw-cli-'));
+    const dir = testDir('bad-policy');
     const f = join(dir, 'bad.yaml');
     writeFileSync(f, 'version: 1\nname: bad\nrules:\n  - name: r\n    match:\n      class: ipis\n    actions: [log]\n');
     const r = cli(['watch', '--cpus', '1', '--duration', '1', '--json', '--policy', f]);
@@ -42,7 +48,7 @@ describe('isolwatch CLI as root', () => {
   });
 
   it('run judges the declared command: its own syscalls fail the syscall budget, reports are written', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iw-run-'));
+    const dir = testDir('run-self');
     const junit = join(dir, 'j.xml');
     const report = join(dir, 'r.ndjson');
     const summary = join(dir, 's.md');
@@ -66,7 +72,7 @@ describe('isolwatch CLI as root', () => {
   });
 
   it('run with a failing command exits 1 and reports its status', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'iw-run-'));
+    const dir = testDir('run-failing');
     const report = join(dir, 'r.ndjson');
     const r = cli(['run', '--cpus', '1', '--warmup', '0', '--budget', 'total=100000', '--allow-self', '--report', report, '--', 'sh', '-c', 'exit 3']);
     expect(r.status).toBe(1);

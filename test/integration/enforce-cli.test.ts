@@ -3,18 +3,14 @@
 // --enforce, strict killing and saying why, a cause in another process, and
 // exit codes (DESIGN.md: 0 clean, 1 failed, 2 usage/configuration).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ActionRecord, InterruptionRecord, OutputRecord, SummaryRecord } from '../../src/types.js';
 import { BIN, CLI, interruptions, requireRoot, Sigcount, startWatch } from './harness.js';
+import { scratchDir } from '../helpers/scratch.js';
 
-let dir: string;
-beforeAll(() => {
-  requireRoot();
-  dir = mkdtempSync(join(tmpdir(), 'iw-enforce-cli-'));
-});
+const dir = scratchDir('iw-enforce-cli-');
+beforeAll(requireRoot);
 
 afterEach(Sigcount.killStarted);
 
@@ -92,7 +88,7 @@ describe('policies through the CLI', () => {
   });
 
   it('strict.yaml --enforce (run --report): the command dies of SIGKILL, exit 1, the NDJSON report says why', async () => {
-    const report = join(dir, 'strict.ndjson');
+    const report = dir('strict.ndjson');
     const r = await cli(['run', '--cpus', '1', '--policy', 'policies/strict.yaml', '--enforce', '--warmup', '0.3', '--report', report, '--', BIN('sigcount'), 'spin']);
     expect(r.code, r.stderr).toBe(1);
     const recs = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as OutputRecord);
@@ -114,7 +110,7 @@ describe('policies through the CLI', () => {
   });
 
   it("target: cause signals the sender in another process (global membarrier IPIs), never the victim", async () => {
-    const policy = join(dir, 'blame.yaml');
+    const policy = dir('blame.yaml');
     writeFileSync(
       policy,
       `name: blame
@@ -155,7 +151,7 @@ rules:
   });
 
   it('a malformed policy is a configuration error: exit 2 with file:line:col, for watch and run alike', async () => {
-    const bad = join(dir, 'bad.yaml');
+    const bad = dir('bad.yaml');
     writeFileSync(bad, 'rules:\n  - name: r\n    actions:\n      - signal: { name: SIGUSR1, mode: in-kernel }\n');
     for (const args of [
       ['watch', '--cpus', '1', '--duration', '1', '--policy', bad, '--enforce'],

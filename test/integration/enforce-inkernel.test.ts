@@ -5,21 +5,17 @@
 // signal (bpf_send_signal_thread at sys_enter) the handler must have run before
 // that instruction for every signal the kernel side sent.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { InterruptionRecord, OutputRecord, SummaryRecord } from '../../src/types.js';
 import { CLI, countOf, interruptions, requireRoot, startBpftrace, startWatch, startWorkload, totals, type Workload } from './harness.js';
+import { scratchDir } from '../helpers/scratch.js';
 
-let dir: string;
-beforeAll(() => {
-  requireRoot();
-  dir = mkdtempSync(join(tmpdir(), 'iw-inkernel-'));
-});
+const dir = scratchDir('iw-inkernel-');
+beforeAll(requireRoot);
 
 function policy(name: string, signal: string): string {
-  const f = join(dir, `${name}.yaml`);
+  const f = dir(`${name}.yaml`);
   writeFileSync(
     f,
     `name: ${name}
@@ -206,7 +202,7 @@ describe('in-kernel signals (real BPF, real process, the CLI path)', { timeout: 
     const wl: Workload = await startWorkload('sigcheck', ['--cpu', '1', '--count', String(N), '--interval-us', String(INTERVAL_US)]);
     const pid = Number(wl.ready.pid);
     const tid = Number(wl.ready.tid);
-    const f = join(dir, 'kill-own.yaml');
+    const f = dir('kill-own.yaml');
     writeFileSync(f, 'scope:\n  processes:\n    - comm: sigcheck\nrules:\n  - name: own\n    match: { self: true }\n    actions:\n      - signal: { name: SIGKILL, mode: in-kernel }\n');
     const w = startWatch(['--pid', String(pid), '--cpus', '1', '--policy', f, '--enforce']);
     await w.ready;
@@ -227,16 +223,16 @@ describe('in-kernel signals (real BPF, real process, the CLI path)', { timeout: 
 
   it("a task's own exit is never signalled: run keeps the command's exit status under an in-kernel SIGKILL policy", async () => {
     // says ready, spins (no syscall, no fault after the warm-up) and then calls exit_group(3)
-    const src = join(dir, 'spinexit.c');
-    const bin = join(dir, 'spinexit');
+    const src = dir('spinexit.c');
+    const bin = dir('spinexit');
     writeFileSync(
       src,
       '#include <unistd.h>\nint main(void) { write(1, "ready\\n", 6); for (volatile unsigned long i = 0; i < 1500000000UL; i++); _exit(3); }\n',
     );
     execFileSync('gcc', ['-O1', '-o', bin, src]);
-    const f = join(dir, 'kill-syscalls.yaml');
+    const f = dir('kill-syscalls.yaml');
     writeFileSync(f, 'rules:\n  - name: own-syscalls\n    match: { class: syscall, self: true }\n    actions:\n      - signal: { name: SIGKILL, mode: in-kernel }\n');
-    const report = join(dir, 'spinexit.ndjson');
+    const report = dir('spinexit.ndjson');
     // the warm-up ends when the program says it is past its start-up syscalls (SIGUSR2 to run), not by a
     // timer: on a loaded machine exec and the dynamic loader can outlast any fixed warm-up
     const p = spawn(process.execPath, [CLI, 'run', '--cpus', '1', '--policy', f, '--enforce', '--warmup', '600', '--report', report, '--', bin], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -3,20 +3,19 @@
 // is reported and not judged.
 // Driven by test/vm/drive-run.mjs, the same driver the quiet-CPU guest uses.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BIN, CLI, requireRoot } from './harness.js';
+import { scratchDir } from '../helpers/scratch.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'iw-window-'));
+const dir = scratchDir('iw-window-');
 const drive = (name: string, runArgs: string[], cmd: string[]) =>
-  spawnSync(process.execPath, ['test/vm/drive-run.mjs', join(dir, `${name}.err`), '0.5', '--', ...runArgs, '--report', join(dir, `${name}.ndjson`), '--', ...cmd], {
+  spawnSync(process.execPath, ['test/vm/drive-run.mjs', dir(`${name}.err`), '0.5', '--', ...runArgs, '--report', dir(`${name}.ndjson`), '--', ...cmd], {
     encoding: 'utf8',
     timeout: 120_000,
   });
 const records = (name: string) =>
-  readFileSync(join(dir, `${name}.ndjson`), 'utf8')
+  readFileSync(dir(`${name}.ndjson`), 'utf8')
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l));
@@ -26,9 +25,9 @@ beforeAll(() => requireRoot());
 describe('run: the judged window', () => {
   it('SIGUSR2 ends the warm-up, SIGUSR1 the window: exactly the workload’s 500 syscalls are judged', () => {
     const r = drive('signals', ['--cpus', '1', '--warmup', '300'], [BIN('syscalls'), '--cpu', '1', '--count', '500', '--main-cpu', '0']);
-    expect(r.status, readFileSync(join(dir, 'signals.err'), 'utf8')).toBe(1);
+    expect(r.status, readFileSync(dir('signals.err'), 'utf8')).toBe(1);
     expect(r.stdout).toMatch(/^done calls=500 /m);
-    const err = readFileSync(join(dir, 'signals.err'), 'utf8');
+    const err = readFileSync(dir('signals.err'), 'utf8');
     expect(err).toContain('isolwatch run: warm-up over: judging CPU 1 until the command exits');
     expect(err).toContain('isolwatch run: judged window over');
     const recs = records('signals');
@@ -57,14 +56,14 @@ describe('run: the judged window', () => {
   it('--duration ends the window by time; the summary says which window was judged', () => {
     const r = drive('duration', ['--cpus', '1', '--warmup', '300', '--duration', '1'], [BIN('spin'), '--cpu', '1', '--seconds', '0', '--main-cpu', '0']);
     expect([0, 1]).toContain(r.status); // CPU 1 of this host is not quiet: the verdict is not the point here
-    const err = readFileSync(join(dir, 'duration.err'), 'utf8');
+    const err = readFileSync(dir('duration.err'), 'utf8');
     expect(err).toContain('judging CPU 1 for 1 s');
     const { judged } = records('duration').at(-1).verdict;
     expect(judged.to_ns - judged.from_ns).toBe(1e9);
   });
 
   it('--duration: a command that never exits is ended after the window (not a failure of the command)', () => {
-    const report = join(dir, 'forever.ndjson');
+    const report = dir('forever.ndjson');
     // sleep 600 never ends by itself within the test; the tick of this host's CPU 1 is allowed by the budget.
     // Had run waited for it, spawnSync's timeout would have killed run (status null).
     const r = spawnSync(process.execPath, [CLI, 'run', '--cpus', '1', '--warmup', '0.3', '--duration', '1', '--budget', 'stolen=10s', '--report', report, '--', 'sleep', '600'], { encoding: 'utf8', timeout: 60_000 });

@@ -8,11 +8,11 @@
 // On 6.1 the IPI senders come from the kprobe fallback, on 6.12 from the
 // csd_queue_cpu/ipi_send_* tracepoints. The cases are in guest-cases.sh (one
 // boot per kernel). Never skipped.
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bootGuest } from './guest.js';
 import { type Kernel, vmKernels } from './kernels.js';
+import { scratchDir } from '../helpers/scratch.js';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 
@@ -21,8 +21,7 @@ interface Boot {
   exits: Record<string, number>;
 }
 
-async function boot(kernel: Kernel, cases: string[]): Promise<Boot> {
-  const out = mkdtempSync(join(tmpdir(), `iw-guest-${kernel}-`));
+async function boot(kernel: Kernel, out: string, cases: string[]): Promise<Boot> {
   return { out, exits: await bootGuest(kernel, out, 900, ['test/vm/guest-cases.sh', ...cases]) };
 }
 
@@ -135,8 +134,9 @@ const KERNELS: GuestKernel[] = [
 
 describe.each(KERNELS.filter((k) => vmKernels().includes(k.kernel)).map((k) => [k.title, k] as const))('isolwatch run in the quiet-CPU guest, %s (CPU 3 nohz_full)', (_title, { kernel, release, senders, cases }) => {
   let b: Boot;
+  const out = scratchDir(`iw-guest-${kernel}-`);
   beforeAll(async () => {
-    b = await boot(kernel, cases);
+    b = await boot(kernel, out(), cases);
   }, 960_000);
 
   it(`loads the host-built CO-RE object; IPI senders come from the ${senders === 'kprobes' ? 'kprobe fallback' : 'csd_*/ipi_send_* tracepoints'}`, () => {
