@@ -126,10 +126,7 @@ const KERNELS: GuestKernel[] = [
   // the RT 6.1 run is kept short: the same object, the spin and one sender
   { kernel: 'rt', title: '6.1 PREEMPT_RT', release: /^6\.1\.0-\d+-rt-amd64$/, senders: 'kprobes', cases: ['quiet', 'membarrier'] },
   { kernel: '6.12', title: '6.12 generic', release: /^6\.12\.\d+\+deb12-amd64$/, senders: 'tracepoints', cases: ALL_CASES },
-  // stat_refresh left out on 6.12-rt: in the one run so far isolwatch counted 4 of the 5
-  // refresh_vm_stats on CPU 3 as work items; the first one sat in a local_timer record's chain
-  // (two records for one tick) while the kworker was preempted by rcuc/3. Not explained yet.
-  { kernel: '6.12-rt', title: '6.12 PREEMPT_RT', release: /^6\.12\.\d+\+deb12-rt-amd64$/, senders: 'tracepoints', cases: ALL_CASES.filter((c) => c !== 'stat_refresh') },
+  { kernel: '6.12-rt', title: '6.12 PREEMPT_RT', release: /^6\.12\.\d+\+deb12-rt-amd64$/, senders: 'tracepoints', cases: ALL_CASES },
 ];
 
 describe.each(KERNELS.filter((k) => vmKernels().includes(k.kernel)).map((k) => [k.title, k] as const))('isolwatch run in the quiet-CPU guest, %s (CPU 3 nohz_full)', (_title, { kernel, release, senders, cases }) => {

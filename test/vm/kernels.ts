@@ -3,9 +3,8 @@
 //
 // The 6.12 LTS kernels (6.12, 6.12-rt) boot and run every case, but are not in
 // the default set yet: on 6.12 generic the 20 s quiet spin took one local-timer
-// interrupt with no timer expiring in it in 2 of 3 runs (not explained), on
-// 6.12-rt isolwatch counted 4 of 5 refresh_vm_stats work items in one run, and
-// the two add ~15 minutes to the guest tier. Run them with
+// interrupt with no timer expiring in it in 3 of 15 runs (not explained; see
+// test/vm/README.md), and the two add ~15 minutes to the guest tier. Run them with
 //   ISOLWATCH_VM_KERNELS=generic,rt,6.12,6.12-rt npx vitest run test/vm
 export const ALL_KERNELS = ['generic', 'rt', '6.12', '6.12-rt'] as const;
 export type Kernel = (typeof ALL_KERNELS)[number];
