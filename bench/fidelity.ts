@@ -68,6 +68,14 @@ async function main(): Promise<void> {
   const pid = Number(/pid=(\d+)/.exec(spin.line)![1]);
   const tid = Number(/tid=(\d+)/.exec(spin.line)![1]);
   const T = `tid == ${tid}`;
+  // The window is the spinner's own [open, close] (clock reads right after its kill(MARK_OPEN, 0)
+  // returns and right before kill(MARK_CLOSE, 0)): bpftrace counts from the open marker's return
+  // to the close marker's entry, so neither marker syscall, nor what interrupts it, is counted.
+  // (Gated at the open marker's entry instead, bpftrace counted an irq_work that ran inside that
+  // syscall, before the window, in the 6.12 guest: nohz_full_kick_func.)
+  const SYS_KILL = 62; // x86_64
+  const MARK_OPEN = 3999981;
+  const MARK_CLOSE = 3999982;
   const bt = await startAndWait(
     'taskset',
     [
@@ -78,10 +86,10 @@ tracepoint:irq_vectors:reschedule_entry /@on && ${T}/ { @c["reschedule"] = count
 tracepoint:irq_vectors:irq_work_entry /@on && ${T}/ { @c["irq_work"] = count(); }
 tracepoint:irq:irq_handler_entry /@on && ${T}/ { @c["irq"] = count(); }
 tracepoint:irq:softirq_entry /@on && ${T}/ { @c["softirq"] = count(); }
-tracepoint:raw_syscalls:sys_enter /@on && ${T}/ { @c["syscall"] = count(); }
+tracepoint:raw_syscalls:sys_enter /${T}/ { if (args->id == ${SYS_KILL} && args->args[0] == ${MARK_CLOSE}) { @on = 0; } if (@on) { @c["syscall"] = count(); } if (args->id == ${SYS_KILL} && args->args[0] == ${MARK_OPEN}) { @opening = 1; } }
+tracepoint:raw_syscalls:sys_exit /${T} && @opening/ { @opening = 0; @on = 1; }
 tracepoint:exceptions:page_fault_user /@on && ${T}/ { @c["page_fault"] = count(); }
 tracepoint:sched:sched_switch /@on && args->prev_pid == ${tid}/ { @c["switched_out"] = count(); }
-tracepoint:syscalls:sys_enter_kill /${T} && args->sig == 0/ { if (args->pid == 3999981) { @on = 1; } if (args->pid == 3999982) { @on = 0; } }
 BEGIN { printf("ready\\n"); }`,
     ],
     /^ready$/,
@@ -154,7 +162,7 @@ BEGIN { printf("ready\\n"); }`,
   const win = (truth.close_ns - truth.open_ns) / 1e9;
   const body = [
     machineLines(machine(), commandLine()),
-    `- window ${win.toFixed(1)} s on CPU ${cpu}: \`build/bench/stallspin ${cpu} ${duration} ${rate} ${threshold} GAPS\` (vDSO clock loop, gaps > ${threshold} ns recorded; ${truth.syscalls.toLocaleString('en')} getppid() calls made, exactly counted); \`isolwatch watch --pid P --cpus ${cpu} --json --records all\` (every record: the counts and the stall coverage are per record; default probes for --pid: syscalls on); bpftrace gated by the spinner's marker syscalls; \`perf stat -p P\` from before the window to after it`,
+    `- window ${win.toFixed(1)} s on CPU ${cpu}: \`build/bench/stallspin ${cpu} ${duration} ${rate} ${threshold} GAPS\` (vDSO clock loop, gaps > ${threshold} ns recorded; ${truth.syscalls.toLocaleString('en')} getppid() calls made, exactly counted); \`isolwatch watch --pid P --cpus ${cpu} --json --records all\` (every record: the counts and the stall coverage are per record; default probes for --pid: syscalls on); bpftrace gated in the kernel from the return of the spinner's open-marker syscall to the entry of its close-marker syscall; \`perf stat -p P\` from before the window to after it`,
     `- isolwatch: ${inWin.length.toLocaleString('en')} interruption records in the window; lost events (whole run): ${summary?.lost_events ?? 'n/a'}; kernel counters for CPU ${cpu} (whole run): ${JSON.stringify(summary?.kernel_counts?.[String(cpu)] ?? {})}`,
     `- host steal time on CPU ${cpu} during the run: ${stealS.toFixed(1)} s (/proc/stat): a vCPU the hypervisor deschedules stalls the spinner with no kernel entry in the guest, which no in-guest tracer can see`,
     '',
