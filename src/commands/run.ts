@@ -4,7 +4,7 @@
 // CPUs, declare it isolated after the warm-up, judge the window, end CMD when
 // the window is over (unless --wait), write the reports, return the verdict's
 // exit code.
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import type { Command } from '../cli-args.js';
 import { EnvironmentError, UsageError } from '../errors.js';
 import { checkOutputFiles } from '../output/files.js';
@@ -69,9 +69,9 @@ export async function run(o: RunOptions): Promise<number> {
       }
     }, 100);
 
-    const child = spawn('taskset', ['-c', live.watched.cpus.join(','), ...argv], { stdio: 'inherit' });
-    // follow CMD's forks from the start: children forked during the warm-up are declared with it
-    if (child.pid) live.session.trackProcess(child.pid);
+    // run's signal handlers are in place before CMD starts: a script may signal run as soon as CMD
+    // has said its first word (seen in CI: a SIGUSR2 that came first killed run, no report)
+    let child: ChildProcess | undefined;
     let warmupEndNs: number | undefined;
     let windowEndNs: number | undefined;
     let windowTimer: NodeJS.Timeout | undefined;
@@ -82,6 +82,7 @@ export async function run(o: RunOptions): Promise<number> {
 
     // --duration is over: end the command (SIGTERM, SIGKILL after --grace) unless --wait
     const endCommand = () => {
+      if (!child) return;
       if (o.wait || child.exitCode !== null || child.signalCode !== null) {
         if (o.wait) err('isolwatch run: judged window over: waiting for the command to exit (--wait; not judged)');
         return;
@@ -91,7 +92,7 @@ export async function run(o: RunOptions): Promise<number> {
       child.kill('SIGTERM');
       killTimer = setTimeout(() => {
         endedBy = 'SIGKILL';
-        child.kill('SIGKILL');
+        child?.kill('SIGKILL');
       }, o.grace * 1000);
     };
     // SIGUSR1 ends the judged window now: a CI script's way to say "the measured phase is over";
@@ -120,10 +121,13 @@ export async function run(o: RunOptions): Promise<number> {
           endCommand();
         }, o.window * 1000);
       }
-      if (child.pid) {
-        live.tracker.declare({ pid: child.pid }, { children: true, ts_ns: warmupEndNs });
-        live.enforcer?.updateProcess(child.pid, 'declared'); // every thread, for in-kernel signals
-      }
+      declareChild();
+    };
+    // CMD and its children are judged from the end of the warm-up (which may come before CMD starts)
+    const declareChild = () => {
+      if (!child?.pid || warmupEndNs === undefined) return;
+      live.tracker.declare({ pid: child.pid }, { children: true, ts_ns: warmupEndNs });
+      live.enforcer?.updateProcess(child.pid, 'declared'); // every thread, for in-kernel signals
     };
     const warm = setTimeout(endWarmup, o.warmup * 1000);
     // SIGUSR2 ends the warm-up now: "the task has settled" from a script that knows
@@ -131,12 +135,19 @@ export async function run(o: RunOptions): Promise<number> {
     // ending run ends the command, which run waits for and reports: nothing is left running
     const onEnd = (sig: NodeJS.Signals) => {
       interrupted ??= sig;
-      child.kill(sig);
+      child?.kill(sig);
     };
     for (const s of ENDING_SIGNALS) process.on(s, onEnd);
+
+    const cmd = spawn('taskset', ['-c', live.watched.cpus.join(','), ...argv], { stdio: 'inherit' });
+    child = cmd;
+    // follow CMD's forks from the start: children forked during the warm-up are declared with it
+    if (cmd.pid) live.session.trackProcess(cmd.pid);
+    declareChild();
+    if (interrupted) cmd.kill(interrupted);
     const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-      child.on('error', (error) => resolve({ code: 127, signal: null, error }));
-      child.on('exit', (code, signal) => resolve({ code, signal }));
+      cmd.on('error', (error) => resolve({ code: 127, signal: null, error }));
+      cmd.on('exit', (code, signal) => resolve({ code, signal }));
     });
     for (const s of ENDING_SIGNALS) process.off(s, onEnd);
     // a late SIGUSR1/SIGUSR2 (CMD is gone) must not kill run before the reports are written
@@ -162,7 +173,7 @@ export async function run(o: RunOptions): Promise<number> {
     const summary = live.summary(Number(process.hrtime.bigint() - t0) / 1e9, aggs);
     const interruptions = records.filter((r): r is InterruptionRecord => r.type === 'interruption');
     const { policyVerdict } = await import('../enforce/index.js');
-    const pv = policyVerdict(live.enforcer, { pid: child.pid, signal: exit.signal });
+    const pv = policyVerdict(live.enforcer, { pid: cmd.pid, signal: exit.signal });
     // the command run ended itself after the window did not fail
     const byRun = endedBy !== undefined && exit.signal === endedBy;
     const judgement = judge({

@@ -62,6 +62,22 @@ describe('run: the judged window', () => {
     expect(judged.to_ns - judged.from_ns).toBe(1e9);
   });
 
+  it('SIGUSR2 from the command the moment it starts: run is not killed, the warm-up ends, the command is judged', () => {
+    // CMD's parent is run itself (taskset execs CMD): the earliest a script can signal run. Before
+    // run installed its handlers ahead of starting CMD, such a SIGUSR2 could kill run (default
+    // action) with no report: seen once in CI, from a test that sent it on CMD's first output. A
+    // race: without the fix this still passed 5 of 5 here (sh starts slower than run's few lines).
+    for (let i = 0; i < 5; i++) {
+      const report = dir(`early-${i}.ndjson`);
+      const r = spawnSync(process.execPath, [CLI, 'run', '--cpus', '1', '--warmup', '600', '--budget', 'stolen=10s', '--allow-self', '--report', report, '--', 'sh', '-c', 'kill -USR2 $PPID; exit 4'], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.signal, r.stderr).toBeNull();
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toContain('isolwatch run: warm-up over');
+      const { verdict } = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
+      expect(verdict).toMatchObject({ exit_status: 4, reasons: ['command exited with status 4'] });
+    }
+  });
+
   it('--duration: a command that never exits is ended after the window (not a failure of the command)', () => {
     const report = dir('forever.ndjson');
     // sleep 600 never ends by itself within the test; the tick of this host's CPU 1 is allowed by the budget.
