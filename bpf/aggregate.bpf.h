@@ -96,23 +96,15 @@ static __always_inline __u16 victim_flags(__u32 victim_pid, const struct iw_isol
 #define IW_COPY_CURRENT (1 << 2) /* the victim is the current task: its comm is read here, only for a new key */
 
 /*
- * The value of a key: found, or created with the comms and name (nothing
- * counted yet), or, when iw_agg is full, the overflow key's, which keeps
- * only what the verdict needs. The pointers are always valid; `copy` says
- * which of cause and name to take.
+ * Creates the value of a new key in iw_agg from init, with the comms and name
+ * (nothing counted yet), or, when iw_agg is full, the overflow key's, which
+ * keeps only what the verdict needs.
  */
-static __always_inline struct iw_agg_value *agg_value(struct iw_agg_key *k, const char *victim_comm, const char *cause_comm,
-						      const char *name, __u32 copy)
+static __always_inline struct iw_agg_value *agg_create(struct iw_agg_key *k, struct iw_agg_value *init, const char *victim_comm,
+						       const char *cause_comm, const char *name, __u32 copy)
 {
-	struct iw_agg_value *v = bpf_map_lookup_elem(&iw_agg, k);
-	__u32 slot = k->class == IW_CLASS_NMI ? 1 : 0;
-	struct iw_agg_value *init;
+	struct iw_agg_value *v;
 
-	if (v)
-		return v;
-	init = bpf_map_lookup_elem(&iw_agg_init, &slot);
-	if (!init)
-		return NULL;
 	__builtin_memset(init, 0, sizeof(*init));
 	if (copy & IW_COPY_CURRENT)
 		bpf_get_current_comm(init->victim_comm, sizeof(init->victim_comm));
@@ -124,7 +116,7 @@ static __always_inline struct iw_agg_value *agg_value(struct iw_agg_key *k, cons
 		__builtin_memcpy(init->name, name, IW_NAME_LEN);
 	if (!bpf_map_update_elem(&iw_agg, k, init, BPF_NOEXIST))
 		return bpf_map_lookup_elem(&iw_agg, k);
-	v = bpf_map_lookup_elem(&iw_agg, k); /* another program of this CPU created it meanwhile (an NMI) */
+	v = bpf_map_lookup_elem(&iw_agg, k); /* created meanwhile by a program that interrupted this one */
 	if (v)
 		return v;
 	k->func = 0;
@@ -143,6 +135,37 @@ static __always_inline struct iw_agg_value *agg_value(struct iw_agg_key *k, cons
 	__builtin_memset(init, 0, sizeof(*init));
 	bpf_map_update_elem(&iw_agg_overflow, k, init, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&iw_agg_overflow, k);
+}
+
+/*
+ * The value of a key: found, or created in this CPU's next free iw_agg_init
+ * slot. The slot is taken before it is written and given back after the map
+ * update has copied it: a program that interrupts this one meanwhile (its
+ * CPU's interrupts stay enabled in task and softirq context) takes the next
+ * slot, and is done with it before this one resumes. NULL only when every
+ * slot is in use (nesting deeper than task, softirq, hardirq, NMI).
+ */
+static __always_inline struct iw_agg_value *agg_value(struct iw_agg_key *k, const char *victim_comm, const char *cause_comm,
+						      const char *name, __u32 copy)
+{
+	struct iw_agg_value *v = bpf_map_lookup_elem(&iw_agg, k);
+	struct iw_agg_value *init;
+	__u32 zero = 0, slot;
+	__u32 *nest;
+
+	if (v)
+		return v;
+	nest = bpf_map_lookup_elem(&iw_agg_nest, &zero);
+	if (!nest)
+		return NULL;
+	slot = *nest;
+	if (slot >= IW_AGG_INIT_SLOTS)
+		return NULL;
+	*nest = slot + 1;
+	init = bpf_map_lookup_elem(&iw_agg_init, &slot);
+	v = init ? agg_create(k, init, victim_comm, cause_comm, name, copy) : NULL;
+	*nest = slot;
+	return v;
 }
 
 /*

@@ -102,8 +102,11 @@ struct {
 
 /*
  * User ABI: the aggregates (events.h). A plain hash with the CPU in the key:
- * each CPU only writes keys of its own CPU, and NMIs (the only programs that
- * can interrupt another one on the same CPU) write keys of their own class.
+ * each CPU only writes keys of its own CPU. A program that counts can be
+ * interrupted on its CPU by another that counts (a hardirq or softirq over
+ * a syscall exit or a work item in task context, an NMI over anything), and
+ * the interrupting one counts another class, so a value is never written
+ * from two contexts at once.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -114,14 +117,27 @@ struct {
 
 /*
  * Per CPU: the value a new aggregate key starts from, built here rather than
- * on the 512-byte BPF stack (slot 1 for NMIs, which interrupt the rest).
+ * on the 512-byte BPF stack. One slot per nesting level (task, softirq,
+ * hardirq, NMI; iw_agg_nest says how many are in use): a program that
+ * creates a key while another one it interrupted was creating one must not
+ * build in the same slot, or the interrupted key is created with the
+ * interrupting one's comms and name.
  */
+#define IW_AGG_INIT_SLOTS 4
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, IW_AGG_INIT_SLOTS);
 	__type(key, __u32);
 	__type(value, struct iw_agg_value);
 } iw_agg_init SEC(".maps");
+
+/* Per CPU: how many iw_agg_init slots are being filled (nested programs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} iw_agg_nest SEC(".maps");
 
 /* User ABI: where interruptions are counted when iw_agg is full (keys with IW_AGG_F_OVERFLOW). */
 struct {

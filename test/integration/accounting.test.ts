@@ -7,8 +7,8 @@
 // either way.
 import { spawn } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { OutputRecord, SummaryRecord } from '../../src/types.js';
-import { CLI, countOf, requireRoot, startWorkload, totals } from './harness.js';
+import type { AggregateRow, OutputRecord, SummaryRecord } from '../../src/types.js';
+import { CLI, countOf, requireRoot, startWatch, startWorkload, totals } from './harness.js';
 
 beforeAll(requireRoot);
 
@@ -88,5 +88,44 @@ describe('accounting under load (real ring, real storm)', () => {
     const sampledOfMine = recs.filter((r) => r.type === 'interruption' && r.victim.tid === tid && r.kind === 'getppid').length;
     expect(sampledOfMine).toBeGreaterThan(0);
     expect(sampledOfMine).toBeLessThan(n / 100);
+  }, 120_000);
+});
+
+describe('aggregate keys created by nested programs (real IPIs over real syscall exits)', () => {
+  // A program counting a syscall at its exit runs with interrupts enabled; an
+  // IPI that arrives while it creates a new key may create a key of its own.
+  // Each must be created with its own comms: test/workloads/keychurn starts
+  // short-lived threads on CPU 1 (each call of each thread a new key) while a
+  // sender named kcsender IPIs CPU 1 with membarrier (each IPI over a new
+  // thread a new key). Built in one shared slot, the syscall key took the
+  // IPI's sender comm (1-4 such keys in each run of this size).
+  it('every key names its own victim and cause', async () => {
+    const threads = 500;
+    const w = startWatch(['--cpus', '1', '--probes', 'default,+syscalls']);
+    await w.ready;
+    const wl = await startWorkload('keychurn', ['--cpu', '1', '--sender-cpu', '0', '--threads', String(threads)]);
+    const done = await wl.go();
+    await wl.finish();
+    const { code, records, stderr } = await w.stop();
+    expect(code, stderr).toBe(0);
+    const pid = Number(wl.ready.pid);
+    const sender = Number(wl.ready.sender_tid);
+    const own = new Set([pid, Number(wl.ready.tid), sender]);
+    const rows = totals(records).filter((r) => r.victim.pid === pid);
+    const churned = (r: AggregateRow) => !own.has(r.victim.tid);
+    // what the test caused, exactly: each thread's first getppid (and the others, one each)
+    expect(Number(done.calls)).toBe(threads * Number(wl.ready.kinds));
+    expect(countOf(rows, (r) => churned(r) && r.class === 'syscall' && r.kind === 'getppid')).toBe(threads);
+    expect(countOf(rows, (r) => churned(r) && r.class === 'syscall' && r.kind === 'sched_getscheduler')).toBe(threads);
+    // the race was there to lose: IPIs from the sender created keys over the short-lived threads
+    const ipiKeys = rows.filter((r) => churned(r) && r.class === 'ipi' && r.cause.tid === sender);
+    expect(ipiKeys.length, `membarrier calls: ${done.sent}`).toBeGreaterThan(threads / 4);
+    const wrong = rows.filter(
+      (r) =>
+        (churned(r) && r.victim.comm !== 'keychurn') ||
+        (r.cause.self && r.cause.comm !== r.victim.comm) ||
+        (!r.cause.self && r.cause.tid === sender && r.cause.comm !== 'kcsender'),
+    );
+    expect(wrong.map((r) => JSON.stringify(r).slice(0, 240))).toEqual([]);
   }, 120_000);
 });
