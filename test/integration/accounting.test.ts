@@ -7,7 +7,8 @@
 // either way.
 import { spawn } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AggregateRow, OutputRecord, SummaryRecord } from '../../src/types.js';
+import type { OutputRecord, SummaryRecord } from '../../src/types.js';
+import type { AggregateRow } from '../../src/verdict/rows.js';
 import { CLI, countOf, requireRoot, startWatch, startWorkload, totals } from './harness.js';
 
 beforeAll(requireRoot);

@@ -5,11 +5,10 @@
 // per kernel (test/vm/osnoise-compare.sh). Compared in osnoise's sampled time only; the class
 // mapping, the sample bounds and the tolerances: docs/osnoise-comparison.md. Never skipped.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { scratchDir } from '../helpers/scratch.js';
 import { type Kernel, vmKernels } from './kernels.js';
 // a plain ES module with JSDoc types: it also runs inside the guest, without a build step
 import { compare, formatTable, loadRun, TOLERANCE } from './osnoise-compare.mjs';
@@ -26,8 +25,8 @@ const KERNELS: { kernel: Kernel; title: string; release: RegExp }[] = [
 ];
 
 describe.each(KERNELS.filter((k) => vmKernels().includes(k.kernel)).map((k) => [k.title, k] as const))('osnoise (rtla) and isolwatch side by side on %s, CPU 2 disturbed, CPU 3 quiet', (_title, { kernel, release }) => {
-  let out = ''; // made in beforeAll: a block filtered out (-t) leaves no directory behind
-  let failed = false;
+  // the raw files: kept, with their path printed, when a check failed
+  const out = scratchDir(`iw-osnoise-${kernel}-`);
   let stdout = '';
   let stderr = '';
   let code: number | null = null;
@@ -37,11 +36,10 @@ describe.each(KERNELS.filter((k) => vmKernels().includes(k.kernel)).map((k) => [
   let run: any;
 
   beforeAll(async () => {
-    out = mkdtempSync(join(tmpdir(), `iw-osnoise-${kernel}-`));
     // the disturber is built here (a second or two) rather than under emulation in the guest
-    const cc = spawnSync('gcc', ['-O2', '-Wall', '-pthread', '-o', join(out, 'osnoise-disturb'), join(here, 'osnoise-disturb.c'), '-lrt'], { encoding: 'utf8' });
+    const cc = spawnSync('gcc', ['-O2', '-Wall', '-pthread', '-o', out('osnoise-disturb'), join(here, 'osnoise-disturb.c'), '-lrt'], { encoding: 'utf8' });
     if (cc.status !== 0) throw new Error(`building test/vm/osnoise-disturb.c failed: ${cc.stderr}`);
-    const args = ['--kernel', kernel, '--timeout', '540', '--out', out, '--', 'test/vm/osnoise-compare.sh', '--out', '/tmp/vm-out', '--collect-only'];
+    const args = ['--kernel', kernel, '--timeout', '540', '--out', out(), '--', 'test/vm/osnoise-compare.sh', '--out', '/tmp/vm-out', '--collect-only'];
     args.push('--disturber', '/tmp/vm-out/osnoise-disturb', '--timer-wakes', String(TIMER_WAKES), '--remote-wakes', String(REMOTE_WAKES));
     await new Promise<void>((resolve, reject) => {
       const p = spawn(join(here, 'run'), args, { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -55,21 +53,11 @@ describe.each(KERNELS.filter((k) => vmKernels().includes(k.kernel)).map((k) => [
         else resolve();
       });
     });
-    run = loadRun(out);
+    run = loadRun(out());
     result = compare(run);
     // eslint-disable-next-line no-console
     console.log(formatTable(result));
   }, 600_000);
-
-  // the raw files stay for a look when a check failed (the path is printed), else they go
-  afterEach((ctx) => {
-    if (ctx.task.result?.state === 'fail') failed = true;
-  });
-  afterAll(() => {
-    if (!out) return;
-    if (failed) process.stderr.write(`osnoise comparison (${kernel}): raw files kept in ${out}\n`);
-    else rmSync(out, { recursive: true, force: true });
-  });
 
   const check = (cpu: number, name: string) => result.checks.find((c: { cpu: number; check: string }) => c.cpu === cpu && c.check === name);
 
