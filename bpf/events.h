@@ -72,6 +72,7 @@
 #define IW_CTX_SOFTIRQ 3  /* queued from softirq (incl. timer callbacks) */
 #define IW_CTX_NMI 4
 #define IW_CTX_SELF 5     /* the victim itself (syscall, fault) */
+#define IW_CTX_TIMER_EARLY 6 /* nobody: the CPU's timer device fired before the expiry it was set for (cause_ts_ns) */
 
 /* iw_interruption.flags */
 #define IW_F_IN_SYSCALL (1 << 0)   /* hit while the victim was inside a syscall */
@@ -139,7 +140,7 @@ struct iw_interruption {
 	__u64 duration_ns;     /* stolen time: root entry to last exit */
 	__u64 cause_callsite;  /* kernel address that queued the IPI / work; 0 if none */
 	__u64 cause_func;      /* function queued (csd func, work func) */
-	__u64 cause_ts_ns;     /* when the cause was queued */
+	__u64 cause_ts_ns;     /* when the cause was queued; IW_CTX_TIMER_EARLY: the expiry the device was set for */
 	__u32 victim_pid;      /* tgid; 0 = idle */
 	__u32 victim_tid;
 	__u32 cause_pid;

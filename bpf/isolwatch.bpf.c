@@ -65,6 +65,52 @@ struct iw_kaddr_args *iw_anchor_kaddr_args __attribute__((unused));
 
 /* ------------------------------------------------------- x86 irq_vectors */
 
+/*
+ * A local timer interrupt more than IW_TIMER_EARLY_NS before the expiry its
+ * device was last programmed for has nothing due: the device fired because
+ * it cannot count that far (clockevents cap each programming at the device's
+ * max_delta: 34 s for the lapic timer at qemu's bus clock, 600 s for TSC
+ * deadline) and the kernel re-arms it. A nohz_full CPU whose next timer is
+ * further away than that takes one such interrupt per max_delta. Its cause is
+ * nobody: the CPU's own timer device, with the expiry it was set for.
+ */
+#define IW_TIMER_EARLY_NS 1000000ULL
+
+static __always_inline struct iw_sender *timer_early(__u32 cpu)
+{
+	struct iw_cpu_state *st = cpu_state();
+	__u32 seed = IW_MAX_CPUS + cpu;
+	__u64 *next, due = 0;
+
+	if (!st)
+		return NULL;
+	next = bpf_map_lookup_elem(&iw_timer_dev, &cpu);
+	if (next && *next)
+		due = *next;
+	else if ((next = bpf_map_lookup_elem(&iw_timer_dev, &seed)))
+		due = *next;
+	if (!due || due <= bpf_ktime_get_ns() + IW_TIMER_EARLY_NS)
+		return NULL;
+	__builtin_memset(&st->early, 0, sizeof(st->early));
+	st->early.ts = due;
+	st->early.cpu = cpu;
+	st->early.ctx = IW_CTX_TIMER_EARLY;
+	return &st->early;
+}
+
+/*
+ * What the CPU's timer device is set to fire for (every programming goes
+ * through here): on every CPU, so that a CPU watched later has it too.
+ */
+SEC("kprobe/clockevents_program_event")
+int BPF_KPROBE(handle_clockevents_program, struct clock_event_device *dev, ktime_t expires)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	bpf_map_update_elem(&iw_timer_dev, &cpu, &expires, BPF_ANY);
+	return 0;
+}
+
 static __always_inline void vector_enter(__u16 class, __u32 kind)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
@@ -82,6 +128,8 @@ static __always_inline void vector_enter(__u16 class, __u32 kind)
 	}
 	if (class == IW_CLASS_IPI && !s)
 		s = bpf_map_lookup_elem(&iw_ipi, &cpu);
+	if (kind == IW_VEC_LOCAL_TIMER)
+		s = timer_early(cpu);
 	ep = hard_enter(class, kind, 0, s, s && s->ts ? IW_PRIO_IPI : 0, &idx);
 	if (kind == IW_VEC_IRQ_WORK)
 		signal_irq_work(ep, idx == 0);

@@ -53,6 +53,7 @@ struct iw_cpu_state {
 	__u64 ct_start;    /* context tracking: user->kernel entry time */
 	__u32 ct_specific; /* specific entries seen since ct_start */
 	__u32 slot;        /* hard[slot % IW_HARD_SLOTS] is the current hard episode */
+	struct iw_sender early; /* the cause of a local timer interrupt that came early (timer_early) */
 };
 
 /* Interrupt nesting on every CPU, for naming the context a sender was in. */
@@ -170,6 +171,19 @@ struct {
 	__type(key, __u32);
 	__type(value, struct iw_kread_page);
 } iw_kread_buf SEC(".maps");
+
+/*
+ * User ABI: cpu -> the expiry (ns, CLOCK_MONOTONIC) the CPU's timer device was
+ * last programmed for, as clockevents_program_event saw it; IW_MAX_CPUS + cpu
+ * -> the same read by user space from /proc/timer_list at start, for a device
+ * programmed before the kprobe was attached (used while the first is 0).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * IW_MAX_CPUS);
+	__type(key, __u32);
+	__type(value, __u64);
+} iw_timer_dev SEC(".maps");
 
 /* Per CPU: when an in-kernel signal was last sent (its irq_work self-IPI is isolwatch's doing). */
 struct {

@@ -11,6 +11,8 @@ export interface RemedyMatch {
   kind?: string | RegExp;
   /** record `func` (IPI/work/timer function); work records may carry it only as `kind`. */
   func?: string | RegExp;
+  /** record `cause.context`: "timer_early" tells a local timer interrupt with nothing due from the tick */
+  context?: string;
 }
 
 export interface RemedyEntry {
@@ -34,6 +36,8 @@ export interface InterruptionKey {
   class: InterruptionClass | string;
   kind: string;
   func?: string;
+  /** cause.context, where the caller has it */
+  context?: string;
 }
 
 /** What a renderer needs of the catalogue: the TUI and the reporters take this (remedyFor below). */
@@ -98,9 +102,10 @@ export const REMEDIES: readonly RemedyEntry[] = [
     match: { class: 'timer', func: 'mce_timer_fn' },
     causes: 'Machine-check polling timer on every CPU.',
     remedy: [
-      'echo 0 > /sys/devices/system/machinecheck/machinecheck<N>/check_interval for each isolated CPU',
+      'echo 0 > /sys/devices/system/machinecheck/machinecheck0/check_interval (one interval for every CPU; corrected errors are then found through CMCI where the CPU has it)',
       'or boot with mce=ignore_ce',
     ],
+    doctorChecks: ['mce-poll'],
   },
   {
     id: 'timer-lockup-watchdog',
@@ -448,6 +453,22 @@ export const REMEDIES: readonly RemedyEntry[] = [
     doctorChecks: ['vm-steal-clock', 'vm-no-steal-clock', 'vm-steal-unknown'],
   },
   {
+    id: 'timer-early',
+    source: 'timer device re-armed before the next timer (max_delta)',
+    match: { class: 'timer', kind: 'local_timer', context: 'timer_early' },
+    causes:
+      "A local timer interrupt with nothing due: the CPU's next timer is further away than its timer device can count " +
+      '(the clockevent max_delta in /proc/timer_list: 600 s or more with TSC deadline, 34 s for the lapic timer in qemu), so ' +
+      'the device fires at the end of its range and is re-armed, once per max_delta until that timer. cause.due_ns is the ' +
+      'expiry it was set for. The usual far timer is the machine-check poll (mce_timer_fn, every 300 s on every CPU).',
+    remedy: [
+      'remove the far timer: the machine-check poll with check_interval 0 or mce=ignore_ce (see timer-mce); others by ' +
+        "their function (tick_nohz_handler in the CPU's /proc/timer_list stands for its next timer-wheel timer)",
+      'a timer device with a longer range: TSC deadline mode (the tsc_deadline_timer CPU flag; in a VM, a CPU model that has it)',
+    ],
+    doctorChecks: ['mce-poll', 'timer-device-range'],
+  },
+  {
     id: 'kernel-entry',
     source: 'generic kernel entry (context tracking)',
     match: { class: 'kernel' },
@@ -468,7 +489,8 @@ function score(m: RemedyMatch, key: InterruptionKey): number {
   if (m.class !== undefined && m.class !== key.class) return -1;
   if (!fieldMatches(m.kind, key.kind)) return -1;
   if (!fieldMatches(m.func, key.func ?? key.kind)) return -1;
-  return (m.func !== undefined ? 4 : 0) + (m.kind !== undefined ? 2 : 0) + (m.class !== undefined ? 1 : 0);
+  if (m.context !== undefined && m.context !== key.context) return -1;
+  return (m.context !== undefined ? 8 : 0) + (m.func !== undefined ? 4 : 0) + (m.kind !== undefined ? 2 : 0) + (m.class !== undefined ? 1 : 0);
 }
 
 /** The most specific catalogue entry for an interruption; ties go to the earlier entry. */
@@ -496,6 +518,7 @@ function matchText(m: RemedyMatch): string {
   if (m.class) parts.push(`class \`${m.class}\``);
   if (m.kind) parts.push(`kind \`${m.kind}\``);
   if (m.func) parts.push(`func \`${m.func}\``);
+  if (m.context) parts.push(`cause context \`${m.context}\``);
   return parts.join(', ') || 'any';
 }
 

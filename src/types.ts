@@ -41,11 +41,18 @@ export interface Cause {
   /** when the sender queued the IPI / work / wake-up (the ts_ns clock) */
   ts_ns?: number;
   /**
+   * timer_early: the expiry the CPU's timer device had been set for (the ts_ns clock), later
+   * than the interruption: the device cannot wait that long and fired to be re-armed
+   */
+  due_ns?: number;
+  /**
    * The context the sender was in when it queued the cause:
    * "task" (pid/tid/comm are the sender), "hardirq", "softirq" (e.g. a delayed-work timer),
-   * "nmi", "self". When not "task", pid/tid/comm are omitted: the interrupted task did not cause it.
+   * "nmi", "self"; "timer_early": nobody, the CPU's own timer device fired before the expiry it
+   * was set for (due_ns), because it cannot count that far (its max_delta) and must be re-armed.
+   * When not "task", pid/tid/comm are omitted: the interrupted task did not cause it.
    */
-  context?: 'task' | 'hardirq' | 'softirq' | 'nmi' | 'self' | 'unknown';
+  context?: 'task' | 'hardirq' | 'softirq' | 'nmi' | 'self' | 'timer_early' | 'unknown';
   /** 'isolwatch' when the interruption was caused by isolwatch itself. */
   origin?: 'isolwatch';
 }

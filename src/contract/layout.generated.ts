@@ -641,6 +641,7 @@ export const IW = {
   "IW_CTX_SOFTIRQ": 3,
   "IW_CTX_NMI": 4,
   "IW_CTX_SELF": 5,
+  "IW_CTX_TIMER_EARLY": 6,
   "IW_F_IN_SYSCALL": 1,
   "IW_F_NO_EXIT": 2,
   "IW_F_CHAIN_TRUNC": 4,

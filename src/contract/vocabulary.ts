@@ -1,7 +1,7 @@
 // Names for the numbers the BPF records carry: classes, x86 vectors, softirq
 // vectors, syscalls, contexts, flags.
 import { IW } from './layout.generated.js';
-import { CLASSES, type InterruptionClass } from '../types.js';
+import { CLASSES, type Cause, type InterruptionClass } from '../types.js';
 import { SYSCALLS_X86_64 } from './syscalls-x86_64.js';
 
 export function className(n: number): InterruptionClass {
@@ -61,13 +61,14 @@ export function kindName(cls: InterruptionClass, kind: number, name: string): st
   }
 }
 
-export const CTX_NAMES: Record<number, 'task' | 'hardirq' | 'softirq' | 'nmi' | 'self' | 'unknown'> = {
+export const CTX_NAMES: Record<number, NonNullable<Cause['context']>> = {
   [IW.IW_CTX_NONE]: 'unknown',
   [IW.IW_CTX_TASK]: 'task',
   [IW.IW_CTX_HARDIRQ]: 'hardirq',
   [IW.IW_CTX_SOFTIRQ]: 'softirq',
   [IW.IW_CTX_NMI]: 'nmi',
   [IW.IW_CTX_SELF]: 'self',
+  [IW.IW_CTX_TIMER_EARLY]: 'timer_early',
 };
 
 const FLAG_NAMES: [number, string][] = [

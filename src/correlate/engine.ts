@@ -135,7 +135,9 @@ export class Engine {
     const flags = flagNames(raw.flags);
 
     const cause: Cause = causeOf(raw, raw.cause_comm, sym);
-    if (raw.cause_ts_ns !== 0n && CTX_NAMES[raw.cause_ctx] !== 'self') cause.ts_ns = Number(raw.cause_ts_ns); // when the sender queued it
+    const ctx = CTX_NAMES[raw.cause_ctx];
+    if (raw.cause_ts_ns !== 0n && ctx === 'timer_early') cause.due_ns = Number(raw.cause_ts_ns); // the expiry the device was set for
+    else if (raw.cause_ts_ns !== 0n && ctx !== 'self') cause.ts_ns = Number(raw.cause_ts_ns); // when the sender queued it
     if (raw.flags & IW.IW_F_SELF_CAUSED) cause.origin = 'isolwatch';
 
     const kernel = {

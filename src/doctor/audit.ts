@@ -6,6 +6,7 @@
 import { defaultWatchedCpus, readCpuTopology, type WatchedCpus } from '../system/cpus.js';
 import { readKernelConfig } from './boot.js';
 import { checkClocksource } from './checks/clocksource.js';
+import { checkTimers } from './checks/timers.js';
 import { exists, readList, type Ctx } from './checks/context.js';
 import { checkCpusAndBoot } from './checks/cpus.js';
 import { checkTlbFlush, checkVm } from './checks/hypervisor.js';
@@ -66,6 +67,7 @@ export function auditSystem(opts: AuditOptions = {}): DoctorReport {
   checkWorkqueues(ctx);
   checkSysctls(ctx);
   checkClocksource(ctx);
+  checkTimers(ctx);
   checkTlbFlush(ctx);
   checkVm(ctx);
   checkTasks(ctx);

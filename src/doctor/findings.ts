@@ -214,6 +214,25 @@ export const FINDING_DEFS = {
     interruptions: [{ class: 'preempt', kind: '<other task>' }],
     remedies: ['preemption'],
   },
+  'mce-poll': {
+    severity: 'warning',
+    why:
+      'The machine-check poll runs a timer (mce_timer_fn) on every CPU each check_interval seconds; a nohz_full CPU whose next ' +
+      'timer is that far away also takes early local timer interrupts from its timer device (timer-device-range).',
+    interruptions: [
+      { class: 'timer', kind: 'timer', func: 'mce_timer_fn' },
+      { class: 'timer', kind: 'local_timer' },
+    ],
+    remedies: ['timer-mce', 'timer-early'],
+  },
+  'timer-device-range': {
+    severity: 'warning',
+    why:
+      "A timer device cannot be set further ahead than its max_delta: a CPU whose next timer is further away takes a local timer " +
+      'interrupt that runs nothing every max_delta until then (isolwatch names its cause timer_early).',
+    interruptions: [{ class: 'timer', kind: 'local_timer' }],
+    remedies: ['timer-early'],
+  },
   'clocksource-no-vdso': {
     severity: 'warning',
     why: 'With this clocksource clock_gettime()/gettimeofday() cannot use the vDSO: every clock read is a syscall.',

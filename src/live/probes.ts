@@ -29,6 +29,7 @@ export const PROGRAM_GROUPS: Readonly<Record<string, string>> = {
   handle_softirq_entry: 'core',
   handle_softirq_exit: 'core',
   ...Object.fromEntries(VECTORS.flatMap((v) => [[`handle_vec_${v}_entry`, 'vectors'], [`handle_vec_${v}_exit`, 'vectors']])),
+  handle_clockevents_program: 'vectors',
   handle_timer_hrtimer_entry: 'timers',
   handle_timer_hrtimer_exit: 'timers',
   handle_timer_list_entry: 'timers',
@@ -65,14 +66,14 @@ export const PROGRAM_GROUPS: Readonly<Record<string, string>> = {
  *    there meanwhile (isolwatch's own text patching at attach included) would
  *    look sent from a hardirq;
  * 1. what names senders (IPI queueing and sending, work queueing, wake-ups,
- *    task birth and death): the first interruptions seen already have theirs,
+ *    task birth and death, timer device programming): the first interruptions seen already have theirs,
  *    and at detach the text patching of the last programs is not seen without;
  * 2. the rest, the programs that see interruptions.
  */
 export function attachRank(program: string): number {
   if (/_exit$/.test(program) && program !== 'handle_ct_user_exit') return 0; // ct user_exit is a kernel entry
   if (program === 'handle_ct_user_enter') return 0; // ... and user_enter its exit
-  if (/^handle_(csd_queue_cpu|ipi_send_|ipi_fallback_|workqueue_queue_work|sched_waking|task_fork|task_exit)/.test(program)) return 1;
+  if (/^handle_(csd_queue_cpu|ipi_send_|ipi_fallback_|workqueue_queue_work|sched_waking|task_fork|task_exit|clockevents_program)/.test(program)) return 1;
   return 2;
 }
 

@@ -9,6 +9,7 @@ import { decodeRecord, type RawRecord } from '../contract/decode.js';
 import { IW, LAYOUT } from '../contract/layout.generated.js';
 import { BpfObject, hasTracepoint, kallsymsLookupSupported } from '../libbpf/index.js';
 import { kallsymsHas } from '../system/kallsyms.js';
+import { readTickDevices } from '../system/timer-list.js';
 import { assertCanTrace, CAP_SYS_ADMIN, hostFacts, VMLINUX_BTF } from '../system/preflight.js';
 import { CLASSES, type InterruptionClass } from '../types.js';
 
@@ -83,6 +84,11 @@ export type RecordMode = 'sampled' | 'all';
 export const RING_ALL = 16 << 20;
 export const RING_SAMPLED = 2 << 20;
 
+/** Can kprobes be attached here: the perf kprobe PMU (4.17+) or tracefs kprobe_events (CONFIG_KPROBE_EVENTS). */
+export function kprobesSupported(): boolean {
+  return ['/sys/bus/event_source/devices/kprobe', '/sys/kernel/tracing/kprobe_events', '/sys/kernel/debug/tracing/kprobe_events'].some((p) => existsSync(p));
+}
+
 function u32(v: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, v, true);
@@ -115,6 +121,7 @@ export class Session {
       obj.load();
       s.setWatched(opts.cpus);
       s.attached.push(...obj.attachAll((p) => ON_DEMAND_PROGRAMS.includes(p), attachRank).map((p) => obj.programInfo(p).attachTarget ?? p));
+      s.seedTimerDevices();
     } catch (e) {
       obj.close();
       throw e;
@@ -129,8 +136,11 @@ export class Session {
       .programNames()
       .filter((n) => obj.programInfo(n).section.startsWith('kprobe/'))
       .map((n) => obj.programInfo(n).attachTarget ?? n);
-    // the IPI-sender kprobes stand in for ipi_send_* (6.4+): only where those are missing
-    const kprobesNeeded = kprobeTargets.length > 0 && !hasTracepoint('ipi_send_cpu');
+    // the IPI-sender kprobes stand in for ipi_send_* (6.4+): only where those are missing; the others
+    // always, on kernels that have kprobes at all (CONFIG_KPROBE_EVENTS: libbpf attaches through the
+    // perf kprobe PMU or tracefs kprobe_events; without both the attach fails)
+    const fallbacksNeeded = !hasTracepoint('ipi_send_cpu');
+    const kprobes = kprobesSupported();
     let inKallsyms: Set<string> | undefined; // read once, only when a kprobe is wanted
     // iw_kaddr needs a syscall program that may call bpf_kallsyms_lookup_name (5.16+); without it names come from /proc/kallsyms
     if (!kallsymsLookupSupported()) obj.setAutoload('iw_kaddr', false);
@@ -145,10 +155,11 @@ export class Session {
         continue;
       }
       if (obj.programInfo(name).section.startsWith('kprobe/')) {
-        if (kprobesNeeded) inKallsyms ??= new Set(kallsymsHas(readFileSync('/proc/kallsyms', 'utf8'), kprobeTargets));
-        const present = kprobesNeeded && inKallsyms!.has(target);
+        const needed = !name.startsWith('handle_ipi_fallback_') || fallbacksNeeded;
+        if (needed && kprobes) inKallsyms ??= new Set(kallsymsHas(readFileSync('/proc/kallsyms', 'utf8'), kprobeTargets));
+        const present = needed && kprobes && inKallsyms!.has(target);
         if (!present) obj.setAutoload(name, false);
-        if (kprobesNeeded && !present && !targets.has(target)) this.missing.push(target);
+        if (needed && !present && !targets.has(target)) this.missing.push(target);
         targets.set(target, present);
         continue;
       }
@@ -172,6 +183,40 @@ export class Session {
     obj.setMaxEntries('iw_events', opts.records === 'all' ? RING_ALL : RING_SAMPLED);
     obj.setRodata('iw_exemplars_per_s', u32(opts.exemplarsPerS ?? 10));
     obj.setRodata('iw_signals', u32(opts.signals ? 1 : 0));
+  }
+
+  /**
+   * What each CPU's timer device was set for before the clockevents_program_event kprobe was
+   * attached (read after it, so the kprobe's own later values win): without it, an interruption
+   * from a device programmed long ago and firing early (see timer_early, bpf/isolwatch.bpf.c)
+   * would have no cause. Unreadable /proc/timer_list: those few stay without one.
+   */
+  private seedTimerDevices(): void {
+    if (!this.attached.includes('clockevents_program_event')) return;
+    const devices = readTickDevices();
+    if (typeof devices === 'string') return;
+    const map = this.obj.map('iw_timer_dev');
+    for (const d of devices) {
+      if (d.next_event_ns === undefined || d.cpu >= IW.IW_MAX_CPUS) continue;
+      const v = new Uint8Array(8);
+      new DataView(v.buffer).setBigUint64(0, BigInt(d.next_event_ns), true);
+      map.update(u32(IW.IW_MAX_CPUS + d.cpu), v);
+    }
+  }
+
+  /**
+   * What CPU `cpu`'s timer device was last set to fire for (ns, the ts_ns clock): the kprobe's
+   * value, else the /proc/timer_list seed; undefined when neither is known.
+   */
+  timerDeviceExpiry(cpu: number): number | undefined {
+    if (this.closed || cpu >= IW.IW_MAX_CPUS) return undefined;
+    const map = this.obj.map('iw_timer_dev');
+    for (const key of [cpu, IW.IW_MAX_CPUS + cpu]) {
+      const v = map.lookup(u32(key));
+      const ns = v ? new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0, true) : 0n;
+      if (ns) return Number(ns);
+    }
+    return undefined;
   }
 
   /** Changes the watched CPUs at run time (both maps the programs read). */

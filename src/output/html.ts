@@ -275,7 +275,7 @@ function causesSection(data: PictureData, j: Judgement): string {
   out.push(`<table id="top-causes" data-judged="${judged}">`);
   out.push('<thead><tr><th>what</th><th>who</th><th>via</th><th class="num">hit CPU</th><th class="num">count</th><th class="num">stolen</th><th class="num">max</th><th>remedy</th></tr></thead><tbody>');
   for (const t of rows) {
-    const r = data.remedyFor?.({ class: t.class, kind: t.kind, func: t.func });
+    const r = data.remedyFor?.({ class: t.class, kind: t.kind, func: t.func, context: t.sender.context });
     const remedy = r && r.remedy.length ? `<ul>${r.remedy.map((x) => `<li>${esc(x)}</li>`).join('')}</ul><span class="muted">${esc(r.causes)}</span>` : '<span class="muted">none known</span>';
     out.push(
       `<tr class="cause"><td><code>${esc(whatText(t))}</code></td><td>${whoCell(t)}</td><td>${t.callsites.map((c) => `<code>${esc(c)}</code>`).join('<br>')}</td><td class="num">${t.cpus.join(',')}</td><td class="num">${t.count}</td><td class="num">${formatDuration(t.stolen_ns)}</td><td class="num">${formatDuration(t.max_ns)}</td><td class="remedy">${remedy}</td></tr>`,

@@ -47,7 +47,7 @@ function whoCell(t: TopCause): string {
 }
 
 function remedyCell(t: TopCause, lookup?: RemedyLookup): string {
-  const r = lookup?.({ class: t.class, kind: t.kind, func: t.func });
+  const r = lookup?.({ class: t.class, kind: t.kind, func: t.func, context: t.sender.context });
   if (!r || r.remedy.length === 0) return '';
   return r.remedy.map(mdCell).join('; ');
 }

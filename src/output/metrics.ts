@@ -49,7 +49,7 @@ export const HELP = {
   isolwatch_interruption_duration_seconds:
     "How long interruptions lasted, by CPU and class: the kernel's log2 histogram (bucket le=2^(i+1) ns counts those shorter than that); _sum is the stolen time.",
   isolwatch_cause_interruptions_total:
-    "Interruptions by cause: func is what ran (the IPI, work or timer function, else the kind), sender who caused it (the sending task's comm, or hardirq, softirq, nmi, self, unknown). The costliest causes have their own series, the rest are summed per CPU and class under func=\"other\",sender=\"other\".",
+    "Interruptions by cause: func is what ran (the IPI, work or timer function, else the kind), sender who caused it (the sending task's comm, or hardirq, softirq, nmi, self, timer_early, unknown). The costliest causes have their own series, the rest are summed per CPU and class under func=\"other\",sender=\"other\".",
   isolwatch_cause_stolen_seconds_total: 'Time stolen by cause, with the same labels and series as isolwatch_cause_interruptions_total.',
   isolwatch_violations_total:
     'Interruptions of isolated tasks (PR_ISOL isolation active, or declared) that broke their isolation, by CPU, class and task comm; the tasks beyond the bounded number are summed per CPU and class under task="other".',

@@ -105,11 +105,11 @@ export interface Sender {
 /**
  * The sender of an interruption, when the record names one with its CPU and
  * the time it queued the cause; undefined for the victim's own entries and
- * for causes nobody sent (the tick, an unknown context).
+ * for causes nobody sent (the tick, a timer device that fired early, an unknown context).
  */
 export function senderOf(r: InterruptionRecord): Sender | undefined {
   const c = r.cause;
-  if (c.self || c.context === 'self' || c.context === 'unknown' || c.context === undefined) return undefined;
+  if (c.self || c.context === 'self' || c.context === 'unknown' || c.context === 'timer_early' || c.context === undefined) return undefined;
   if (c.cpu === undefined || c.ts_ns === undefined) return undefined;
   const context = c.context;
   const label = context === 'task' ? taskLabel({ comm: c.comm, tid: c.tid, pid: c.pid }) : `${context} context`;

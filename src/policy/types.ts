@@ -3,7 +3,7 @@
 // see them, never raw YAML.
 import type { InterruptionClass, IsolStateName } from '../types.js';
 
-export const SENDER_CONTEXTS = ['task', 'hardirq', 'softirq', 'nmi', 'self', 'unknown'] as const;
+export const SENDER_CONTEXTS = ['task', 'hardirq', 'softirq', 'nmi', 'self', 'timer_early', 'unknown'] as const;
 export type SenderContext = (typeof SENDER_CONTEXTS)[number];
 
 export const ISOL_STATES = ['active', 'declared', 'inactive', 'none'] as const;

@@ -11,7 +11,7 @@ export interface Sender {
   tid?: number;
   /** the sender's CPU */
   cpu?: number;
-  context?: 'hardirq' | 'softirq' | 'nmi';
+  context?: 'hardirq' | 'softirq' | 'nmi' | 'timer_early';
   /** why an interrupt context queued it, from the callsite: "timer" for a delayed-work timer */
   why?: string;
 }
@@ -33,6 +33,7 @@ export function senderOf(cause: Cause): Sender {
   if (cause.origin === 'isolwatch') return { kind: 'isolwatch', ...cpu };
   if (cause.self || cause.context === 'self') return { kind: 'self', comm: cause.comm, pid: cause.pid, tid: cause.tid, ...cpu };
   const ctx = cause.context;
+  if (ctx === 'timer_early') return { kind: 'context', context: ctx, ...cpu };
   if (ctx === 'hardirq' || ctx === 'softirq' || ctx === 'nmi') {
     const why = contextReason(cause.callsite);
     return { kind: 'context', context: ctx, ...cpu, ...(why ? { why } : {}) };
@@ -60,7 +61,7 @@ export function senderKey(s: Sender): string {
 /**
  * The sender in words: "membarrier/4243 on CPU 0" (one thread; "comm/*" when
  * a group holds several), "softirq (timer) on CPU 1", "the task itself",
- * "isolwatch on CPU 0", "unknown sender".
+ * "isolwatch on CPU 0", "its timer device, fired early on CPU 3", "unknown sender".
  */
 export function senderLabel(s: Sender, threads: 'one' | 'many' = 'one'): string {
   const on = s.cpu !== undefined ? ` on CPU ${s.cpu}` : '';
@@ -70,6 +71,7 @@ export function senderLabel(s: Sender, threads: 'one' | 'many' = 'one'): string 
     case 'isolwatch':
       return `isolwatch${on}`;
     case 'context':
+      if (s.context === 'timer_early') return `its timer device, fired early${on}`;
       return `${s.context}${s.why ? ` (${s.why})` : ''}${on}`;
     case 'task': {
       const id = threads === 'many' ? '*' : (s.tid ?? s.pid);

@@ -1,6 +1,6 @@
 // doctor on fixture trees: a well-tuned machine (nothing above info), a
 // typical untuned one, and a broken one whose nohz_full= was silently ignored.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -416,6 +416,31 @@ describe('doctor: boot parameters against what took effect (small trees)', () =>
     const f = byId(r, 'nohz-full-ignored');
     expect(f.severity).toBe('warning');
     expect(f.title).toBe('nohz_full= took effect for CPU 1-3 only, not 0');
+  });
+
+  it('the machine-check poll and a timer device that cannot reach the next timer (the 6.12 qemu guest)', () => {
+    const timerList = readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'timer_list', 'qemu-tcg-6.12.txt'), 'utf8');
+    const files = {
+      'sys/devices/system/machinecheck/machinecheck2/check_interval': '300\n',
+      'sys/devices/system/machinecheck/machinecheck3/check_interval': '300\n',
+      'proc/timer_list': timerList,
+    };
+    const r = auditSystem({ root: tree(files), cpus: [2, 3] });
+    const mce = byId(r, 'mce-poll');
+    expect(mce.title).toBe('Machine-check poll every 300 s on CPU 2-3');
+    expect(mce.evidence).toContainEqual({ path: '/sys/devices/system/machinecheck/machinecheck3/check_interval', value: '300' });
+    const range = byId(r, 'timer-device-range');
+    // the fixture: now at 50.2 s, CPU 2 and 3 set for 316.624 s, the lapic reaching 34.36 s
+    expect(range.title).toBe('CPU 2-3: next timer 266s away, the lapic timer device reaches 34.4s: an empty local timer interrupt every 34.4s until then');
+    expect(range.evidence[1].value).toMatch(/^CPU 3: lapic max_delta_ns 34359738352, next_event 316624000000 nsecs/);
+    // housekeeping CPUs 0-1 (their tick is 4 ms away) and a poll turned off: nothing
+    const quiet = auditSystem({
+      root: tree({ ...files, 'sys/devices/system/machinecheck/machinecheck3/check_interval': '0\n' }),
+      cpus: [0, 1, 3],
+    });
+    expect(byId(quiet, 'timer-device-range').title).toMatch(/^CPU 3: /);
+    expect(ids(quiet)).not.toContain('mce-poll');
+    expect(ids(auditSystem({ root: tree(files), cpus: [0, 1] }))).not.toContain('timer-device-range');
   });
 
   it('irqaffinity= on the command line that did not take effect', () => {

@@ -88,7 +88,7 @@ describe('malformed policies report file:line:col and the key path', () => {
       '16:14 rules[1].actions',
     ]);
     expect(e.report().split('\n')).toHaveLength(got.length);
-    expect(e.issues[3].message).toContain("unknown sender context 'irq' (expected one of task, hardirq, softirq, nmi, self, unknown)");
+    expect(e.issues[3].message).toContain("unknown sender context 'irq' (expected one of task, hardirq, softirq, nmi, self, timer_early, unknown)");
   });
 
   it('duplicate rule names, duplicate keys, wrong shapes, empty and unreadable files', () => {

@@ -10,6 +10,7 @@ import { REMEDIES, REMEDY_DOC, remediesMarkdown, remedyById, remedyFor, type Int
 // One interruption per catalogue entry, shaped as the correlation engine emits them.
 const SAMPLES: Array<[InterruptionKey, string]> = [
   [{ class: 'timer', kind: 'local_timer' }, 'tick'],
+  [{ class: 'timer', kind: 'local_timer', context: 'timer_early' }, 'timer-early'],
   [{ class: 'irq', kind: 'arch_timer' }, 'tick'],
   [{ class: 'timer', kind: 'hrtimer', func: 'tick_nohz_handler' }, 'tick'],
   [{ class: 'timer', kind: 'hrtimer', func: 'tick_sched_timer' }, 'tick'],

@@ -309,6 +309,7 @@ export function causeGroupFor(w: Batch, r: Pick<Counted, 'class' | 'kind' | 'fun
       kind: r.kind,
       func: r.func,
       sender: senderLabel(sender),
+      ...(sender.context ? { senderContext: sender.context } : {}),
       selfCaused: sender.kind === 'self',
       victim: r.victim,
       pids: [],

@@ -93,6 +93,8 @@ export interface CauseGroup {
   func?: string;
   /** the sender as every report names it (src/verdict senderLabel): "noise/4242 on CPU 0", "softirq (timer) on CPU 1", "the task itself" */
   sender: string;
+  /** the sender's context when it is not a task (src/verdict Sender.context): picks the remedy */
+  senderContext?: string;
   selfCaused: boolean;
   /** a victim it hit (the first seen) */
   victim: TaskRef;

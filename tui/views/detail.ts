@@ -71,7 +71,7 @@ export function histogramLines(hist: readonly number[], width: number): Line[] {
   return out;
 }
 
-function remedyLines(q: { class: InterruptionClass; kind: string; func?: string }, remedyFor?: RemedyLookup): Line[] {
+function remedyLines(q: { class: InterruptionClass; kind: string; func?: string; context?: string }, remedyFor?: RemedyLookup): Line[] {
   const out: Line[] = [H('Remedy')];
   let found: ReturnType<RemedyLookup>;
   try {
@@ -107,7 +107,7 @@ function causeDetail(g: CauseGroup, width: number, remedyFor?: RemedyLookup): Li
     H('Durations'),
     ...histogramLines(g.hist, width),
     plain(''),
-    ...remedyLines({ class: g.class, kind: g.kind, func: g.func }, remedyFor),
+    ...remedyLines({ class: g.class, kind: g.kind, func: g.func, context: g.senderContext }, remedyFor),
   ];
 }
 
@@ -140,7 +140,7 @@ function eventDetail(model: Model, e: EventEntry, remedyFor?: RemedyLookup): Lin
     out.push(T(`action:    ${a.kind}${a.signal ? ` ${a.signal}` : ''}${a.target ? ` -> ${a.target}` : ''}${a.pid !== undefined ? ` ${a.pid}` : ''}: ${a.result}${a.rule ? ` (rule ${a.rule})` : ''}`));
   }
   out.push(plain(''), H('Chain'), ...chainLines(r), plain(''));
-  out.push(...remedyLines({ class: r.class, kind: r.kind, func: r.func }, remedyFor));
+  out.push(...remedyLines({ class: r.class, kind: r.kind, func: r.func, context: r.cause?.context }, remedyFor));
   return out;
 }
 
