@@ -7,9 +7,11 @@
 // the exact count; the task's own syscalls fail the run unless --allow-self.
 // On 6.1 the IPI senders come from the kprobe fallback, on 6.12 from the
 // csd_queue_cpu/ipi_send_* tracepoints. The cases are in guest-cases.sh (one
-// boot per kernel). Never skipped.
+// boot per kernel). On 6.12 generic also a timer device that fires early
+// (the machine-check poll back on). Never skipped.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseTimerList } from '../../src/system/timer-list.js';
 import { bootGuest } from './guest.js';
 import { type Kernel, vmKernels } from './kernels.js';
 import { scratchDir } from '../helpers/scratch.js';
@@ -108,6 +110,42 @@ function expectSelf(b: Boot) {
   expect(read(b, 'syscalls-allowed.err')).toMatch(/allowed \(--allow-self\): 10\d\d of the task's own syscalls\/faults/);
 }
 
+/**
+ * Case 4 (6.12 generic): the machine-check poll turned back on puts CPU 3's next timer 300 s
+ * away, further than its lapic timer reaches: the device fires early, runs nothing and is
+ * re-armed. The run fails on it, naming the CPU's timer device as the cause; the expiry isolwatch
+ * gives is the one the kernel shows in /proc/timer_list; the doctor names the poll and the range.
+ */
+function expectTimerEarly(b: Boot) {
+  expect(b.exits.timer_early, read(b, 'timer_early.err')).toBe(1);
+  const dev = parseTimerList(read(b, 'timer_early.timer_list')).find((d) => d.cpu === 3)!;
+  expect(dev).toMatchObject({ device: 'lapic', event_handler: 'hrtimer_interrupt' });
+  expect(dev.max_delta_ns).toBeLessThan(40e9); // 34.4 s at qemu's APIC bus clock
+  const all = records(b, 'timer_early');
+  const v = all.at(-1).verdict;
+  expect(v.reasons.join('\n')).toContain('budget timer<=0 exceeded');
+  expect(v.reasons.join('\n')).toMatch(/most: local_timer from its timer device, fired early on CPU 3 x[12]/);
+  const { from_ns, to_ns } = v.judged;
+  const inWindow = all.filter((r) => r.type === 'interruption' && r.cpu === 3 && r.ts_ns >= from_ns && r.ts_ns < to_ns);
+  // one every max_delta: 40 s judged hold one or two; nothing else entered the CPU
+  expect(inWindow.length).toBeGreaterThanOrEqual(1);
+  expect(inWindow.length).toBeLessThanOrEqual(Math.ceil((to_ns - from_ns) / dev.max_delta_ns));
+  for (const r of inWindow) {
+    expect(r).toMatchObject({ class: 'timer', kind: 'local_timer', chain: [expect.objectContaining({ kind: 'local_timer', depth: 0 })] });
+    expect(r.chain).toHaveLength(1); // no timer ran in it
+    expect(r.cause).toEqual({ self: false, context: 'timer_early', cpu: 3, due_ns: dev.next_event_ns });
+    expect(r.cause.due_ns - r.ts_ns).toBeGreaterThan(1e9);
+  }
+  // the kernel's own count: the aggregate rows of the judged window say the same
+  const totals = all.find((r) => r.type === 'aggregate' && r.scope === 'total');
+  const rows = totals.rows.filter((r: { phase: string; cpu: number }) => r.phase === 'judged' && r.cpu === 3);
+  expect(rows.map((r: { kind: string; cause: { context: string } }) => `${r.kind} ${r.cause.context}`)).toEqual(['local_timer timer_early']);
+  expect(rows[0].count).toBe(inWindow.length);
+  const doctor = JSON.parse(read(b, 'timer_early.doctor.json'));
+  const ids = doctor.findings.map((f: { id: string }) => f.id);
+  expect(ids).toEqual(expect.arrayContaining(['mce-poll', 'timer-device-range']));
+}
+
 const ALL_CASES = ['quiet', 'syscalls', 'syscalls-allowed', 'membarrier', 'unmap', 'stat_refresh'];
 // the IPI senders' probes: kprobes where ipi_send_* (6.4+) is missing, csd_* (6.5+) besides
 const KPROBE_SENDERS = ['smp_call_function_many_cond', 'generic_exec_single', 'send_call_function_single_ipi'];
@@ -125,7 +163,8 @@ const KERNELS: GuestKernel[] = [
   { kernel: 'generic', title: '6.1 generic', release: /^6\.1\.0-\d+-amd64$/, senders: 'kprobes', cases: ALL_CASES },
   // the RT 6.1 run is kept short: the same object, the spin and one sender
   { kernel: 'rt', title: '6.1 PREEMPT_RT', release: /^6\.1\.0-\d+-rt-amd64$/, senders: 'kprobes', cases: ['quiet', 'membarrier'] },
-  { kernel: '6.12', title: '6.12 generic', release: /^6\.12\.\d+\+deb12-amd64$/, senders: 'tracepoints', cases: ALL_CASES },
+  // timer_early last: it leaves the machine-check poll on until its end
+  { kernel: '6.12', title: '6.12 generic', release: /^6\.12\.\d+\+deb12-amd64$/, senders: 'tracepoints', cases: [...ALL_CASES, 'timer_early'] },
   { kernel: '6.12-rt', title: '6.12 PREEMPT_RT', release: /^6\.12\.\d+\+deb12-rt-amd64$/, senders: 'tracepoints', cases: ALL_CASES },
 ];
 
@@ -175,4 +214,7 @@ describe.each(KERNELS.filter((k) => vmKernels().includes(k.kernel)).map((k) => [
 
   if (cases.includes('syscalls'))
     it('3. syscalls of its own: exit 1 on the syscall class, exit 0 with --allow-self', () => expectSelf(b));
+
+  if (cases.includes('timer_early'))
+    it("4. a timer device that cannot reach the next timer: exit 1, the cause is the CPU's timer device, as /proc/timer_list says", () => expectTimerEarly(b));
 });
