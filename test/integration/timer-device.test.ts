@@ -34,9 +34,12 @@ describe('the timer device kprobe (clockevents_program_event)', () => {
     const text = readFileSync('/proc/timer_list', 'utf8');
     const now = timerListNow(text)!;
     const dev = (readTickDevices() as Exclude<ReturnType<typeof readTickDevices>, string>).find((d) => d.cpu === 1)!;
-    const seen = session.timerDeviceExpiry(1)!;
-    expect(seen).toBeGreaterThan(now - 1e9);
-    expect(seen).toBeLessThanOrEqual(now + dev.max_delta_ns + 1e9);
-    if (dev.next_event_ns !== undefined) expect(Math.abs(seen - dev.next_event_ns)).toBeLessThan(2e9);
+    const seen = session.timerDeviceExpiry(1);
+    expect(seen).toBeDefined();
+    // a stopped device (idle, no timer) shows no next event: the last one it was set for is all there is
+    if (dev.next_event_ns === undefined) return;
+    // the same programming, or one a few ticks apart (the two reads are not atomic)
+    expect(Math.abs(seen! - dev.next_event_ns)).toBeLessThan(2e9);
+    expect(seen!).toBeLessThanOrEqual(now + dev.max_delta_ns + 2e9);
   });
 });
