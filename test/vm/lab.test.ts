@@ -5,8 +5,9 @@
 // Never skipped: a machine that cannot boot the guest fails here, loudly.
 import { describe, it, expect, beforeAll } from 'vitest';
 import { vmKernels } from './kernels.js';
+import { scratchDir } from '../helpers/scratch.js';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -161,6 +162,9 @@ describe('quiet-CPU lab (test/vm/run)', () => {
   });
 
   describe('hard time limit and clean-up', () => {
+    // TMPDIR for the run that is SIGKILLed: its trap never runs, so its work directory stays; here
+    // it stays in a scratch directory the test removes, not in the system's /tmp
+    const killedTmp = scratchDir('iw-vm-killed-');
     const qemuPid = (stderr: string) => Number(/vm: qemu pid (\d+)/.exec(stderr)?.[1] ?? NaN);
     const isQemu = (pid: number) => {
       try {
@@ -183,7 +187,9 @@ describe('quiet-CPU lab (test/vm/run)', () => {
     }, 120_000);
 
     it('takes its qemu down even when it is SIGKILLed itself', async () => {
-      const child = spawn(runner, ['--timeout', '60', '-v', '--', 'sleep', '600'], { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'] });
+      const tmp = killedTmp('tmp');
+      mkdirSync(tmp);
+      const child = spawn(runner, ['--timeout', '60', '-v', '--', 'sleep', '600'], { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
       let stderr = '';
       const pid = await new Promise<number>((resolve, reject) => {
         child.stderr.on('data', (d) => {
@@ -205,6 +211,8 @@ describe('quiet-CPU lab (test/vm/run)', () => {
         child.kill('SIGKILL');
       }
       expect(await until(() => !isQemu(pid), 10_000), `qemu ${pid} outlived its SIGKILLed parent`).toBe(true);
+      // what a SIGKILLed run cannot clean: its own work directory (serial log, control share)
+      expect(readdirSync(tmp).filter((n) => n.startsWith('isolwatch-vm.'))).toHaveLength(1);
     }, 60_000);
   });
 });
