@@ -95,6 +95,12 @@ function u32(v: number): Uint8Array {
   return b;
 }
 
+function u64(v: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, v, true);
+  return b;
+}
+
 export class Session {
   readonly attached: string[] = [];
   readonly missing: string[] = [];
@@ -193,14 +199,9 @@ export class Session {
    */
   private seedTimerDevices(): void {
     if (!this.attached.includes('clockevents_program_event')) return;
-    const devices = readTickDevices();
-    if (typeof devices === 'string') return;
     const map = this.obj.map('iw_timer_dev');
-    for (const d of devices) {
-      if (d.next_event_ns === undefined || d.cpu >= IW.IW_MAX_CPUS) continue;
-      const v = new Uint8Array(8);
-      new DataView(v.buffer).setBigUint64(0, BigInt(d.next_event_ns), true);
-      map.update(u32(IW.IW_MAX_CPUS + d.cpu), v);
+    for (const d of readTickDevices() ?? []) {
+      if (d.next_event_ns !== undefined && d.cpu < IW.IW_MAX_CPUS) map.update(u32(IW.IW_MAX_CPUS + d.cpu), u64(BigInt(d.next_event_ns)));
     }
   }
 
@@ -344,9 +345,7 @@ export class Session {
   /** The kernel's "%pS" text for an address ("func+0x1c/0x80"), or undefined when it has none or cannot say. */
   kernelSymbol(addr: bigint): string | undefined {
     if (this.closed) return undefined;
-    const ctx = new Uint8Array(8);
-    new DataView(ctx.buffer).setBigUint64(0, addr, true);
-    const n = this.obj.testRun('iw_ksym', ctx);
+    const n = this.obj.testRun('iw_ksym', u64(addr));
     if (n <= 0) return undefined;
     const page = this.obj.map('iw_kread_buf').lookup(u32(0));
     if (!page) return undefined;

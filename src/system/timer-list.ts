@@ -52,13 +52,13 @@ export function parseTimerList(text: string): TickDevice[] {
   return out;
 }
 
-/** The tick devices, or why they cannot be read (/proc/timer_list is root's only). */
-export function readTickDevices(path = TIMER_LIST): TickDevice[] | string {
+/** The tick devices; undefined when they cannot be read (/proc/timer_list is root's only). */
+export function readTickDevices(path = TIMER_LIST): TickDevice[] | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch (e) {
-    return `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  } catch {
+    return undefined;
   }
   return parseTimerList(text);
 }

@@ -1,6 +1,7 @@
 // doctor: Timers that reach the watched CPUs however quiet they are: the
 // machine-check poll, and the range of each CPU's timer device.
 import { formatDuration } from '../../output/format.js';
+import { remedyById } from '../../remedies.js';
 import { parseTimerList, timerListNow } from '../../system/timer-list.js';
 import { makeFinding } from '../findings.js';
 import { list } from './context.js';
@@ -29,10 +30,7 @@ function checkMcePoll(ctx: Ctx): void {
     makeFinding('mce-poll', {
       title: `Machine-check poll every ${interval} s on CPU ${list(polled)}`,
       evidence,
-      remedy: [
-        'echo 0 > /sys/devices/system/machinecheck/machinecheck0/check_interval (one interval for every CPU; corrected errors are then found through CMCI where the CPU has it)',
-        'or boot with mce=ignore_ce',
-      ],
+      remedy: [...remedyById('timer-mce')!.remedy], // the catalogue's commands are already exact
     }),
   );
 }
