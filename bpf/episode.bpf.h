@@ -170,36 +170,71 @@ static __always_inline void close_hard(struct iw_cpu_state *st, __u64 now, __u32
 	finish_hard(st, ep, now, flags);
 }
 
+/* One access the compiler may neither cache nor split: what an interrupt changed is seen. */
+#define IW_ONCE(x) (*(volatile typeof(x) *)&(x))
+/* Stores before it are not moved after it (volatile orders only volatile accesses). */
+#define IW_BARRIER() asm volatile("" ::: "memory")
+
+/* How often hard_enter builds an episode again after an interrupt took its slot. */
+#define IW_OPEN_TRIES 3
+
 /*
  * Nested entry on a watched CPU. cause/prio: sender facts, if any, and how
  * much to trust them (csd > ipi > wakeup).
+ *
+ * Opening an episode is several stores, and task and softirq context run
+ * with interrupts on (a work item's start, a softirq's): an interrupt that
+ * came after the free slot was seen, but before it was claimed, opened its
+ * own episode in the same slot over the half-built one, ended and sent it,
+ * and the resumed entry was then appended to a slot already sent, behind the
+ * interrupt's entries, never counted as what it was. So an episode is built
+ * complete in the free slot first and claimed by one store of its depth;
+ * interrupts on one CPU are last-in first-out, so one that came meanwhile
+ * has ended by the time this resumes, and has moved the CPU to the next
+ * slot: then it is built again there. One that comes after the claim nests
+ * in it, as it should.
  */
 static __always_inline struct iw_episode *hard_enter(__u16 class, __u32 kind, __u64 func, struct iw_sender *cause, __u32 prio, int *idx_out)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct iw_cpu_state *st;
-	struct iw_episode *ep;
+	struct iw_episode *ep = NULL;
 	__u64 now;
-	__u32 d, idx;
+	__u32 d = 0, idx = 0, slot;
 
 	if (!watched(cpu))
 		return NULL;
 	st = cpu_state();
 	if (!st)
 		return NULL;
-	ep = hard_ep(st);
 	now = bpf_ktime_get_ns();
-	if (ep->depth == 0) {
+	for (int i = 0; i < IW_OPEN_TRIES; i++) {
+		slot = IW_ONCE(st->slot);
+		ep = &st->hard[slot & (IW_HARD_SLOTS - 1)];
+		d = IW_ONCE(ep->depth);
+		if (d)
+			break; /* one is open: this entry nests in it */
 		begin_episode(ep, cpu, now);
-		st->ct_specific += 1;
+		idx = chain_add(&ep->rec, class, kind, func, 0, now);
+		ep->stack_idx[0] = idx;
+		ep->stack_start[0] = now;
+		IW_BARRIER(); /* built before it is claimed */
+		IW_ONCE(ep->depth) = 1;
+		if (IW_ONCE(st->slot) == slot) {
+			st->ct_specific += 1;
+			goto opened;
+		}
+		IW_ONCE(ep->depth) = 0; /* an interrupt took the slot and sent its episode */
 	}
-	d = ep->depth;
+	if (!d || !ep)
+		return NULL; /* an interrupt took the slot every time: this entry is not seen */
 	idx = chain_add(&ep->rec, class, kind, func, d, now);
 	if (d < IW_STACK_MAX) {
 		ep->stack_idx[d] = idx;
 		ep->stack_start[d] = now;
 	}
 	ep->depth = d + 1;
+opened:
 	maybe_cause(ep, cause, prio);
 	if (idx_out)
 		*idx_out = idx;
