@@ -16,6 +16,11 @@
 #ifndef __IW_EPISODE_BPF_H
 #define __IW_EPISODE_BPF_H
 
+/* One access the compiler may neither cache nor split: what an interrupt changed is seen. */
+#define IW_ONCE(x) (*(volatile typeof(x) *)&(x))
+/* Stores before it are not moved after it (volatile orders only volatile accesses). */
+#define IW_BARRIER() asm volatile("" ::: "memory")
+
 static __always_inline struct iw_episode *hard_ep(struct iw_cpu_state *st)
 {
 	return &st->hard[st->slot & (IW_HARD_SLOTS - 1)];
@@ -131,7 +136,32 @@ static __always_inline void merge_into_pre(struct iw_episode *hard, struct iw_ep
 	}
 }
 
-/* Ends the hard episode ep (its depth already 0 and the CPU moved to the next slot): count and send. */
+/*
+ * Moves the CPU on from the hard episode ep, which is about to be sent: to the
+ * next slot that no episode being sent holds. Sending runs with interrupts on
+ * in task and softirq context, and what interrupts it ends episodes of its
+ * own: taking simply the next slot, a task sending in slot 0, a softirq
+ * ending in slot 2 and sending it (after an IRQ in slot 1), and IRQs in slots
+ * 3 and then 0 again, wrote over the task's record while it was being copied
+ * to the ring (a record whose chain was longer than its size). Two senders at
+ * most are interrupted at a time (task, softirq), so of IW_HARD_SLOTS one is
+ * free. The slot number only grows: hard_enter sees any move.
+ */
+static __always_inline void next_slot(struct iw_cpu_state *st, struct iw_episode *ep)
+{
+	__u32 s = st->slot, n = s + 1;
+
+	ep->sending = 1;
+	IW_BARRIER();
+#pragma unroll
+	for (int i = IW_HARD_SLOTS - 1; i >= 1; i--) {
+		if (!IW_ONCE(st->hard[(s + i) & (IW_HARD_SLOTS - 1)].sending))
+			n = s + i;
+	}
+	IW_ONCE(st->slot) = n;
+}
+
+/* Ends the hard episode ep (its depth already 0, the CPU moved on by next_slot): count, send, and free its slot. */
 static __always_inline void finish_hard(struct iw_cpu_state *st, struct iw_episode *ep, __u64 now, __u32 extra_flags)
 {
 	struct iw_interruption *rec = &ep->rec;
@@ -156,6 +186,8 @@ static __always_inline void finish_hard(struct iw_cpu_state *st, struct iw_episo
 	if (st->pre.open && (rec->chain[0].class == IW_CLASS_WORKQUEUE || current_is_kthread()))
 		rec->flags |= IW_F_IN_PREEMPT;
 	iw_emit(ep);
+	IW_BARRIER();
+	IW_ONCE(ep->sending) = 0;
 }
 
 /* Closes the hard episode at once (a context switch: hard contexts cannot switch, work items may sleep). */
@@ -165,15 +197,19 @@ static __always_inline void close_hard(struct iw_cpu_state *st, __u64 now, __u32
 
 	if (ep->depth == 0)
 		return;
-	st->slot += 1;
+	next_slot(st, ep);
 	ep->depth = 0;
 	finish_hard(st, ep, now, flags);
 }
 
-/* One access the compiler may neither cache nor split: what an interrupt changed is seen. */
-#define IW_ONCE(x) (*(volatile typeof(x) *)&(x))
-/* Stores before it are not moved after it (volatile orders only volatile accesses). */
-#define IW_BARRIER() asm volatile("" ::: "memory")
+/*
+ * What pairs an exit with its entry (iw_episode.stack_id): the kernel object
+ * both name (an hrtimer, a timer_list, a csd, a work item: an address), or a
+ * tag and a number for a vector, an IRQ and a softirq (never an address).
+ */
+#define IW_ID_VEC(k) ((1ULL << 48) | (__u64)(k))
+#define IW_ID_IRQ(n) ((2ULL << 48) | (__u64)(__u32)(n))
+#define IW_ID_SOFTIRQ(v) ((3ULL << 48) | (__u64)(v))
 
 /* How often hard_enter builds an episode again after an interrupt took its slot. */
 #define IW_OPEN_TRIES 3
@@ -194,7 +230,8 @@ static __always_inline void close_hard(struct iw_cpu_state *st, __u64 now, __u32
  * slot: then it is built again there. One that comes after the claim nests
  * in it, as it should.
  */
-static __always_inline struct iw_episode *hard_enter(__u16 class, __u32 kind, __u64 func, struct iw_sender *cause, __u32 prio, int *idx_out)
+static __always_inline struct iw_episode *hard_enter(__u16 class, __u32 kind, __u64 func, __u64 id, struct iw_sender *cause, __u32 prio,
+						      int *idx_out)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct iw_cpu_state *st;
@@ -218,6 +255,7 @@ static __always_inline struct iw_episode *hard_enter(__u16 class, __u32 kind, __
 		idx = chain_add(&ep->rec, class, kind, func, 0, now);
 		ep->stack_idx[0] = idx;
 		ep->stack_start[0] = now;
+		ep->stack_id[0] = id;
 		IW_BARRIER(); /* built before it is claimed */
 		IW_ONCE(ep->depth) = 1;
 		if (IW_ONCE(st->slot) == slot) {
@@ -232,6 +270,7 @@ static __always_inline struct iw_episode *hard_enter(__u16 class, __u32 kind, __
 	if (d < IW_STACK_MAX) {
 		ep->stack_idx[d] = idx;
 		ep->stack_start[d] = now;
+		ep->stack_id[d] = id;
 	}
 	ep->depth = d + 1;
 opened:
@@ -241,13 +280,25 @@ opened:
 	return ep;
 }
 
-static __always_inline void hard_exit(void)
+/*
+ * The exit of the entry `id` names. It ends that entry's level, the innermost
+ * with its id, not simply the innermost one: the kernel skips a tracing
+ * program on a CPU where it is already running (recursion_misses), so a hard
+ * timer expiring while hrtimer_expire_exit's program runs for a soft one
+ * loses its exit, and one expiring during hrtimer_expire_entry's its entry.
+ * Levels above the one ended lost their exits: they end here too (open_end).
+ * An exit whose entry is not open was not seen entering (skipped, or it began
+ * before the programs were attached): nothing is ended. Before, each exit
+ * ended the innermost level, so a lost exit left its episode open, and what
+ * came after, until the next context switch, was counted in it.
+ */
+static __always_inline void hard_exit(__u64 id)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct iw_cpu_state *st;
 	struct iw_episode *ep;
 	__u64 now;
-	__u32 d, idx;
+	__u32 d, idx, lvl = IW_STACK_MAX;
 
 	if (!watched(cpu))
 		return;
@@ -255,19 +306,35 @@ static __always_inline void hard_exit(void)
 	if (!st)
 		return;
 	ep = hard_ep(st);
-	if (ep->depth == 0) /* attached mid-entry: nothing to pair */
+	d = ep->depth;
+	if (d == 0) /* attached mid-entry: nothing to pair */
+		return;
+	if (d > IW_STACK_MAX) {
+		lvl = d - 1; /* deeper than the ids kept: the innermost */
+	} else {
+#pragma unroll
+		for (int i = IW_STACK_MAX - 1; i >= 0; i--) {
+			if (i < d && lvl == IW_STACK_MAX && ep->stack_id[i] == id)
+				lvl = i;
+		}
+	}
+	if (lvl >= d)
 		return;
 	now = bpf_ktime_get_ns();
-	d = ep->depth - 1;
-	if (d < IW_STACK_MAX) {
-		idx = ep->stack_idx[d];
+#pragma unroll
+	for (int i = 0; i < IW_STACK_MAX; i++) {
+		if (i < lvl || i >= d)
+			continue;
+		idx = ep->stack_idx[i];
 		if (idx < IW_CHAIN_MAX)
-			ep->rec.chain[idx].duration_ns = sat32(now - ep->stack_start[d]);
+			ep->rec.chain[idx].duration_ns = sat32(now - ep->stack_start[i]);
 	}
-	if (d == 0)
-		st->slot += 1; /* before the depth drops: what interrupts from here on starts in the next slot */
-	ep->depth = d;
-	if (d == 0)
+	if (lvl + 1 < d)
+		ep->rec.flags |= IW_F_OPEN_END;
+	if (lvl == 0)
+		next_slot(st, ep); /* before the depth drops: what interrupts from here on starts in the next slot */
+	ep->depth = lvl;
+	if (lvl == 0)
 		finish_hard(st, ep, now, 0);
 }
 

@@ -130,7 +130,7 @@ static __always_inline void vector_enter(__u16 class, __u32 kind)
 		s = bpf_map_lookup_elem(&iw_ipi, &cpu);
 	if (kind == IW_VEC_LOCAL_TIMER)
 		s = timer_early(cpu);
-	ep = hard_enter(class, kind, 0, s, s && s->ts ? IW_PRIO_IPI : 0, &idx);
+	ep = hard_enter(class, kind, 0, IW_ID_VEC(kind), s, s && s->ts ? IW_PRIO_IPI : 0, &idx);
 	if (kind == IW_VEC_IRQ_WORK)
 		signal_irq_work(ep, idx == 0);
 	if (s)
@@ -149,7 +149,7 @@ static __always_inline void vector_enter(__u16 class, __u32 kind)
 	int BPF_PROG(handle_vec_##name##_exit, int vector)                 \
 	{                                                                  \
 		ctx_exit(1);                                               \
-		hard_exit();                                               \
+		hard_exit(IW_ID_VEC(kind));                                \
 		return 0;                                                  \
 	}
 
@@ -174,7 +174,7 @@ int BPF_PROG(handle_irq_handler_entry, int irq, struct irqaction *action)
 	struct iw_episode *ep;
 
 	ctx_enter(1);
-	ep = hard_enter(IW_CLASS_IRQ, irq, (__u64)BPF_CORE_READ(action, handler), NULL, 0, &idx);
+	ep = hard_enter(IW_CLASS_IRQ, irq, (__u64)BPF_CORE_READ(action, handler), IW_ID_IRQ(irq), NULL, 0, &idx);
 	name_from(ep, idx, BPF_CORE_READ(action, name));
 	return 0;
 }
@@ -183,7 +183,7 @@ SEC("tp_btf/irq_handler_exit")
 int BPF_PROG(handle_irq_handler_exit, int irq, struct irqaction *action, int ret)
 {
 	ctx_exit(1);
-	hard_exit();
+	hard_exit(IW_ID_IRQ(irq));
 	return 0;
 }
 
@@ -191,7 +191,7 @@ SEC("tp_btf/softirq_entry")
 int BPF_PROG(handle_softirq_entry, unsigned int vec)
 {
 	ctx_enter(0);
-	hard_enter(IW_CLASS_SOFTIRQ, vec, 0, NULL, 0, NULL);
+	hard_enter(IW_CLASS_SOFTIRQ, vec, 0, IW_ID_SOFTIRQ(vec), NULL, 0, NULL);
 	return 0;
 }
 
@@ -199,7 +199,7 @@ SEC("tp_btf/softirq_exit")
 int BPF_PROG(handle_softirq_exit, unsigned int vec)
 {
 	ctx_exit(0);
-	hard_exit();
+	hard_exit(IW_ID_SOFTIRQ(vec));
 	return 0;
 }
 
@@ -208,28 +208,28 @@ int BPF_PROG(handle_softirq_exit, unsigned int vec)
 SEC("tp_btf/hrtimer_expire_entry")
 int BPF_PROG(handle_timer_hrtimer_entry, struct hrtimer *timer, ktime_t *now)
 {
-	hard_enter(IW_CLASS_TIMER, IW_VEC_HRTIMER, (__u64)BPF_CORE_READ(timer, function), NULL, 0, NULL);
+	hard_enter(IW_CLASS_TIMER, IW_VEC_HRTIMER, (__u64)BPF_CORE_READ(timer, function), (__u64)timer, NULL, 0, NULL);
 	return 0;
 }
 
 SEC("tp_btf/hrtimer_expire_exit")
 int BPF_PROG(handle_timer_hrtimer_exit, struct hrtimer *timer)
 {
-	hard_exit();
+	hard_exit((__u64)timer);
 	return 0;
 }
 
 SEC("tp_btf/timer_expire_entry")
 int BPF_PROG(handle_timer_list_entry, struct timer_list *timer, unsigned long baseclk)
 {
-	hard_enter(IW_CLASS_TIMER, IW_VEC_TIMER_LIST, (__u64)BPF_CORE_READ(timer, function), NULL, 0, NULL);
+	hard_enter(IW_CLASS_TIMER, IW_VEC_TIMER_LIST, (__u64)BPF_CORE_READ(timer, function), (__u64)timer, NULL, 0, NULL);
 	return 0;
 }
 
 SEC("tp_btf/timer_expire_exit")
 int BPF_PROG(handle_timer_list_exit, struct timer_list *timer)
 {
-	hard_exit();
+	hard_exit((__u64)timer);
 	return 0;
 }
 
@@ -266,7 +266,7 @@ int BPF_PROG(handle_csd_function_entry, smp_call_func_t func, call_single_data_t
 	/* only trust a record queued for this very CPU */
 	if (s && s->func != (__u64)func)
 		s = NULL;
-	hard_enter(IW_CLASS_IPI, IW_VEC_CSD, (__u64)func, s, s ? IW_PRIO_CSD : 0, NULL);
+	hard_enter(IW_CLASS_IPI, IW_VEC_CSD, (__u64)func, key, s, s ? IW_PRIO_CSD : 0, NULL);
 	if (s)
 		bpf_map_delete_elem(&iw_csd, &key);
 	return 0;
@@ -275,7 +275,7 @@ int BPF_PROG(handle_csd_function_entry, smp_call_func_t func, call_single_data_t
 SEC("raw_tp/csd_function_exit")
 int BPF_PROG(handle_csd_function_exit, smp_call_func_t func, call_single_data_t *csd)
 {
-	hard_exit();
+	hard_exit((__u64)csd);
 	return 0;
 }
 
@@ -375,11 +375,11 @@ int BPF_PROG(handle_workqueue_execute_start, struct work_struct *work)
 		return 0;
 	s = bpf_map_lookup_elem(&iw_work, &key);
 	func = (__u64)BPF_CORE_READ(work, func);
-	ep = hard_enter(IW_CLASS_WORKQUEUE, 0, func, s, s ? IW_PRIO_WORK : 0, &idx);
+	ep = hard_enter(IW_CLASS_WORKQUEUE, 0, func, key, s, s ? IW_PRIO_WORK : 0, &idx);
 	if (ep && s && idx >= 0 && idx < IW_CHAIN_MAX)
 		__builtin_memcpy(ep->rec.chain[idx].name, s->name, IW_NAME_LEN);
-	if (ep && ep->rec.chain_len == 1) {
-		/* a kworker woke on an idle CPU: nobody's time was stolen but the CPU's */
+	if (ep && idx == 0) {
+		/* it opened the episode: a kworker woke on an idle CPU, nobody's time was stolen but the CPU's */
 		struct iw_cpu_state *st = cpu_state();
 		if (st && !st->pre.open) {
 			ep->rec.victim_pid = 0;
@@ -396,7 +396,7 @@ int BPF_PROG(handle_workqueue_execute_start, struct work_struct *work)
 SEC("tp_btf/workqueue_execute_end")
 int BPF_PROG(handle_workqueue_execute_end, struct work_struct *work, work_func_t function)
 {
-	hard_exit();
+	hard_exit((__u64)work);
 	return 0;
 }
 

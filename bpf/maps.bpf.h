@@ -36,11 +36,12 @@ struct iw_episode {
 	struct iw_isol_masks room;
 	struct iw_isol_masks isol; /* the victim's PR_ISOL state, when the kernel has it */
 	__u64 stack_start[IW_STACK_MAX];
+	__u64 stack_id[IW_STACK_MAX]; /* what each level's exit names: see IW_ID_* (episode.bpf.h) */
 	__u32 stack_idx[IW_STACK_MAX];
 	__u32 depth;
 	__u32 open;
 	__u32 cause_prio;
-	__u32 _pad;
+	__u32 sending; /* a hard episode being counted and sent: no new one may start here (next_slot) */
 	__u64 victim_task; /* task_struct of a preempted victim, to notice it migrated */
 };
 
