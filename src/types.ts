@@ -246,6 +246,12 @@ export interface SummaryRecord {
    * reader of stdout fell more than STDOUT_BACKLOG_BYTES behind; absent when 0
    */
   output_dropped?: number;
+  /**
+   * probe (tracepoint or kprobe) -> runs of it the kernel skipped because one of isolwatch's
+   * programs was already running on that CPU: what happened then was not seen, so the counts may
+   * be short; absent when none was skipped
+   */
+  probe_misses?: Record<string, number>;
   /** interruptions on watched CPUs caused by isolwatch itself */
   self_caused: number;
   /** authoritative per-CPU per-class kernel counters (survive ring-buffer loss) */

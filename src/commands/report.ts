@@ -96,6 +96,7 @@ export function replay(text: string, file: string, policy?: Policy): Replay {
     watchedCpus: header.start.watched_cpus,
     durationS: end?.duration_s ?? (span.firstNs !== undefined && span.lastNs !== undefined ? (span.lastNs - span.firstNs) / 1e9 : 0),
     lost: end?.lost ?? 0,
+    probeMisses: end?.probe_misses,
     kernelCounts: end?.kernel_counts ?? countsOfRows(rows, header.start.watched_cpus),
     records: end?.records,
     victimFilter,

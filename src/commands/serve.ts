@@ -60,7 +60,7 @@ export function bind(server: Server, at: ListenAddress): Promise<ListenAddress> 
 }
 
 /** What the exporter reads from a live session. */
-export type ExporterSource = Pick<Live, 'start' | 'counts' | 'rows' | 'aggregates' | 'enforcer'> & Partial<Pick<Live, 'steal'>> & {
+export type ExporterSource = Pick<Live, 'start' | 'counts' | 'rows' | 'aggregates' | 'enforcer'> & Partial<Pick<Live, 'steal' | 'probeMisses'>> & {
   /** read and remove aggregates from the kernel's table (session.takeAggregates) */
   take(keys: readonly RawAggKey[]): RawAggregate[];
 };
@@ -112,6 +112,7 @@ export class Exporter {
         rows,
         selfCaused: k.selfCaused,
         lost: k.lost,
+        ...(this.live.probeMisses ? { probeMisses: this.live.probeMisses() } : {}),
         ...(this.live.enforcer ? { actions: this.actions } : {}),
         // the hypervisor's share since serve started, read at the scrape as everything else
         ...(this.live.steal ? { steal: { clock: this.live.steal.info.clock, source: this.live.steal.info.source, byCpu: this.live.steal.total() } } : {}),

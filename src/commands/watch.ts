@@ -187,6 +187,7 @@ export async function watch(o: WatchOptions): Promise<number> {
           type: 'end',
           duration_s: elapsed(),
           lost: k.lost,
+          ...(summary.probe_misses ? { probe_misses: summary.probe_misses } : {}),
           kernel_counts: summary.kernel_counts as Record<string, Record<string, number>>,
           ...(summary.records ? { records: summary.records } : {}),
           ...(summary.steal ? { steal: { ...summary.steal, ...(live.steal.readable ? { by_cpu: live.steal.total() } : {}) } } : {}),

@@ -32,6 +32,8 @@ export interface RecordingEnd {
   type: 'end';
   duration_s: number;
   lost: number;
+  /** probe -> runs the kernel skipped (summary.probe_misses); absent when none */
+  probe_misses?: Record<string, number>;
   kernel_counts?: Record<string, Record<string, number>>;
   /** how the records reached user space (ABI 2): a replay can say what it did not see */
   records?: RecordsAccount;

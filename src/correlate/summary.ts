@@ -16,6 +16,8 @@ export interface SummaryInput {
   records?: RecordsAccount;
   /** records correlated but not written (a reader of stdout that fell behind) */
   outputDropped?: number;
+  /** probe -> runs the kernel skipped (a program already running on that CPU) */
+  probeMisses?: Record<string, number>;
   /** only these victims are summarized (--pid); undefined: every victim */
   victimFilter?: (pid: number, tid: number) => boolean;
   /** steal time: how it was read, and per CPU over the session (no byCpu: no steal clock) */
@@ -69,6 +71,7 @@ export function summarize(input: SummaryInput): SummaryRecord {
     violations,
     lost_events: input.lost,
     ...(input.outputDropped ? { output_dropped: input.outputDropped } : {}),
+    ...(input.probeMisses && Object.keys(input.probeMisses).length ? { probe_misses: input.probeMisses } : {}),
     self_caused: selfCaused,
     ...(input.kernelCounts ? { kernel_counts: input.kernelCounts } : {}),
     ...(input.records ? { records: input.records } : {}),

@@ -27,6 +27,12 @@ export { openHandleCount, openHandles } from './ffi.js';
 let possibleCpus = 0;
 
 /** Number of possible CPUs (the per-CPU map value count), from libbpf. */
+/** `recursion_misses` of a BPF program's fdinfo text; undefined on kernels that do not count them (before 5.12). */
+export function parseRecursionMisses(fdinfo: string): number | undefined {
+  const m = /^recursion_misses:\s*(\d+)\s*$/m.exec(fdinfo);
+  return m ? Number(m[1]) : undefined;
+}
+
 export function numPossibleCpus(): number {
   if (possibleCpus > 0) return possibleCpus;
   const n = L.numPossibleCpus();
@@ -148,6 +154,15 @@ export class BpfObject {
     const m = /^prog_id:\s*(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
     if (!m) throw new Error(`no prog_id in /proc/self/fdinfo/${fd} for program ${name}`);
     return Number(m[1]);
+  }
+
+  /**
+   * How many runs of a loaded program the kernel skipped because a program was already running
+   * on that CPU (`recursion_misses` in /proc/self/fdinfo, 5.12+; 0 before): for a tracepoint
+   * program, itself, interrupted; for a kprobe, any kprobe program.
+   */
+  programMisses(name: string): number {
+    return parseRecursionMisses(readFileSync(`/proc/self/fdinfo/${this.programFd(name)}`, 'utf8')) ?? 0;
   }
 
   /** Include (default) or skip a program at load/attach; only before load(). */

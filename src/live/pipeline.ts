@@ -90,6 +90,8 @@ export interface Live {
   /** The summary from the kernel's aggregates and counters. */
   summary(durationS: number, aggs?: RawAggregate[], extra?: { outputDropped?: number }): SummaryRecord;
   counts(): KernelCounts;
+  /** Runs of each probe the kernel skipped (a program already running on that CPU): see Session.probeMisses. */
+  probeMisses(): Record<string, number>;
   /** Stops tracing (the maps stay): the last drain, the aggregates and the summary are then final and agree. */
   detach(): void;
   /** Watched CPUs that went offline or came back since the last call (CPU hotplug), as `cpu` records. */
@@ -270,6 +272,7 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
       return n;
     },
     counts: () => session.counts(),
+    probeMisses: () => session.probeMisses(),
     detach: () => {
       session.detach();
       steal.freeze();
@@ -333,6 +336,7 @@ export async function openLive(opts: LiveOptions): Promise<Live> {
           kernelCounts,
           records,
           outputDropped: extra?.outputDropped,
+          probeMisses: session.probeMisses(),
           victimFilter,
           steal: { summary: steal.summary(), byCpu: steal.total() },
         }),

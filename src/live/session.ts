@@ -104,6 +104,8 @@ function u64(v: bigint): Uint8Array {
 export class Session {
   readonly attached: string[] = [];
   readonly missing: string[] = [];
+  /** the programs attachAll() attached (their names; `attached` has their targets) */
+  private programs: string[] = [];
   private closed = false;
   private readonly obj: BpfObject;
 
@@ -126,7 +128,8 @@ export class Session {
       s.configure(opts);
       obj.load();
       s.setWatched(opts.cpus);
-      s.attached.push(...obj.attachAll((p) => ON_DEMAND_PROGRAMS.includes(p), attachRank).map((p) => obj.programInfo(p).attachTarget ?? p));
+      s.programs = obj.attachAll((p) => ON_DEMAND_PROGRAMS.includes(p), attachRank);
+      s.attached.push(...s.programs.map((p) => obj.programInfo(p).attachTarget ?? p));
       s.seedTimerDevices();
     } catch (e) {
       obj.close();
@@ -399,6 +402,24 @@ export class Session {
   /** Reports fork/exit of this process and of the processes it forks from now on (declared isolated: --pid, run). */
   trackProcess(pid: number): void {
     this.obj.map('iw_track_pid').update(u32(pid), Uint8Array.of(1));
+  }
+
+  /**
+   * Runs of isolwatch's probes the kernel skipped because a program was already running on that
+   * CPU (a tracepoint program interrupted by its own tracepoint, or any kprobe program by a
+   * kprobe): what happened then was not seen, and an entry whose exit was skipped leaves its
+   * episode open. Probe (attach target) -> runs skipped, only those that skipped any; still
+   * readable after detach(), final then.
+   */
+  probeMisses(): Record<string, number> {
+    const out: Record<string, number> = {};
+    if (this.closed) return out;
+    for (const p of this.programs) {
+      const n = this.obj.programMisses(p);
+      const target = this.obj.programInfo(p).attachTarget ?? p;
+      if (n) out[target] = (out[target] ?? 0) + n;
+    }
+    return out;
   }
 
   /**

@@ -44,6 +44,20 @@ export function plural(n: number, noun: string, nouns = `${noun}s`): string {
 }
 
 /**
+ * What the kernel did not let isolwatch see (summary.probe_misses): one sentence for every
+ * report, or undefined when nothing was skipped.
+ */
+export function probeMissesText(misses: Readonly<Record<string, number>> | undefined): string | undefined {
+  const list = Object.entries(misses ?? {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  if (!list.length) return undefined;
+  const total = list.reduce((n, [, k]) => n + k, 0);
+  return (
+    `the kernel skipped ${plural(total, 'run')} of isolwatch's probes (${list.map(([p, n]) => `${p} ${n}`).join(', ')}): ` +
+    'one of its programs was already running on that CPU, so what happened then was not seen and the counts may be short'
+  );
+}
+
+/**
  * Plain warnings for watched CPUs that cannot be quiet: neither isolated nor
  * nohz_full (scheduler, timers and kernel work run there), or isolated
  * without nohz_full (the tick still runs). Shared by the text header and the

@@ -7,7 +7,7 @@
 import { CLASSES, type InterruptionClass, type InterruptionRecord } from '../types.js';
 import { formatCpuList } from '../system/cpus.js';
 import { limitLabel, limitsText, rowsFromRecords, senderLabel, topCauses, type Judgement, type TopCause } from '../verdict/index.js';
-import { causeText, cpuWarnings, formatDuration, judgedHeadline, plural, taskLabel, watchedReasonText, whatText } from './format.js';
+import { causeText, cpuWarnings, formatDuration, judgedHeadline, plural, probeMissesText, taskLabel, watchedReasonText, whatText } from './format.js';
 import { timelineMain, type TimelineData } from './html-timeline.js';
 import { judgedWindow, judgementOf, timeSpan, verdictOf, type PictureData } from './picture-data.js';
 
@@ -115,6 +115,8 @@ function verdictHeader(data: PictureData, j: Judgement): string {
     warnings.push(`the timeline shows ${acc.delivered} of ${acc.delivered + acc.sampled + acc.lost} interruptions (sampled records); every count is exact`);
   }
   if (data.start.probes.missing.length) warnings.push(`probes missing on this kernel (skipped): ${data.start.probes.missing.join(', ')}`);
+  const missed = probeMissesText(data.summary.probe_misses);
+  if (missed) warnings.push(missed);
   for (const w of warnings) out.push(`<p class="warn">${esc(w)}</p>`);
   out.push('</header>');
   return out.join('\n');

@@ -72,6 +72,7 @@ export function metricsInputOf(input: ReportInput): MetricsInput {
     rows,
     selfCaused: input.counters?.selfCaused ?? input.summary.self_caused,
     lost: input.summary.lost_events,
+    ...(input.summary.probe_misses ? { probeMisses: input.summary.probe_misses } : {}),
     ...(input.summary.steal ? { steal: { clock: input.summary.steal.clock, source: input.summary.steal.source, byCpu: stealOfSummary(input.summary) } } : {}),
   };
 }

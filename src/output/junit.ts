@@ -98,6 +98,8 @@ export function toJunit(data: ReportData): string {
   if (j.after?.count) props.push(['after_window_interruptions', String(j.after.count)]);
   if (data.start.command) props.push(['command', data.start.command]);
   if (data.start.probes.missing.length) props.push(['probes_missing', data.start.probes.missing.join(',')]);
+  const misses = Object.entries(data.summary.probe_misses ?? {});
+  if (misses.length) props.push(['probe_misses', misses.map(([p, n]) => `${p}=${n}`).join(',')]);
 
   const out: string[] = [];
   out.push('<?xml version="1.0" encoding="UTF-8"?>');

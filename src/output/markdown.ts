@@ -6,7 +6,7 @@
 import { CLASSES } from '../types.js';
 import { formatCpuList } from '../system/cpus.js';
 import { limitLabel, limitsText, type TopCause } from '../verdict/index.js';
-import { cpuWarnings, formatDuration, judgedHeadline, plural, watchedReasonText } from './format.js';
+import { cpuWarnings, formatDuration, judgedHeadline, plural, probeMissesText, watchedReasonText } from './format.js';
 import { defaultJudgement, type ReportData } from './junit.js';
 import { notableSteal, notableStealText, stealSummaryLine } from './steal.js';
 
@@ -77,6 +77,8 @@ export function toMarkdown(data: MarkdownData): string {
   if (start.probes.missing.length) {
     warnings.push(`probes missing on this kernel (skipped): ${start.probes.missing.join(', ')}`);
   }
+  const missed = probeMissesText(summary.probe_misses);
+  if (missed) warnings.push(missed);
   for (const n of notableSteal(summary.steal)) warnings.push(notableStealText(n));
   for (const w of warnings) {
     out.push('> [!WARNING]');

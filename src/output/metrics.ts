@@ -35,6 +35,8 @@ export interface MetricsInput {
   selfCaused: number;
   /** records the ring buffer had no room for */
   lost: number;
+  /** probe -> runs the kernel skipped (summary.probe_misses); absent or empty: none */
+  probeMisses?: Readonly<Record<string, number>>;
   /** serve --policy: actions the policy took or planned, by rule, action and result */
   actions?: ReadonlyMap<string, { rule: string; action: string; result: string; count: number }>;
   /** the steal clock (start.steal) and each watched CPU's steal in ns since the start (no byCpu: no steal clock) */
@@ -54,6 +56,7 @@ export const HELP = {
   isolwatch_violations_total:
     'Interruptions of isolated tasks (PR_ISOL isolation active, or declared) that broke their isolation, by CPU, class and task comm; the tasks beyond the bounded number are summed per CPU and class under task="other".',
   isolwatch_lost_events_total: 'Records the ring buffer had no room for (every interruption is still counted in the kernel: the counts above include them).',
+  isolwatch_probe_misses_total: "Runs of isolwatch's probes the kernel skipped because one of its programs was already running on that CPU (the kernel's recursion_misses): what happened then was not seen, so the counts may be short. 0 when every run was made.",
   isolwatch_self_interruptions_total: 'Interruptions isolwatch itself caused on the watched CPUs (never included in the other counts).',
   isolwatch_watched_cpu_info: 'A CPU isolwatch watches (value 1), whether the kernel isolates it (isolcpus) and whether it runs nohz_full.',
   isolwatch_build_info: "isolwatch's version, the running kernel, and whether the kernel has the PR_ISOL task-isolation ABI (value 1).",
@@ -210,6 +213,12 @@ export function metricFamilies(input: MetricsInput, state: MetricsState = new Me
       samples: seriesSamples(state.violations, TASK_LABELS, otherBucket({ task: OTHER }), 'count'),
     },
     { name: 'isolwatch_lost_events_total', type: 'counter', help: HELP.isolwatch_lost_events_total, samples: [{ labels: {}, value: input.lost }] },
+    {
+      name: 'isolwatch_probe_misses_total',
+      type: 'counter',
+      help: HELP.isolwatch_probe_misses_total,
+      samples: [{ labels: {}, value: Object.values(input.probeMisses ?? {}).reduce((a, b) => a + b, 0) }],
+    },
     { name: 'isolwatch_self_interruptions_total', type: 'counter', help: HELP.isolwatch_self_interruptions_total, samples: [{ labels: {}, value: input.selfCaused }] },
     {
       name: 'isolwatch_watched_cpu_info',

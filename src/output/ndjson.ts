@@ -51,7 +51,7 @@ const SHAPES: Record<OutputRecord['type'], Shape> = {
     },
   },
   summary: {
-    keys: ['type', 'duration_s', 'cpus', 'tasks', 'violations', 'lost_events', 'output_dropped', 'self_caused', 'kernel_counts', 'records', 'offline_ns', 'steal', 'verdict'],
+    keys: ['type', 'duration_s', 'cpus', 'tasks', 'violations', 'lost_events', 'output_dropped', 'probe_misses', 'self_caused', 'kernel_counts', 'records', 'offline_ns', 'steal', 'verdict'],
     nested: {
       verdict: { keys: ['pass', 'reasons', 'exit_status', 'signal'] },
       records: { keys: ['mode', 'delivered', 'sampled', 'lost', 'by_cpu'] },

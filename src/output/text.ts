@@ -15,6 +15,7 @@ import {
   cpuWarnings,
   formatDuration,
   plural,
+  probeMissesText,
   taskLabel,
   watchedReasonText,
 } from './format.js';
@@ -277,6 +278,8 @@ export function formatSummary(summary: SummaryRecord, judgement?: Judgement): st
   for (const [cpu, ns] of Object.entries(summary.offline_ns ?? {})) {
     lines.push(`note: CPU ${cpu} was offline (CPU hotplug) for ${formatDuration(ns)}: nothing could be seen on it then`);
   }
+  const missed = probeMissesText(summary.probe_misses);
+  if (missed) lines.push(`warning: ${missed}`);
   if (summary.output_dropped) {
     lines.push(`note: ${plural(summary.output_dropped, 'record')} not written (the reader of the output fell behind); they are in the counts above`);
   }

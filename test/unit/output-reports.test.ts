@@ -16,6 +16,10 @@ import { judgeRecords as judgeRun } from '../helpers/judge-records.js';
 import { formatSummary } from '../../src/output/text.js';
 import { remedyFor as catalogue } from '../../src/remedies.js';
 import type { InterruptionRecord } from '../../src/types.js';
+import { toHtml } from '../../src/output/html.js';
+import { probeMissesText } from '../../src/output/format.js';
+import { summarize } from '../../src/correlate/summary.js';
+import { parseRecursionMisses } from '../../src/libbpf/object.js';
 
 const REC = 'test/fixtures/recordings';
 const GOLDEN = 'test/fixtures/golden';
@@ -309,5 +313,49 @@ describe('reporters registry', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('probe runs the kernel skipped (summary.probe_misses)', () => {
+  const misses = { sched_switch: 2, hrtimer_expire_entry: 1, local_timer_entry: 2 };
+  const sentence =
+    "the kernel skipped 5 runs of isolwatch's probes (local_timer_entry 2, sched_switch 2, hrtimer_expire_entry 1): one of its programs was already running on that CPU, so what happened then was not seen and the counts may be short";
+  const withMisses = (): ReportInput => {
+    const i = input('quiet');
+    return { ...i, summary: { ...i.summary, probe_misses: misses } };
+  };
+
+  it('the fdinfo field is read where the kernel has it (5.12+), and only there', () => {
+    // the fdinfo of a tracepoint program (bpftrace's) on this machine's 6.18 kernel, its recursion_misses made 7
+    const fdinfo =
+      'pos:\t0\nflags:\t02000002\nmnt_id:\t17\nino:\t1038\nprog_type:\t5\nprog_jited:\t1\nprog_tag:\tc0b1a85fb75dc74b\nmemlock:\t4096\n' +
+      'prog_id:\t149896\nrun_time_ns:\t0\nrun_cnt:\t0\nrecursion_misses:\t7\nverified_insns:\t21\n';
+    expect(parseRecursionMisses(fdinfo)).toBe(7);
+    expect(parseRecursionMisses(fdinfo.replace(/recursion_misses.*\n/, ''))).toBeUndefined();
+  });
+
+  it('one sentence, largest first; nothing when none was skipped', () => {
+    expect(probeMissesText(misses)).toBe(sentence);
+    expect(probeMissesText({})).toBeUndefined();
+    expect(probeMissesText(undefined)).toBeUndefined();
+    expect(probeMissesText({ sched_switch: 1 })).toMatch(/^the kernel skipped 1 run of isolwatch's probes \(sched_switch 1\)/);
+  });
+
+  it('every report says it: text, markdown, JUnit, HTML, metrics; none does when there were none', () => {
+    const i = withMisses();
+    expect(formatSummary(i.summary)).toContain(`warning: ${sentence}`);
+    expect(toMarkdown(i)).toContain(`> [!WARNING]\n> ${sentence}`);
+    expect(toJunit(i)).toContain('<property name="probe_misses" value="sched_switch=2,hrtimer_expire_entry=1,local_timer_entry=2"/>');
+    expect(toHtml(i)).toContain(`<p class="warn">${sentence.replace(/'/g, '&#39;')}</p>`);
+    expect(reporters.metrics(i)).toMatch(/^isolwatch_probe_misses_total 5$/m);
+    const none = input('quiet');
+    for (const out of [formatSummary(none.summary), toMarkdown(none), toJunit(none), toHtml(none)]) expect(out).not.toMatch(/probe_misses|probes \(/);
+    expect(reporters.metrics(none)).toMatch(/^isolwatch_probe_misses_total 0$/m);
+  });
+
+  it('summarize keeps them only when there are some', () => {
+    const base = { rows: [], watchedCpus: [1], durationS: 1, lost: 0 };
+    expect(summarize({ ...base, probeMisses: { sched_switch: 3 } }).probe_misses).toEqual({ sched_switch: 3 });
+    expect('probe_misses' in summarize({ ...base, probeMisses: {} })).toBe(false);
   });
 });
