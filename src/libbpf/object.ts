@@ -157,12 +157,15 @@ export class BpfObject {
   }
 
   /**
-   * How many runs of a loaded program the kernel skipped because a program was already running
-   * on that CPU (`recursion_misses` in /proc/self/fdinfo, 5.12+; 0 before): for a tracepoint
-   * program, itself, interrupted; for a kprobe, any kprobe program.
+   * What the kernel counts of a loaded program (/proc/self/fdinfo): `misses`, the runs it
+   * skipped because a program was already running on that CPU (recursion_misses, 5.12+; 0
+   * before): for a tracepoint program, itself, interrupted; for a kprobe, any kprobe program.
+   * `runs` and `runNs` only while kernel.bpf_stats_enabled is 1 (0 otherwise).
    */
-  programMisses(name: string): number {
-    return parseRecursionMisses(readFileSync(`/proc/self/fdinfo/${this.programFd(name)}`, 'utf8')) ?? 0;
+  programStats(name: string): { runs: number; runNs: number; misses: number } {
+    const text = readFileSync(`/proc/self/fdinfo/${this.programFd(name)}`, 'utf8');
+    const field = (f: string) => Number(new RegExp(`^${f}:\\s*(\\d+)\\s*$`, 'm').exec(text)?.[1] ?? 0);
+    return { runs: field('run_cnt'), runNs: field('run_time_ns'), misses: parseRecursionMisses(text) ?? 0 };
   }
 
   /** Include (default) or skip a program at load/attach; only before load(). */

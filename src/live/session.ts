@@ -413,11 +413,20 @@ export class Session {
    */
   probeMisses(): Record<string, number> {
     const out: Record<string, number> = {};
+    for (const [probe, s] of Object.entries(this.probeStats())) if (s.misses) out[probe] = s.misses;
+    return out;
+  }
+
+  /** What the kernel counts of each attached probe's program (BpfObject.programStats), by probe. */
+  probeStats(): Record<string, { runs: number; runNs: number; misses: number }> {
+    const out: Record<string, { runs: number; runNs: number; misses: number }> = {};
     if (this.closed) return out;
     for (const p of this.programs) {
-      const n = this.obj.programMisses(p);
-      const target = this.obj.programInfo(p).attachTarget ?? p;
-      if (n) out[target] = (out[target] ?? 0) + n;
+      const s = this.obj.programStats(p);
+      const t = (out[this.obj.programInfo(p).attachTarget ?? p] ??= { runs: 0, runNs: 0, misses: 0 });
+      t.runs += s.runs;
+      t.runNs += s.runNs;
+      t.misses += s.misses;
     }
     return out;
   }

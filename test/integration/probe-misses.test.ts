@@ -1,7 +1,7 @@
 // Root, real kernel: runs of isolwatch's programs that the kernel skips. The
 // kernel does not run a tracing program again on a CPU where it is already
 // running. bpf_timer's soft hrtimers expire in HRTIMER_SOFTIRQ with interrupts
-// on, so a hard timer (cyclictest's, every 20 us on CPU 1) that expires while
+// on, so a hard timer (perf's cpu-clock hrtimer, every 50 us on CPU 1) that expires while
 // isolwatch's hrtimer_expire_entry or _exit program runs for a soft one hits
 // the same tracepoint inside it, and the kernel skips the program there
 // (recursion_misses). isolwatch says how many, per probe, as bpftool reads
@@ -44,9 +44,21 @@ function start(cmd: string, args: string[]): ChildProcess {
   return c;
 }
 
-/** cyclictest's hard timers every 20 us on CPU 1 (ended by the test's afterEach, or after 60 s). */
-function hardTimers(): ChildProcess {
-  return start('cyclictest', ['-a', '1', '-t', '1', '-i', '20', '-p', '50', '-q', '-D', '60']);
+/**
+ * Hard timers on CPU 1 without context switches: perf's cpu-clock hrtimer every 50 us, over a
+ * spinner (an idle CPU would switch at every timer). cyclictest's timers, which wake a task,
+ * made a few misses in 3 s where this makes hundreds. Ended by stop(), or the afterEach.
+ */
+async function hardTimers(perfData: string): Promise<{ stop(): Promise<void> }> {
+  const spin = await startWorkload('spin', ['--cpu', '1', '--seconds', '0', '--timer-cpu', '0']);
+  const spinDone = spin.go();
+  start('perf', ['record', '-q', '-e', 'cpu-clock', '-c', '50000', '-C', '1', '-o', perfData, '--', 'sleep', '30']);
+  return {
+    async stop() {
+      await spin.finish();
+      await spinDone.catch(() => undefined);
+    },
+  };
 }
 
 /** Soft hrtimers every 20 us on CPU 1 for `seconds` (armed there, then run from CPU 0); resolves with how many expired. */
@@ -94,8 +106,9 @@ describe('probe runs the kernel skipped (real soft hrtimers under real hard ones
     const session = Session.open({ cpus: [1], probes: new Set(DEFAULT_PROBES_WATCH) });
     try {
       expect(session.probeMisses()).toEqual({});
-      hardTimers();
+      const hard = await hardTimers(file('perf1.data'));
       const fired = await softTimers(3);
+      await hard.stop();
       expect(fired).toBeGreaterThan(10_000);
       session.detach(); // from here on nothing runs: both reads see the final counts
       const misses = session.probeMisses();
@@ -109,7 +122,7 @@ describe('probe runs the kernel skipped (real soft hrtimers under real hard ones
   }, 60_000);
 
   it('run: the summary, the markdown and the JUnit say the kernel skipped runs of the hrtimer probes', async () => {
-    hardTimers();
+    const hard = await hardTimers(file('perf2.data'));
     const md = file('run.md');
     const xml = file('run.xml');
     const report = file('run.ndjson');
@@ -118,6 +131,7 @@ describe('probe runs the kernel skipped (real soft hrtimers under real hard ones
       [CLI, 'run', '--cpus', '1', '--summary', md, '--junit', xml, '--report', report, '--', 'taskset', '-c', '1', process.execPath, HELPER, OBJ, '3', '20000', '0'],
       { encoding: 'utf8', timeout: 50_000 },
     );
+    await hard.stop();
     expect([0, 1], r.stderr).toContain(r.status); // CPU 1 is not isolated: the verdict is not the point
     expect(r.stdout).toMatch(/done fired=\d+/);
     const summary = readFileSync(report, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).at(-1);
@@ -131,8 +145,7 @@ describe('probe runs the kernel skipped (real soft hrtimers under real hard ones
   }, 60_000);
 
   it('a skipped exit ends no more than its own level: softirqs on CPU 1 counted one by one, as bpftrace counts them', async () => {
-    // hard timers without context switches (perf's cpu-clock hrtimer, 20,000 a second) over a spinner:
-    // an episode left open would take in everything after it until the next switch
+    // no context switches on CPU 1 (hardTimers): an episode left open would take in everything after it
     // every record, to a file: a pipe's reader would fall behind and records be left out of the output
     const json = file('watch.ndjson');
     const fd = openSync(json, 'w');
@@ -146,9 +159,7 @@ describe('probe runs the kernel skipped (real soft hrtimers under real hard ones
       if (watch.exitCode !== null || i > 600) throw new Error(`isolwatch did not start: ${stderr}`);
       await new Promise((r) => setTimeout(r, 50));
     }
-    const spin = await startWorkload('spin', ['--cpu', '1', '--seconds', '0', '--timer-cpu', '0']);
-    const spinDone = spin.go();
-    start('perf', ['record', '-q', '-e', 'cpu-clock', '-c', '50000', '-C', '1', '-o', file('perf.data'), '--', 'sleep', '6']);
+    const hard = await hardTimers(file('perf3.data'));
     const soft = softTimers(5);
     // bpftrace's nsecs and isolwatch's ts_ns are the same clock: the window is exact
     const script =
@@ -160,8 +171,7 @@ describe('probe runs the kernel skipped (real soft hrtimers under real hard ones
     const btCode = await new Promise((r) => bt.on('exit', r));
     expect(btCode, out).toBe(0);
     await soft;
-    await spin.finish();
-    await spinDone.catch(() => undefined);
+    await hard.stop();
     await new Promise((r) => setTimeout(r, 400)); // one more drain period
     watch.kill('SIGINT');
     expect(await watchExit, stderr).toBe(0);
