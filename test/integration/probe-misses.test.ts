@@ -29,13 +29,18 @@ beforeAll(() => {
   execFileSync('make', ['-s', '-f', 'scripts/Makefile', 'build/fixtures/soft_timers.bpf.o'], { cwd: ROOT, stdio: 'inherit' });
 });
 
+/** SIGINT, then SIGKILL after 3 s: perf removes its /tmp/perf-vdso.so-* file only when it ends itself. */
+async function end(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return;
+  const gone = new Promise((r) => c.once('exit', r));
+  c.kill('SIGINT');
+  const t = setTimeout(() => c.kill('SIGKILL'), 3000);
+  await gone;
+  clearTimeout(t);
+}
+
 afterEach(async () => {
-  for (const c of children.splice(0)) {
-    if (c.exitCode !== null || c.signalCode !== null) continue;
-    const gone = new Promise((r) => c.once('exit', r));
-    c.kill('SIGKILL');
-    await gone;
-  }
+  for (const c of children.splice(0)) await end(c);
 });
 
 function start(cmd: string, args: string[]): ChildProcess {
@@ -52,9 +57,10 @@ function start(cmd: string, args: string[]): ChildProcess {
 async function hardTimers(perfData: string): Promise<{ stop(): Promise<void> }> {
   const spin = await startWorkload('spin', ['--cpu', '1', '--seconds', '0', '--timer-cpu', '0']);
   const spinDone = spin.go();
-  start('perf', ['record', '-q', '-e', 'cpu-clock', '-c', '50000', '-C', '1', '-o', perfData, '--', 'sleep', '30']);
+  const perf = start('perf', ['record', '-q', '-e', 'cpu-clock', '-c', '50000', '-C', '1', '-o', perfData, '--', 'sleep', '30']);
   return {
     async stop() {
+      await end(perf);
       await spin.finish();
       await spinDone.catch(() => undefined);
     },
