@@ -26,13 +26,16 @@ export { openHandleCount, openHandles } from './ffi.js';
 
 let possibleCpus = 0;
 
-/** Number of possible CPUs (the per-CPU map value count), from libbpf. */
-/** `recursion_misses` of a BPF program's fdinfo text; undefined on kernels that do not count them (before 5.12). */
-export function parseRecursionMisses(fdinfo: string): number | undefined {
-  const m = /^recursion_misses:\s*(\d+)\s*$/m.exec(fdinfo);
+/**
+ * One numeric field of a BPF object's fdinfo text (/proc/PID/fdinfo/FD: prog_id, run_cnt,
+ * recursion_misses, ...); undefined when the kernel does not write it (recursion_misses before 5.12).
+ */
+export function fdinfoField(fdinfo: string, field: string): number | undefined {
+  const m = new RegExp(`^${field}:\\s*(\\d+)\\s*$`, 'm').exec(fdinfo);
   return m ? Number(m[1]) : undefined;
 }
 
+/** Number of possible CPUs (the per-CPU map value count), from libbpf. */
 export function numPossibleCpus(): number {
   if (possibleCpus > 0) return possibleCpus;
   const n = L.numPossibleCpus();
@@ -151,9 +154,9 @@ export class BpfObject {
   /** The kernel's id of a loaded program (what `bpftool prog show` lists), from /proc/self/fdinfo. */
   programId(name: string): number {
     const fd = this.programFd(name);
-    const m = /^prog_id:\s*(\d+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
-    if (!m) throw new Error(`no prog_id in /proc/self/fdinfo/${fd} for program ${name}`);
-    return Number(m[1]);
+    const id = fdinfoField(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'), 'prog_id');
+    if (id === undefined) throw new Error(`no prog_id in /proc/self/fdinfo/${fd} for program ${name}`);
+    return id;
   }
 
   /**
@@ -164,8 +167,8 @@ export class BpfObject {
    */
   programStats(name: string): { runs: number; runNs: number; misses: number } {
     const text = readFileSync(`/proc/self/fdinfo/${this.programFd(name)}`, 'utf8');
-    const field = (f: string) => Number(new RegExp(`^${f}:\\s*(\\d+)\\s*$`, 'm').exec(text)?.[1] ?? 0);
-    return { runs: field('run_cnt'), runNs: field('run_time_ns'), misses: parseRecursionMisses(text) ?? 0 };
+    const field = (f: string) => fdinfoField(text, f) ?? 0;
+    return { runs: field('run_cnt'), runNs: field('run_time_ns'), misses: field('recursion_misses') };
   }
 
   /** Include (default) or skip a program at load/attach; only before load(). */

@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Session } from '../../src/live/session.js';
 import { DEFAULT_PROBES_WATCH } from '../../src/live/probes.js';
-import { parseRecursionMisses } from '../../src/libbpf/object.js';
+import { fdinfoField } from '../../src/libbpf/object.js';
 import { scratchDir } from '../helpers/scratch.js';
 import type { OutputRecord, SummaryRecord } from '../../src/types.js';
 import { CLI, ROOT, requireRoot, startWorkload } from './harness.js';
@@ -93,8 +93,8 @@ function bpftoolMisses(): number {
     })
     .map((fd) => {
       const text = readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
-      expect(parseRecursionMisses(text)).toBeDefined(); // this kernel counts them (5.12+)
-      return Number(/^prog_id:\s*(\d+)/m.exec(text)![1]);
+      expect(fdinfoField(text, 'recursion_misses')).toBeDefined(); // this kernel counts them (5.12+)
+      return fdinfoField(text, 'prog_id')!;
     });
   expect(ids.length).toBeGreaterThan(10);
   let n = 0;

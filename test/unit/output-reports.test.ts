@@ -19,7 +19,7 @@ import type { InterruptionRecord } from '../../src/types.js';
 import { toHtml } from '../../src/output/html.js';
 import { probeMissesText } from '../../src/output/format.js';
 import { summarize } from '../../src/correlate/summary.js';
-import { parseRecursionMisses } from '../../src/libbpf/object.js';
+import { fdinfoField } from '../../src/libbpf/object.js';
 
 const REC = 'test/fixtures/recordings';
 const GOLDEN = 'test/fixtures/golden';
@@ -330,8 +330,8 @@ describe('probe runs the kernel skipped (summary.probe_misses)', () => {
     const fdinfo =
       'pos:\t0\nflags:\t02000002\nmnt_id:\t17\nino:\t1038\nprog_type:\t5\nprog_jited:\t1\nprog_tag:\tc0b1a85fb75dc74b\nmemlock:\t4096\n' +
       'prog_id:\t149896\nrun_time_ns:\t0\nrun_cnt:\t0\nrecursion_misses:\t7\nverified_insns:\t21\n';
-    expect(parseRecursionMisses(fdinfo)).toBe(7);
-    expect(parseRecursionMisses(fdinfo.replace(/recursion_misses.*\n/, ''))).toBeUndefined();
+    expect(fdinfoField(fdinfo, 'recursion_misses')).toBe(7);
+    expect(fdinfoField(fdinfo.replace(/recursion_misses.*\n/, ''), 'recursion_misses')).toBeUndefined();
   });
 
   it('one sentence, largest first; nothing when none was skipped', () => {
